@@ -1,0 +1,56 @@
+"""scalekit-langchain: per-user Scalekit MCP tools for LangChain and LangGraph agents."""
+
+from scalekit_langchain._version import __version__
+from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient
+from scalekit_langchain.errors import (
+    AuthenticationError,
+    AuthorizationRequired,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ScalekitAPIError,
+    ScalekitConfigurationError,
+    ScalekitConnectionError,
+    ScalekitError,
+    ScalekitProtocolError,
+    ScalekitTimeoutError,
+    ServerError,
+    ToolCallOutcomeUnknown,
+)
+from scalekit_langchain.models import (
+    ConnectionAuthState,
+    McpConfig,
+    McpConfigConnectionToolMapping,
+    McpInstance,
+    Page,
+    SessionToken,
+)
+
+__all__ = [
+    "AsyncScalekitClient",
+    "AuthenticationError",
+    "AuthorizationRequired",
+    "BadRequestError",
+    "ConflictError",
+    "ConnectionAuthState",
+    "McpConfig",
+    "McpConfigConnectionToolMapping",
+    "McpInstance",
+    "NotFoundError",
+    "Page",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ScalekitAPIError",
+    "ScalekitClient",
+    "ScalekitConfigurationError",
+    "ScalekitConnectionError",
+    "ScalekitError",
+    "ScalekitProtocolError",
+    "ScalekitTimeoutError",
+    "ServerError",
+    "SessionToken",
+    "ToolCallOutcomeUnknown",
+    "__version__",
+]

@@ -1,0 +1,237 @@
+"""Errors raised by scalekit-langchain.
+
+Every error this package raises on purpose derives from :class:`ScalekitError`::
+
+    ScalekitError
+    ├── ScalekitConfigurationError (also ValueError)  missing or malformed credentials / env URL
+    ├── ScalekitConnectionError                      transport failure: refused, reset, DNS, TLS
+    │   └── ScalekitTimeoutError                     the request or the MCP call timed out
+    ├── ScalekitProtocolError                        the server answered something we cannot read
+    ├── ScalekitAPIError                             Scalekit answered with an error status
+    │   ├── BadRequestError            400
+    │   ├── AuthenticationError        401
+    │   ├── PermissionDeniedError      403
+    │   ├── NotFoundError              404
+    │   ├── ConflictError              409
+    │   ├── RateLimitError             429 (``retry_after``)
+    │   └── ServerError                5xx
+    ├── AuthorizationRequired                        a user still has to authorize connections
+    └── ToolCallOutcomeUnknown                       the MCP connection broke while a call was in flight
+
+Input we can check before sending (names, ids, page sizes, token lifetimes) raises a plain
+:class:`ValueError` naming the field, and nothing is sent.
+
+Messages never contain the client secret, access or session tokens, or the secret part of an
+instance URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scalekit_langchain.models import ConnectionAuthState
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationRequired",
+    "BadRequestError",
+    "ConflictError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ScalekitAPIError",
+    "ScalekitConfigurationError",
+    "ScalekitConnectionError",
+    "ScalekitError",
+    "ScalekitProtocolError",
+    "ScalekitTimeoutError",
+    "ServerError",
+    "ToolCallOutcomeUnknown",
+]
+
+
+class ScalekitError(Exception):
+    """Root of every error raised by scalekit-langchain."""
+
+
+class ScalekitConfigurationError(ScalekitError, ValueError):
+    """Credentials or the environment URL are missing or malformed."""
+
+
+class ScalekitConnectionError(ScalekitError):
+    """The request could not be completed at the transport level (refused, reset, DNS...)."""
+
+
+class ScalekitTimeoutError(ScalekitConnectionError, TimeoutError):
+    """A request to Scalekit or an MCP call did not complete within its timeout."""
+
+
+class ScalekitProtocolError(ScalekitError):
+    """The server answered, but not in a form we can read (not JSON, wrong shape...)."""
+
+
+class ScalekitAPIError(ScalekitError):
+    """Scalekit answered a REST call with an error status.
+
+    Attributes:
+        status_code: The HTTP status.
+        grpc_code: The gRPC status number from the error body, when present.
+        message: The server's message.
+        error_code: ``ErrorInfo.error_code`` from the body's details (``"RATE_LIMITED"``...).
+        request_id: The server's request id, from the body or the ``x-request-id`` header.
+        method: The HTTP method of the failed request.
+        path: The request path (no query string, never a secret).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        grpc_code: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.grpc_code = grpc_code
+        self.message = message
+        self.error_code = error_code
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        parts = [f"HTTP {self.status_code}{where}: {self.message}"]
+        if self.error_code:
+            parts.append(f"error_code={self.error_code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return "; ".join(parts)
+
+
+class BadRequestError(ScalekitAPIError):
+    """400: the request was invalid (validation error, unknown connection...)."""
+
+
+class AuthenticationError(ScalekitAPIError):
+    """401: the client credentials or the access token were refused."""
+
+
+class PermissionDeniedError(ScalekitAPIError):
+    """403: the credentials are valid but lack the permission."""
+
+
+class NotFoundError(ScalekitAPIError):
+    """404: the config, instance or connection does not exist."""
+
+
+class ConflictError(ScalekitAPIError):
+    """409: the resource already exists (for example a config with the same name)."""
+
+
+class RateLimitError(ScalekitAPIError):
+    """429: Scalekit rate-limited the request.
+
+    Attributes:
+        retry_after: Seconds the server asked us to wait, when it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ServerError(ScalekitAPIError):
+    """5xx: Scalekit failed (after the retries that were safe to make)."""
+
+
+_STATUS_TO_ERROR: dict[int, type[ScalekitAPIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status_code: int) -> type[ScalekitAPIError]:
+    """Return the :class:`ScalekitAPIError` subclass for an HTTP status."""
+    if status_code in _STATUS_TO_ERROR:
+        return _STATUS_TO_ERROR[status_code]
+    if status_code >= 500:
+        return ServerError
+    return ScalekitAPIError
+
+
+class AuthorizationRequired(ScalekitError):
+    """A user has connections that are not authorized yet.
+
+    The links are meant for the user (show them in your UI); never hand them to the model.
+
+    Attributes:
+        user_identifier: The user the connections belong to.
+        connections: The auth state of every connection that is not ``ACTIVE``.
+    """
+
+    def __init__(
+        self,
+        connections: Sequence[ConnectionAuthState],
+        *,
+        user_identifier: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.connections = list(connections)
+        self.user_identifier = user_identifier
+        names = ", ".join(
+            f"{c.connection_name} ({c.provider or 'unknown provider'}: {c.status or 'NO_ACCOUNT'})"
+            for c in self.connections
+        )
+        who = f" for user {user_identifier!r}" if user_identifier else ""
+        super().__init__(
+            message or f"Authorization required{who}: {names or 'unknown connection'}. "
+            "Send the user the authentication links in `.connections`."
+        )
+
+    @property
+    def links(self) -> dict[str, str]:
+        """Connection name → authentication link, for connections that have one."""
+        return {
+            c.connection_name: c.authentication_link
+            for c in self.connections
+            if c.authentication_link
+        }
+
+    def to_payload(self) -> dict[str, Any]:
+        """A JSON-serializable description, as used in LangGraph interrupts."""
+        return {
+            "type": "scalekit_authorization",
+            "user_identifier": self.user_identifier,
+            "connections": [c.to_payload() for c in self.connections],
+        }
+
+
+class ToolCallOutcomeUnknown(ScalekitError):
+    """The MCP connection broke after a tool call was sent and before its result arrived.
+
+    The tool may or may not have run on the server. It is deliberately *not* re-sent (a tool may
+    send an email); check the side effect before trying again.
+
+    Attributes:
+        tool_name: The MCP tool that was called.
+    """
+
+    def __init__(self, tool_name: str, detail: str | None = None) -> None:
+        self.tool_name = tool_name
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The connection to the MCP server broke while {tool_name!r} was running{extra}; "
+            "it may or may not have completed and was not retried. Check before calling it again."
+        )
+
