@@ -311,7 +311,12 @@ class AsyncScalekitClient(_ClientBase):
             env_url, client_id, client_secret, timeout=timeout, max_retries=max_retries
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout, transport=transport)
+        self._caller_http = http_client
+        self._transport = transport
+        # An httpx.AsyncClient's pool belongs to the loop it first ran on; the toolkit calls us
+        # from its session loop while the app may call us from its own, so when we own the HTTP
+        # client we keep one per loop.
+        self._http_by_loop: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
         self._refresh_locks: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Lock
         ] = weakref.WeakKeyDictionary()
@@ -329,9 +334,27 @@ class AsyncScalekitClient(_ClientBase):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client if we created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the HTTP clients we created (never a caller's ``http_client``)."""
+        clients, self._http_by_loop = self._http_by_loop, {}
+        current = asyncio.get_running_loop()
+        for loop, http in clients.items():
+            if loop is current:
+                await http.aclose()
+            elif loop.is_running():
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(http.aclose(), loop))
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._caller_http is not None:
+            return self._caller_http
+        loop = asyncio.get_running_loop()
+        http = self._http_by_loop.get(loop)
+        if http is None:
+            for stale in [lp for lp in self._http_by_loop if lp.is_closed()]:
+                del self._http_by_loop[stale]
+            http = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+            self._http_by_loop[loop] = http
+        return http
 
     def _refresh_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
