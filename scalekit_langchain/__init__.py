@@ -19,6 +19,7 @@ from scalekit_langchain.errors import (
     ServerError,
     ToolCallOutcomeUnknown,
 )
+from scalekit_langchain.langgraph import AUTHORIZATION_INTERRUPT_TYPE
 from scalekit_langchain.models import (
     ConnectionAuthState,
     McpConfig,
@@ -27,8 +28,11 @@ from scalekit_langchain.models import (
     Page,
     SessionToken,
 )
+from scalekit_langchain.toolkit import ScalekitMCPToolkit
+from scalekit_langchain.tools import ScalekitMCPTool
 
 __all__ = [
+    "AUTHORIZATION_INTERRUPT_TYPE",
     "AsyncScalekitClient",
     "AuthenticationError",
     "AuthorizationRequired",
@@ -47,6 +51,8 @@ __all__ = [
     "ScalekitConfigurationError",
     "ScalekitConnectionError",
     "ScalekitError",
+    "ScalekitMCPTool",
+    "ScalekitMCPToolkit",
     "ScalekitProtocolError",
     "ScalekitTimeoutError",
     "ServerError",
