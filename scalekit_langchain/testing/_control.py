@@ -1,0 +1,149 @@
+"""``/_emulator/...`` control routes: the emulator's test controls over HTTP (POST JSON).
+
+They let scripts drive a standalone emulator. They are not counted, delayed or faulted.
+
+=================================  ==============================================================
+route                              body
+=================================  ==============================================================
+``/_emulator/authorize``           ``{"user_identifier", "connection_name"}``
+``/_emulator/expire_connection``   same
+``/_emulator/disconnect``          same
+``/_emulator/connection_status``   same; answers ``{"status": "ACTIVE" | ... | null}``
+``/_emulator/user_data``           ``{"user_identifier"}``; answers the user's mail, events, ...
+``/_emulator/latency``             ``{"seconds", "kind"?}``
+``/_emulator/fail_next``           ``{"status", "count"?, "kind"?, "retry_after"?, "mode"?}``
+``/_emulator/clear_faults``        ``{}``
+``/_emulator/expire_access_tokens``  ``{}``
+``/_emulator/drop_mcp_sessions``   ``{}``
+``/_emulator/counts``              ``{}`` (GET works too); answers ``{"counts": {...}}``
+``/_emulator/reset_counts``        ``{}``
+=================================  ==============================================================
+
+Errors answer 400 ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from scalekit_langchain.testing._mcp import McpHost
+    from scalekit_langchain.testing.emulator import ScalekitEmulator
+
+_Action = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+def control_routes(emulator: ScalekitEmulator, host: McpHost) -> list[Route]:
+    """Build the control routes for one emulator run.
+
+    Args:
+        emulator: The emulator whose controls are exposed.
+        host: The MCP host of this run (sessions are dropped on it directly, in its loop).
+
+    Returns:
+        The starlette routes.
+    """
+
+    def user_conn(body: dict[str, Any]) -> tuple[str, str]:
+        return str(body["user_identifier"]), str(body["connection_name"])
+
+    async def authorize(body: dict[str, Any]) -> Any:
+        emulator.authorize(*user_conn(body))
+        return {"status": emulator.connection_status(*user_conn(body))}
+
+    async def expire(body: dict[str, Any]) -> Any:
+        emulator.expire_connection(*user_conn(body))
+        return {"status": emulator.connection_status(*user_conn(body))}
+
+    async def disconnect(body: dict[str, Any]) -> Any:
+        emulator.disconnect(*user_conn(body))
+        return {"status": emulator.connection_status(*user_conn(body))}
+
+    async def status(body: dict[str, Any]) -> Any:
+        return {"status": emulator.connection_status(*user_conn(body))}
+
+    async def user_data(body: dict[str, Any]) -> Any:
+        data = emulator.user_data(str(body["user_identifier"]))
+        with data.lock:
+            return {
+                "email": data.email,
+                "inbox": data.inbox,
+                "sent": data.sent,
+                "drafts": data.drafts,
+                "events": data.events,
+                "slack_messages": data.slack_messages,
+            }
+
+    async def latency(body: dict[str, Any]) -> Any:
+        emulator.set_latency(float(body.get("seconds", 0)), kind=body.get("kind"))
+        return {}
+
+    async def fail_next(body: dict[str, Any]) -> Any:
+        retry_after = body.get("retry_after")
+        emulator.fail_next(
+            int(body.get("status", 500)),
+            int(body.get("count", 1)),
+            kind=body.get("kind"),
+            retry_after=float(retry_after) if retry_after is not None else None,
+            mode=body.get("mode", "status"),
+        )
+        return {}
+
+    async def clear_faults(body: dict[str, Any]) -> Any:
+        emulator.clear_faults()
+        return {}
+
+    async def expire_tokens(body: dict[str, Any]) -> Any:
+        emulator.expire_access_tokens()
+        return {}
+
+    async def drop_sessions(body: dict[str, Any]) -> Any:
+        await host.drop_sessions()
+        return {}
+
+    async def counts(body: dict[str, Any]) -> Any:
+        return {"counts": emulator.counts()}
+
+    async def reset_counts(body: dict[str, Any]) -> Any:
+        emulator.reset_counts()
+        return {}
+
+    actions: dict[str, _Action] = {
+        "authorize": authorize,
+        "expire_connection": expire,
+        "disconnect": disconnect,
+        "connection_status": status,
+        "user_data": user_data,
+        "latency": latency,
+        "fail_next": fail_next,
+        "clear_faults": clear_faults,
+        "expire_access_tokens": expire_tokens,
+        "drop_mcp_sessions": drop_sessions,
+        "counts": counts,
+        "reset_counts": reset_counts,
+    }
+
+    def endpoint(action: _Action) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+                result = await action(body)
+            except (ValueError, KeyError, TypeError) as exc:
+                return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=400)
+            return JSONResponse(result)
+
+        return handle
+
+    return [
+        Route(f"/_emulator/{name}", endpoint(action), methods=["GET", "POST"])
+        for name, action in actions.items()
+    ]

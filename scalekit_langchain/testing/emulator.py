@@ -1,0 +1,481 @@
+"""A local Scalekit (AgentKit MCP) emulator: a real HTTP server on loopback.
+
+:class:`ScalekitEmulator` serves, from a daemon thread with its own event loop (uvicorn +
+starlette):
+
+* the REST API of the wire contract: ``POST /oauth/token`` (client credentials), ``GET /keys``
+  (JWKS), MCP configs, MCP instances, ``:get_auth_state``, config ``connected_accounts`` and
+  ``tokens`` (RS256 session tokens);
+* authorization pages at ``/connect/<token>`` that turn a connected account ACTIVE;
+* streamable-HTTP MCP servers (official ``mcp`` SDK) at instance URLs and at each config's
+  virtual server URL, whose demo Gmail / Google Calendar / Slack tools act on per-user
+  in-memory data (:meth:`ScalekitEmulator.user_data`);
+* fault injection, request counting and ``/_emulator/...`` control routes.
+
+Readings chosen where the contract is unsure (its section 11), and other emulator choices:
+
+1. ``POST /api/v1/mcp/configs`` answers **201**; every other successful call answers 200.
+2. ``access_level`` is read from the tokens body as ``access_level`` (``FULL`` default or
+   ``READ_ONLY``); it becomes the JWT claim ``access_level`` and a READ_ONLY token only sees
+   and may call read-only tools.
+3. ``connected_account_status`` is always UPPERCASE (``ACTIVE``, ``PENDING_AUTH``,
+   ``EXPIRED``, ``DISCONNECTED``); ``""`` when there is no account.
+4. ``include_auth_links`` of ``:get_auth_state`` is read from the query string; if absent, from
+   a JSON body. Truthy strings: ``1``, ``true``, ``yes``, ``on``.
+5. The instance ``url`` (``/mcp/v2/servers/<secret>``) is a bearer-less capability URL: the
+   last path segment is the credential.
+6. Validation errors carry ``validation_error_info.field_violations`` with ``field`` and
+   ``description``; their ``message`` is ``"Validation error"`` (or a short sentence for
+   invalid mappings).
+7. The default ``page_size`` is 10 (0 also means default); every field is always emitted,
+   ``next_page_token`` / ``prev_page_token`` are ``""`` at the ends. Page tokens are opaque
+   (base64 of an offset); a malformed one is a 400.
+8. When links are asked for (``include_auth_links`` / ``include_auth_link``) every connection
+   gets a fresh link, whatever its status. Links live ``auth_link_ttl`` seconds (default 600,
+   longer than the real 1 minute so that tests and demos are not in a hurry); an expired link
+   answers 410, an unknown one 404. A link stays usable until it expires.
+9. Connection names are matched case-insensitively and echoed in their configured spelling;
+   mapping the same connection twice in one config is a 400.
+10. ``tools`` of a mapping are echoed as given; empty means every tool of the provider.
+11. An instance created without ``name`` is named after its config; ensure is idempotent per
+    (config, user, name). Instance JSON nests the config with the user's
+    ``connected_account_id``/``connected_account_status`` on each mapping.
+12. Minting a session token for a config with no mappings, or with any mapped connection not
+    ACTIVE for the identifier, is a 400 (``error_code`` FAILED_PRECONDITION). ``expiry``
+    accepts ``"<seconds>s"`` with optional fraction (dropped), 60 s to 24 h inclusive.
+13. Session tokens: header ``kid``; claims ``iss`` (env URL), ``sub``, ``aud`` (the config's
+    ``mcp_server_url``), ``mcp_cfg``, ``ca_ids``, ``iat``, ``exp``, ``token_type`` =
+    ``mcp_session``, ``access_level``. A virtual server checks signature, ``aud``, ``exp``,
+    ``token_type`` and ``mcp_cfg``; an MCP session opened there is bound to the URL and the
+    token's user, so a renewed token for the same user keeps the session usable.
+14. A ``fail_next`` fault in ``status`` mode uses the same JSON error body on MCP URLs as on
+    REST ones. ``Retry-After`` is whole seconds, or the fractional value as given.
+    ``clear_faults()`` clears queued faults and latency.
+15. MCP servers use SSE responses (the SDK default, not JSON responses) and the SDK's default
+    idle timeout (30 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from scalekit_langchain.testing._control import control_routes
+from scalekit_langchain.testing._errors import ApiError
+from scalekit_langchain.testing._faults import Fault, FaultBoard, FaultMode
+from scalekit_langchain.testing._mcp import McpHost
+from scalekit_langchain.testing._middleware import EmulatorMiddleware
+from scalekit_langchain.testing._rest import RestApi, error_response
+from scalekit_langchain.testing._state import (
+    ACTIVE,
+    DISCONNECTED,
+    EXPIRED,
+    EmulatorState,
+)
+from scalekit_langchain.testing._tokens import SigningKey
+
+if TYPE_CHECKING:
+    from scalekit_langchain.testing._providers import UserData
+
+__all__ = ["ScalekitEmulator"]
+
+_START_TIMEOUT = 15.0
+_STOP_TIMEOUT = 15.0
+
+
+class _Run:
+    """One run of the HTTP server (between a start and a stop)."""
+
+    def __init__(self, emulator: ScalekitEmulator) -> None:
+        self.host = McpHost(emulator._state, emulator._key)
+        self.stopping = asyncio.Event()
+        rest = RestApi(emulator._state, emulator._key)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            async with self.host.lifespan():
+                yield
+
+        async def not_found(request: Request, exc: Exception) -> Response:
+            status = exc.status_code if isinstance(exc, HTTPException) else 404
+            message = "Not Found" if status == 404 else "Method Not Allowed"
+            return error_response(request, ApiError(status, message))
+
+        starlette = Starlette(
+            routes=[*rest.routes(), *control_routes(emulator, self.host)],
+            lifespan=lifespan,
+            exception_handlers={404: not_found, 405: not_found},
+        )
+        self.app: ASGIApp = EmulatorMiddleware(
+            _Dispatch(starlette, self.host), emulator._faults, self
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    async def begin_shutdown(self) -> None:
+        """Release hung requests and end every MCP session, so uvicorn can drain quickly."""
+        self.stopping.set()
+        self.host.shutdown()
+
+
+class _Dispatch:
+    """Sends ``/mcp/...`` to the MCP host and everything else to starlette."""
+
+    def __init__(self, app: ASGIApp, host: McpHost) -> None:
+        self.app = app
+        self.host = host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/mcp/"):
+            await self.host(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _as_clock(now: Callable[[], float | datetime] | None) -> Callable[[], float]:
+    if now is None:
+        return time.time
+
+    def clock() -> float:
+        value = now()
+        return value.timestamp() if isinstance(value, datetime) else float(value)
+
+    return clock
+
+
+class ScalekitEmulator:
+    """A local Scalekit environment for tests, demos and offline development.
+
+    Use it as a (sync or async) context manager, or call :meth:`start` and :meth:`stop`::
+
+        with ScalekitEmulator() as emu:
+            client = ScalekitClient(env_url=emu.env_url, client_id=emu.client_id,
+                                    client_secret=emu.client_secret)
+
+    Every control method may be called from any thread while the server runs.
+
+    Args:
+        host: Interface to bind (loopback by default).
+        port: Port to bind; 0 picks a free one (kept across :meth:`restart`).
+        client_id: Accepted client id; random when omitted.
+        client_secret: Accepted client secret; random when omitted.
+        token_ttl: Lifetime of access tokens in seconds (``expires_in``).
+        connections: Connection name -> provider slug (``gmail``, ``googlecalendar``,
+            ``slack``). Defaults to ``MY_GMAIL``, ``MY_CALENDAR`` and ``MY_SLACK``.
+        auth_link_ttl: Lifetime of authorization links in seconds.
+        now: Clock returning UNIX seconds (or an aware datetime); defaults to ``time.time``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_ttl: float = 3600.0,
+        connections: dict[str, str] | None = None,
+        auth_link_ttl: float = 600.0,
+        now: Callable[[], float | datetime] | None = None,
+    ) -> None:
+        from scalekit_langchain.testing._state import DEFAULT_CONNECTIONS
+
+        self._host = host
+        self._port = port
+        self._state = EmulatorState(
+            client_id=client_id or "skc_" + secrets.token_hex(8),
+            client_secret=client_secret or "sks_" + secrets.token_urlsafe(24),
+            token_ttl=float(token_ttl),
+            auth_link_ttl=float(auth_link_ttl),
+            clock=_as_clock(now),
+            connections_by_name=dict(connections or DEFAULT_CONNECTIONS),
+        )
+        self._faults = FaultBoard()
+        self._key = SigningKey()
+        self._lifecycle = threading.Lock()
+        self._run: _Run | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self._run else "stopped"
+        return f"<ScalekitEmulator {self._state.env_url or self._host} {state}>"
+
+    # properties ---------------------------------------------------------------
+
+    @property
+    def env_url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (known once started)."""
+        return self._state.env_url
+
+    @property
+    def port(self) -> int:
+        """The bound port (0 until first started with ``port=0``)."""
+        return self._port
+
+    @property
+    def client_id(self) -> str:
+        """The OAuth client id the token endpoint accepts."""
+        return self._state.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The OAuth client secret the token endpoint accepts."""
+        return self._state.client_secret
+
+    @property
+    def running(self) -> bool:
+        """Whether the HTTP server is up."""
+        return self._run is not None
+
+    # lifecycle ----------------------------------------------------------------
+
+    def start(self) -> ScalekitEmulator:
+        """Bind the port and start serving in a daemon thread.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            RuntimeError: Already running, or the server failed to start.
+            OSError: The port cannot be bound.
+        """
+        with self._lifecycle:
+            if self._run is not None:
+                raise RuntimeError("the emulator is already running")
+            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+            # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+            # proto says TCP, and without it every response waits ~40 ms for a delayed ACK.
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((self._host, self._port))
+            except BaseException:
+                sock.close()
+                raise
+            self._port = sock.getsockname()[1]
+            netloc = f"[{self._host}]" if family == socket.AF_INET6 else self._host
+            self._state.env_url = f"http://{netloc}:{self._port}"
+            run = _Run(self)
+            config = uvicorn.Config(
+                run.app,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                http="h11",
+                ws="none",
+                timeout_graceful_shutdown=3,
+            )
+            run.server = uvicorn.Server(config)
+            run.thread = threading.Thread(
+                target=self._serve, args=(run, sock), name=f"scalekit-emulator:{self._port}",
+                daemon=True,
+            )
+            run.thread.start()
+            deadline = time.monotonic() + _START_TIMEOUT
+            while not run.server.started:
+                if not run.thread.is_alive() or time.monotonic() > deadline:
+                    run.server.should_exit = True
+                    run.thread.join(_STOP_TIMEOUT)
+                    raise RuntimeError("the emulator failed to start") from run.error
+                time.sleep(0.005)
+            self._run = run
+            return self
+
+    @staticmethod
+    def _serve(run: _Run, sock: socket.socket) -> None:
+        loop = asyncio.new_event_loop()
+        run.loop = loop
+        try:
+            asyncio.set_event_loop(loop)
+            assert run.server is not None
+            loop.run_until_complete(run.server.serve(sockets=[sock]))
+        except BaseException as exc:  # reported to start() / stop()
+            run.error = exc
+        finally:
+            try:
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+                sock.close()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread to end. Safe to call twice."""
+        with self._lifecycle:
+            run, self._run = self._run, None
+            if run is None:
+                return
+            assert run.server is not None and run.thread is not None
+            if run.loop is not None and not run.loop.is_closed():
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(run.begin_shutdown(), run.loop).result(5)
+            run.server.should_exit = True
+            run.thread.join(_STOP_TIMEOUT)
+            if run.thread.is_alive():  # pragma: no cover - defensive
+                run.server.force_exit = True
+                run.thread.join(_STOP_TIMEOUT)
+
+    def restart(self) -> ScalekitEmulator:
+        """Stop the HTTP server and start it again on the same port.
+
+        Every MCP session is lost; configs, instances, accounts, tokens and user data are kept.
+
+        Returns:
+            ``self``.
+        """
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> ScalekitEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> ScalekitEmulator:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # users & connections ------------------------------------------------------
+
+    def _set(self, user_identifier: str, connection_name: str, status: str) -> None:
+        try:
+            self._state.set_status(user_identifier, connection_name, status)
+        except KeyError:
+            raise ValueError(f"unknown connection {connection_name!r}") from None
+
+    def authorize(self, user_identifier: str, connection_name: str) -> None:
+        """Make the user's account on a connection ACTIVE (creating it when missing).
+
+        Raises:
+            ValueError: Unknown connection.
+        """
+        self._set(user_identifier, connection_name, ACTIVE)
+
+    def expire_connection(self, user_identifier: str, connection_name: str) -> None:
+        """Mark the user's account on a connection EXPIRED.
+
+        Raises:
+            ValueError: Unknown connection.
+        """
+        self._set(user_identifier, connection_name, EXPIRED)
+
+    def disconnect(self, user_identifier: str, connection_name: str) -> None:
+        """Mark the user's account on a connection DISCONNECTED.
+
+        Raises:
+            ValueError: Unknown connection.
+        """
+        self._set(user_identifier, connection_name, DISCONNECTED)
+
+    def connection_status(self, user_identifier: str, connection_name: str) -> str | None:
+        """Return the account status (``ACTIVE``, ``PENDING_AUTH``, ...) or None if none exists.
+
+        Raises:
+            ValueError: Unknown connection.
+        """
+        try:
+            return self._state.status(user_identifier, connection_name)
+        except KeyError:
+            raise ValueError(f"unknown connection {connection_name!r}") from None
+
+    def user_data(self, user_identifier: str) -> UserData:
+        """Return the user's demo data (mail, events, Slack messages); the tools mutate it."""
+        return self._state.user_data(user_identifier)
+
+    # faults -------------------------------------------------------------------
+
+    def set_latency(self, seconds: float, *, kind: str | None = None) -> None:
+        """Sleep ``seconds`` before handling each request (of kinds starting with ``kind``).
+
+        ``0`` removes the delay for ``kind`` (every delay when ``kind`` is None).
+        """
+        self._faults.set_latency(seconds, kind)
+
+    def fail_next(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        kind: str | None = None,
+        retry_after: float | None = None,
+        mode: FaultMode = "status",
+    ) -> None:
+        """Make the next ``count`` matching requests fail.
+
+        Args:
+            status: HTTP status for ``mode="status"`` (ignored by the other modes).
+            count: How many requests.
+            kind: Kind prefix to match (e.g. ``"configs."``, ``"mcp.tools/call"``); None = any.
+            retry_after: ``Retry-After`` seconds sent with the status.
+            mode: ``status``, ``hang``, ``garbage``, ``malformed_json``, ``wrong_content_type``
+                or ``drop_after`` (serve, then cut the connection before the body).
+
+        Raises:
+            ValueError: Bad mode, count or status.
+        """
+        self._faults.add_fault(Fault(status, count, kind, retry_after, mode))
+
+    def clear_faults(self) -> None:
+        """Drop queued faults and injected latency."""
+        self._faults.clear_faults()
+
+    def expire_access_tokens(self) -> None:
+        """Invalidate every access token issued so far (new ones can be fetched)."""
+        self._state.expire_access_tokens()
+
+    def drop_mcp_sessions(self) -> None:
+        """Terminate every live MCP session; old ``Mcp-Session-Id`` values then get 404."""
+        run = self._run
+        if run is None or run.loop is None:
+            return
+        if threading.current_thread() is run.thread:
+            raise RuntimeError("use POST /_emulator/drop_mcp_sessions from inside the server")
+        asyncio.run_coroutine_threadsafe(run.host.drop_sessions(), run.loop).result(10)
+
+    # counting -----------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Return a copy of the request counts by kind."""
+        return self._faults.counts()
+
+    def count(self, prefix: str) -> int:
+        """Return the number of requests whose kind starts with ``prefix``."""
+        return self._faults.count(prefix)
+
+    def reset_counts(self) -> None:
+        """Reset all request counts to zero."""
+        self._faults.reset_counts()
