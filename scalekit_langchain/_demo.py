@@ -1,0 +1,286 @@
+"""The main job behind ``scalekit-langchain demo`` (and ``make demo``).
+
+With ``SCALEKIT_ENV_URL``, ``SCALEKIT_CLIENT_ID`` and ``SCALEKIT_CLIENT_SECRET`` set it talks to
+the real Scalekit; otherwise it starts the embedded emulator and runs offline. The setup part
+(config, instance, authorization) is :func:`setup`; the agent run follows it in :func:`_run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html.parser
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from scalekit_langchain._base import ENV_URL, credentials_from_env_available
+from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.errors import (
+    AuthorizationRequired,
+    ConflictError,
+    ScalekitConnectionError,
+    ScalekitProtocolError,
+)
+from scalekit_langchain.models import (
+    ConnectionAuthState,
+    McpConfig,
+    McpConfigConnectionToolMapping,
+    McpInstance,
+)
+
+__all__ = ["CONFIG_NAME", "MAPPINGS", "run_demo", "setup"]
+
+Out = Callable[[str], Any]
+
+CONFIG_NAME = "email-calendar-assistant"
+CONFIG_DESCRIPTION = "Reads the latest email, creates calendar reminders (scalekit-langchain demo)"
+MAPPINGS: tuple[McpConfigConnectionToolMapping, ...] = (
+    McpConfigConnectionToolMapping(connection_name="MY_GMAIL", tools=["gmail_fetch_mails"]),
+    McpConfigConnectionToolMapping(
+        connection_name="MY_CALENDAR", tools=["googlecalendar_create_event"]
+    ),
+)
+
+#: How long the demo waits for a user to authorize against the real Scalekit.
+AUTH_TIMEOUT = 300.0
+AUTH_POLL_INTERVAL = 3.0
+
+
+def run_demo(*, user: str = "john-doe", model: str | None = None, out: Out = print) -> int:
+    """Run the demo end to end and return a process exit code (0 on success).
+
+    Args:
+        user: The user identifier whose instance is used.
+        model: ``provider:name`` of a chat model for the agent run; ``None`` for the scripted
+            offline model.
+        out: Where each output line goes.
+
+    Raises:
+        ScalekitError: A Scalekit call failed (the CLI turns it into a one-line message).
+    """
+    with contextlib.ExitStack() as stack:
+        if credentials_from_env_available():
+            out(f"Scalekit: {os.environ[ENV_URL]} (credentials from SCALEKIT_* variables)")
+            client_kwargs: dict[str, Any] = {}
+            emulated = False
+        else:
+            from scalekit_langchain.testing import ScalekitEmulator
+
+            emu = stack.enter_context(ScalekitEmulator())
+            out("Scalekit: no SCALEKIT_* credentials set, so running offline against the")
+            out(f"          embedded Scalekit emulator at {emu.env_url}")
+            client_kwargs = {
+                "env_url": emu.env_url,
+                "client_id": emu.client_id,
+                "client_secret": emu.client_secret,
+            }
+            emulated = True
+        return asyncio.run(
+            _run(client_kwargs, user=user, model=model, out=out, emulated=emulated)
+        )
+
+
+async def _run(
+    client_kwargs: dict[str, Any], *, user: str, model: str | None, out: Out, emulated: bool
+) -> int:
+    async with AsyncScalekitClient(**client_kwargs) as client:
+        instance = await setup(client, user=user, out=out, authorize_as_user=emulated)
+        del instance, model  # used by the agent run below
+
+        # the agent run is added by the toolkit work
+
+    out("")
+    out("Done.")
+    return 0
+
+
+# --------------------------------------------------------------------------- setup
+
+
+async def setup(
+    client: AsyncScalekitClient,
+    *,
+    user: str,
+    out: Out = print,
+    authorize_as_user: bool = False,
+    auth_timeout: float = AUTH_TIMEOUT,
+    poll_interval: float = AUTH_POLL_INTERVAL,
+) -> McpInstance:
+    """Config, instance and authorization for one user; returns the user's instance.
+
+    Args:
+        client: An open client.
+        user: The user identifier.
+        out: Where each output line goes.
+        authorize_as_user: Open each auth link and submit its form, as the user would (only
+            works against the emulator, whose link pages have a form). Otherwise print the
+            links and wait for the user to authorize in a browser.
+        auth_timeout: Seconds to wait for every connection to become ACTIVE.
+        poll_interval: Seconds between auth-state checks while waiting.
+
+    Raises:
+        AuthorizationRequired: Not every connection became ACTIVE within ``auth_timeout``.
+        ScalekitError: A Scalekit call failed.
+    """
+    out("")
+    out(f"[1/5] MCP config {CONFIG_NAME!r}")
+    config = await ensure_config(client, out=out)
+
+    out("")
+    out(f"[2/5] MCP instance for user {user!r}")
+    instance = await client.mcp.ensure_instance(config.name, user)
+    out(f"      instance {instance.id} (ensure is idempotent: same one on every run)")
+
+    out("")
+    out("[3/5] Authorization state")
+    states = await client.mcp.get_instance_auth_state(instance.id, include_auth_links=True)
+    _print_states(states, out=out, links=True)
+    pending = [s for s in states if not s.is_active]
+
+    out("")
+    if not pending:
+        out("[4/5] Authorization: every connection is already ACTIVE")
+    elif authorize_as_user:
+        out("[4/5] Authorizing as the user would: open each link, press Authorize")
+        await authorize_through_links(pending, out=out)
+    else:
+        out("[4/5] Authorization: open each link above in a browser and sign in")
+        out(f"      waiting up to {auth_timeout:.0f}s for every connection to be ACTIVE ...")
+    states = await wait_until_active(
+        client, instance.id, user=user, timeout=auth_timeout if pending else 0.0,
+        interval=poll_interval,
+    )
+    out("      auth state now:")
+    _print_states(states, out=out, links=False, indent=8)
+
+    out("")
+    out("[5/5] Instance URL (pre-authenticated, so shown redacted)")
+    out(f"      {instance.redacted_url}")
+    return instance
+
+
+async def ensure_config(client: AsyncScalekitClient, *, out: Out = print) -> McpConfig:
+    """Get the demo config by name, creating it when absent (a concurrent create is fine)."""
+    config = await client.mcp.get_config_by_name(CONFIG_NAME)
+    if config is not None:
+        out(f"      reused existing config {config.id}")
+    else:
+        try:
+            config = await client.mcp.create_config(
+                CONFIG_NAME, description=CONFIG_DESCRIPTION, connection_tool_mappings=MAPPINGS
+            )
+            out(f"      created config {config.id}")
+        except ConflictError:
+            # Someone created it between our lookup and our create: read theirs back.
+            config = await client.mcp.get_config_by_name(CONFIG_NAME)
+            if config is None:
+                raise
+            out(f"      reused config {config.id} (created concurrently)")
+    for m in config.connection_tool_mappings:
+        tools = ", ".join(m.tools) or "all tools"
+        out(f"      {m.connection_name}: {tools}")
+    wanted = {m.connection_name.upper(): sorted(m.tools) for m in MAPPINGS}
+    have = {m.connection_name.upper(): sorted(m.tools) for m in config.connection_tool_mappings}
+    if have != wanted:
+        out("      note: its mappings differ from the demo's; using them as they are")
+    return config
+
+
+async def wait_until_active(
+    client: AsyncScalekitClient,
+    instance_id: str,
+    *,
+    user: str,
+    timeout: float,
+    interval: float,
+) -> list[ConnectionAuthState]:
+    """Poll the instance's auth state until every connection is ACTIVE.
+
+    Raises:
+        AuthorizationRequired: Still not all ACTIVE after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        states = await client.mcp.get_instance_auth_state(instance_id)
+        pending = [s for s in states if not s.is_active]
+        if not pending:
+            return states
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AuthorizationRequired(
+                pending,
+                user_identifier=user,
+                message=(
+                    f"Timed out after {timeout:.0f}s waiting for {user!r} to authorize "
+                    + ", ".join(s.connection_name for s in pending)
+                ),
+            )
+        await asyncio.sleep(min(interval, remaining))
+
+
+async def authorize_through_links(states: Sequence[ConnectionAuthState], *, out: Out) -> None:
+    """Do what a user does with each auth link: GET the page, then POST its form."""
+    async with httpx.AsyncClient(timeout=10.0, follow_redirects=True) as http:
+        for state in states:
+            link = state.authentication_link
+            if not link:
+                out(f"      {state.connection_name}: no link to open")
+                continue
+            try:
+                page = await http.get(link)
+                page.raise_for_status()
+                action = _form_action(page.text)
+                if action is None:
+                    raise ScalekitProtocolError(
+                        f"the authorization page for {state.connection_name} has no form"
+                    )
+                done = await http.post(urljoin(str(page.url), action))
+                done.raise_for_status()
+            except httpx.HTTPStatusError as exc:
+                raise ScalekitProtocolError(
+                    f"authorizing {state.connection_name} failed: HTTP "
+                    f"{exc.response.status_code} from the authorization page"
+                ) from None
+            except httpx.TransportError as exc:
+                raise ScalekitConnectionError(
+                    f"authorizing {state.connection_name} failed: {type(exc).__name__}"
+                ) from exc
+            out(f"      {state.connection_name}: opened the link, pressed Authorize")
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _print_states(
+    states: Sequence[ConnectionAuthState], *, out: Out, links: bool, indent: int = 6
+) -> None:
+    pad = " " * indent
+    width = max((len(s.connection_name) for s in states), default=0)
+    for s in states:
+        status = s.status or "NO_ACCOUNT"
+        out(f"{pad}{s.connection_name:<{width}}  {s.provider or '?':<15} {status}")
+        if links and not s.is_active:
+            out(f"{pad}  link: {s.authentication_link or '(none returned)'}")
+
+
+class _FormFinder(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "form" and self.action is None:
+            values = dict(attrs)
+            if (values.get("method") or "get").lower() == "post":
+                self.action = values.get("action") or ""
+
+
+def _form_action(page: str) -> str | None:
+    finder = _FormFinder()
+    finder.feed(page)
+    return finder.action

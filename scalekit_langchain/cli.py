@@ -1,0 +1,200 @@
+"""The ``scalekit-langchain`` command: ``demo``, ``emulator`` and ``tools``.
+
+Run ``scalekit-langchain --help`` (or ``python -m scalekit_langchain.cli --help``) for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from scalekit_langchain._version import __version__
+from scalekit_langchain.errors import ScalekitError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scalekit-langchain",
+        description="Per-user Scalekit MCP tools for LangChain and LangGraph agents.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the main job (offline against the emulator unless SCALEKIT_* is set)",
+        description=(
+            "Create or reuse the config 'email-calendar-assistant', ensure the user's instance, "
+            "authorize its connections and run the agent. Without SCALEKIT_ENV_URL, "
+            "SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET it runs offline against the "
+            "embedded Scalekit emulator."
+        ),
+    )
+    demo.add_argument(
+        "--model",
+        metavar="PROVIDER:NAME",
+        default=None,
+        help="chat model for the agent, e.g. openai:gpt-4o-mini (default: scripted offline model)",
+    )
+    demo.add_argument("--user", default="john-doe", help="user identifier (default: john-doe)")
+
+    emu = sub.add_parser(
+        "emulator",
+        help="run a local Scalekit emulator until Ctrl-C",
+        description="Serve a local Scalekit emulator (REST API, auth pages, MCP servers).",
+    )
+    emu.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    emu.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    emu.add_argument(
+        "--token-ttl",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="lifetime of access tokens in seconds (default: 3600)",
+    )
+
+    tools = sub.add_parser(
+        "tools",
+        help="show a config's connections and a user's authorization state",
+        description=(
+            "Show the connections of an MCP config and the authorization state of a user's "
+            "instance of it, with links for connections that are not ACTIVE. Uses "
+            "SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET."
+        ),
+    )
+    tools.add_argument("--config", required=True, metavar="NAME", help="MCP config name")
+    tools.add_argument("--user", required=True, metavar="ID", help="user identifier")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``scalekit-langchain`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "emulator":
+            return _emulator(args)
+        if args.command == "tools":
+            return _tools(args)
+    except ScalekitError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _print(line: str = "") -> None:
+    print(line, flush=True)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from scalekit_langchain._demo import run_demo
+
+    return run_demo(user=args.user, model=args.model, out=_print)
+
+
+# --------------------------------------------------------------------------- emulator
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from scalekit_langchain.testing import ScalekitEmulator
+
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port must be from 0 to 65535, got {args.port}", file=sys.stderr)
+        return 2
+    if args.token_ttl <= 0:
+        print(f"error: --token-ttl must be positive, got {args.token_ttl:g}", file=sys.stderr)
+        return 2
+    try:
+        emulator = ScalekitEmulator(host=args.host, port=args.port, token_ttl=args.token_ttl)
+        emulator.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        _print(f"Scalekit emulator running at {emulator.env_url}")
+        _print(f"  env_url        {emulator.env_url}")
+        _print(f"  client_id      {emulator.client_id}")
+        # A throwaway local emulator: showing its secret is the point.
+        _print(f"  client_secret  {emulator.client_secret}")
+        _print("")
+        _print("Point a client at it (e.g. in another shell):")
+        _print(f"  export SCALEKIT_ENV_URL={emulator.env_url}")
+        _print(f"  export SCALEKIT_CLIENT_ID={emulator.client_id}")
+        _print(f"  export SCALEKIT_CLIENT_SECRET={emulator.client_secret}")
+        _print("")
+        _print("Press Ctrl-C to stop.")
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    _print("Scalekit emulator stopped.")
+    return 0
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def _tools(args: argparse.Namespace) -> int:
+    from scalekit_langchain.client import ScalekitClient
+
+    with ScalekitClient() as client:
+        config = client.mcp.get_config_by_name(args.config)
+        if config is None:
+            print(f"error: no MCP config named {args.config!r} at {client.env_url}",
+                  file=sys.stderr)
+            return 1
+        _print(f"Config {config.name} ({config.id})")
+        if config.description:
+            _print(f"  {config.description}")
+        for m in config.connection_tool_mappings:
+            tools = ", ".join(m.tools) or "all tools"
+            _print(f"  {m.connection_name} ({m.provider or '?'}): {tools}")
+
+        instance = client.mcp.ensure_instance(config.name, args.user)
+        _print("")
+        _print(f"Instance {instance.id} for user {args.user!r}")
+        _print(f"  url  {instance.redacted_url}")
+        states = client.mcp.get_instance_auth_state(instance.id, include_auth_links=True)
+        _print("")
+        _print("Authorization")
+        for s in states:
+            _print(f"  {s.connection_name} ({s.provider or '?'}): {s.status or 'NO_ACCOUNT'}")
+            if not s.is_active and s.authentication_link:
+                _print(f"    link: {s.authentication_link}")
+        # Listing the tools themselves comes with the toolkit.
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
