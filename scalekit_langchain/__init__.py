@@ -19,7 +19,7 @@ from scalekit_langchain.errors import (
     ServerError,
     ToolCallOutcomeUnknown,
 )
-from scalekit_langchain.langgraph import AUTHORIZATION_INTERRUPT_TYPE
+from scalekit_langchain.langgraph import AUTHORIZATION_INTERRUPT_TYPE, authorization_gate
 from scalekit_langchain.models import (
     ConnectionAuthState,
     McpConfig,
@@ -59,4 +59,5 @@ __all__ = [
     "SessionToken",
     "ToolCallOutcomeUnknown",
     "__version__",
+    "authorization_gate",
 ]

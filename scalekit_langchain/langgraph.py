@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 from scalekit_langchain.errors import AuthorizationRequired
 
 if TYPE_CHECKING:
     from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
-__all__ = ["AUTHORIZATION_INTERRUPT_TYPE", "in_graph_run"]
+__all__ = ["AUTHORIZATION_INTERRUPT_TYPE", "authorization_gate", "in_graph_run"]
 
 AUTHORIZATION_INTERRUPT_TYPE = "scalekit_authorization"
 _SCRATCHPAD_KEY = "__pregel_scratchpad"
@@ -84,3 +84,42 @@ async def wait_for_authorization_async(
         if not pending:
             return
         error = AuthorizationRequired(pending, user_identifier=user)
+
+
+def authorization_gate(
+    toolkit: ScalekitMCPToolkit, *, name: str = "scalekit_authorization_gate"
+) -> RunnableLambda[Any, None]:
+    """A graph node that makes the run's user authorize every connection before the model runs.
+
+    It checks all of the config's connections for the user (the toolkit's, or the run's in
+    multi-user mode) and raises one interrupt listing every pending one, so the user authorizes
+    everything at once. On resume it checks again: a new interrupt (fresh links) while anything
+    is still pending, otherwise it lets the run through without changing the state.
+
+    Example:
+        >>> builder.add_node("authorize", authorization_gate(toolkit))  # doctest: +SKIP
+        >>> builder.add_edge(START, "authorize")  # doctest: +SKIP
+        >>> builder.add_edge("authorize", "agent")  # doctest: +SKIP
+    """
+
+    def gate(state: Any, config: RunnableConfig) -> None:
+        from langgraph.types import interrupt
+
+        user = toolkit._user_for_call(config)
+        while True:
+            pending = _pending(toolkit.auth_state(True, user_identifier=user))
+            if not pending:
+                return None
+            interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
+
+    async def agate(state: Any, config: RunnableConfig) -> None:
+        from langgraph.types import interrupt
+
+        user = toolkit._user_for_call(config)
+        while True:
+            pending = _pending(await toolkit.aauth_state(True, user_identifier=user))
+            if not pending:
+                return None
+            interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
+
+    return RunnableLambda(gate, afunc=agate, name=name)

@@ -65,11 +65,12 @@ _instance_caches: weakref.WeakKeyDictionary[
 
 
 class _UserState:
-    """One user's session (and, in session-token mode, what the token was minted for)."""
+    """One user's persistent session and when it was last used."""
 
     def __init__(self, user: str, session: McpSession) -> None:
         self.user = user
         self.session = session
+        self.last_used = time.monotonic()
 
 
 class ScalekitMCPToolkit(BaseToolkit):
@@ -92,8 +93,13 @@ class ScalekitMCPToolkit(BaseToolkit):
         connect_timeout: Seconds to open an MCP session.
         session_token_expiry: Lifetime of minted session tokens (session-token mode).
         token_refresh_margin: Reconnect with a new token this many seconds before expiry.
-        user_id_key: The ``configurable`` key holding the user in multi-user mode.
+        user_id_key: In multi-user mode, the key holding the user in the run's
+            ``configurable`` or in LangGraph's runtime context.
+        discovery_user: In multi-user mode, whose session lists the tools (every user of a
+            config sees the same tools). Defaults to the first user passed to
+            :meth:`aget_tools`.
         max_sessions: Open user sessions kept at most (least recently used closed first).
+        session_idle_ttl: Seconds after which an unused user session is closed.
         interrupt_on_authorization: Pause a LangGraph run with ``interrupt()`` when a
             connection needs authorization (``"auto"``: inside a graph only).
         tool_interceptors: langchain-mcp-adapters interceptors run before each call.
@@ -116,7 +122,9 @@ class ScalekitMCPToolkit(BaseToolkit):
     session_token_expiry: timedelta = timedelta(hours=1)
     token_refresh_margin: float = Field(default=60.0, ge=0)
     user_id_key: str = "user_id"
+    discovery_user: str | None = None
     max_sessions: int = Field(default=1000, ge=1)
+    session_idle_ttl: float = Field(default=900.0, gt=0)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
     tool_interceptors: list[ToolCallInterceptor] = Field(default_factory=list)
 
@@ -204,16 +212,21 @@ class ScalekitMCPToolkit(BaseToolkit):
         """Sync :meth:`aclose`."""
         _runner.run_sync(self._aclose())
 
-    async def aget_tools(self) -> list[BaseTool]:
-        """The tools (connecting first if needed)."""
-        await self.aconnect()
+    async def aget_tools(self, *, user_identifier: str | None = None) -> list[BaseTool]:
+        """The tools (connecting first if needed).
+
+        Args:
+            user_identifier: Multi-user mode only: whose session discovers the tools when no
+                ``discovery_user`` was configured. Tools route each call to the run's user.
+        """
+        await _runner.run(self._connect(user_identifier))
         assert self._lc_tools is not None
         return list(self._lc_tools)
 
-    def get_tools(self) -> list[BaseTool]:
+    def get_tools(self, *, user_identifier: str | None = None) -> list[BaseTool]:
         """The tools (connecting first if needed); the sync twin of :meth:`aget_tools`."""
         if self._lc_tools is None:
-            self.connect()
+            _runner.run_sync(self._connect(user_identifier))
         assert self._lc_tools is not None
         return list(self._lc_tools)
 
@@ -301,7 +314,7 @@ class ScalekitMCPToolkit(BaseToolkit):
             )
         return _base.require_identifier(user, "user_identifier", max_len=_base.MAX_IDENTIFIER_LEN)
 
-    async def _connect(self) -> None:
+    async def _connect(self, discovery_user: str | None = None) -> None:
         if self._closed:
             raise ScalekitError("This toolkit is closed; create a new one")
         if self._lc_tools is not None:
@@ -311,12 +324,13 @@ class ScalekitMCPToolkit(BaseToolkit):
         async with self._connect_lock:
             if self._lc_tools is not None:
                 return
-            if self.user_identifier is None:
+            user = self.user_identifier or self.discovery_user or discovery_user
+            if user is None:
                 raise ValueError(
-                    "Discovering tools needs a user: pass user_identifier, or call "
-                    "aget_tools_for(user) once in multi-user mode"
+                    "Discovering tools needs a user: pass user_identifier (one user), or in "
+                    "multi-user mode discovery_user=... or aget_tools(user_identifier=...)"
                 )
-            await self._discover(self.user_identifier)
+            await self._discover(_base.require_identifier(user, "user_identifier"))
 
     async def _discover(self, user: str) -> None:
         state, cold = await self._user_state(user)
@@ -385,6 +399,7 @@ class ScalekitMCPToolkit(BaseToolkit):
         state = self._users.get(user)
         if state is not None:
             self._users.move_to_end(user)
+            state.last_used = time.monotonic()
             return state, False
         lock = self._user_locks.setdefault(user, asyncio.Lock())
         async with lock:
@@ -428,16 +443,32 @@ class ScalekitMCPToolkit(BaseToolkit):
             return state, cold
 
     async def _evict(self) -> None:
-        while len(self._users) > self.max_sessions:
-            _, old = self._users.popitem(last=False)
-            self._user_locks.pop(old.user, None)
+        """Close the least recently used sessions beyond ``max_sessions`` and idle ones."""
+        idle_before = time.monotonic() - self.session_idle_ttl
+        stale = [u for u, st in self._users.items() if st.last_used < idle_before]
+        while len(self._users) - len(stale) > self.max_sessions:
+            oldest = next(u for u in self._users if u not in stale)
+            stale.append(oldest)
+        for user in stale:
+            old = self._users.pop(user)
+            self._user_locks.pop(user, None)
             await old.session.aclose()
 
     async def _mint_params(self, config: McpConfig, user: str) -> ConnectParams:
         assert config.id and config.mcp_server_url
-        token = await self._client().mcp.create_session_token(
-            config.id, user, expiry=self.session_token_expiry
-        )
+        try:
+            token = await self._client().mcp.create_session_token(
+                config.id, user, expiry=self.session_token_expiry
+            )
+        except BadRequestError:
+            # Scalekit refuses to mint while a connection is not ACTIVE for the user.
+            states = await self._client().mcp.list_mcp_connected_accounts(
+                config.id, user, include_auth_link=True
+            )
+            pending = [st for st in states if not st.is_active]
+            if pending:
+                raise AuthorizationRequired(pending, user_identifier=user) from None
+            raise
         secret = token.token.get_secret_value()
         _redact.register_secret(secret)
         lifetime = self.session_token_expiry.total_seconds()
@@ -533,9 +564,16 @@ class ScalekitMCPToolkit(BaseToolkit):
         configurable = (config or {}).get("configurable") or {}
         user = configurable.get(self.user_id_key)
         if user is None:
+            context = getattr(configurable.get("__pregel_runtime"), "context", None)
+            if isinstance(context, dict):
+                user = context.get(self.user_id_key)
+            elif context is not None:
+                user = getattr(context, self.user_id_key, None)
+        if user is None:
             raise ValueError(
-                f"No user for this run: pass config={{'configurable': {{'{self.user_id_key}': ...}}}} "
-                "or create the toolkit with user_identifier"
+                f"No user for this run: pass config={{'configurable': {{'{self.user_id_key}': ...}}}}, "
+                f"a LangGraph context with {self.user_id_key!r}, or create the toolkit with "
+                "user_identifier"
             )
         return _base.require_identifier(str(user), self.user_id_key, max_len=_base.MAX_IDENTIFIER_LEN)
 

@@ -1,0 +1,37 @@
+"""Shared by the examples: the real Scalekit when SCALEKIT_* is set, else the local emulator."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from scalekit_langchain.testing import ScalekitEmulator
+
+
+@contextlib.contextmanager
+def scalekit_environment() -> Iterator[ScalekitEmulator | None]:
+    """Yield None when real credentials are configured, else a running emulator.
+
+    With the emulator, SCALEKIT_ENV_URL / CLIENT_ID / CLIENT_SECRET point at it for the duration,
+    so the example code below is the same code you would run against Scalekit.
+    """
+    if all(os.environ.get(v) for v in ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")):
+        yield None
+        return
+    with ScalekitEmulator() as emu:
+        print(f"(offline: using the local Scalekit emulator at {emu.env_url})")
+        saved = {v: os.environ.get(v) for v in ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")}
+        os.environ.update(
+            SCALEKIT_ENV_URL=emu.env_url,
+            SCALEKIT_CLIENT_ID=emu.client_id,
+            SCALEKIT_CLIENT_SECRET=emu.client_secret,
+        )
+        try:
+            yield emu
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

@@ -1,0 +1,71 @@
+"""Quickstart: a LangGraph agent that reads John's latest email and adds a calendar reminder.
+
+Runs offline against the local Scalekit emulator unless SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and
+SCALEKIT_CLIENT_SECRET are set. Uses a scripted offline model unless you pass a real one:
+
+    python examples/quickstart.py                       # offline
+    python examples/quickstart.py openai:gpt-4.1-mini    # needs langchain-openai and OPENAI_API_KEY
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from langgraph.prebuilt import create_react_agent
+
+from scalekit_langchain import ScalekitMCPToolkit
+from scalekit_langchain.testing.scripted import ScriptedReminderModel
+from _offline import scalekit_environment
+
+USER = "john-doe"
+MAPPINGS = [
+    {"connection_name": "MY_GMAIL", "tools": ["gmail_fetch_mails"]},
+    {"connection_name": "MY_CALENDAR", "tools": ["googlecalendar_create_event"]},
+]
+
+
+async def main(model_name: str | None = None) -> None:
+    with scalekit_environment() as emulator:
+        async with ScalekitMCPToolkit(
+            config_name="email-calendar-assistant",
+            user_identifier=USER,
+            connection_tool_mappings=MAPPINGS,  # creates the config if it does not exist
+            description="Reads email and creates calendar reminders",
+        ) as toolkit:
+            # 1. Each connection the user has not authorized yet comes with a link for them.
+            for conn in await toolkit.aauth_state(include_links=True):
+                print(f"{conn.connection_name:12} {conn.status:13} {conn.authentication_link or ''}")
+
+            # 2. The user opens the links. Offline, the emulator plays the user.
+            if emulator is not None:
+                for conn in toolkit.pending_connections:
+                    emulator.authorize(USER, conn.connection_name)
+            await toolkit.await_authorization(timeout=300)
+
+            # 3. The tools, and an agent that uses them.
+            tools = await toolkit.aget_tools()
+            print("tools:", [t.name for t in tools])
+            if model_name:
+                from langchain.chat_models import init_chat_model
+
+                model = init_chat_model(model_name)
+            else:
+                model = ScriptedReminderModel()  # offline, no LLM
+            agent = create_react_agent(model, tools)
+            result = await agent.ainvoke(
+                {
+                    "messages": [
+                        (
+                            "user",
+                            "Read my latest email and create a calendar reminder about it starting "
+                            "15 minutes from now, lasting 15 minutes.",
+                        )
+                    ]
+                }
+            )
+            print(result["messages"][-1].text)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None))
