@@ -89,14 +89,104 @@ async def _run(
     client_kwargs: dict[str, Any], *, user: str, model: str | None, out: Out, emulated: bool
 ) -> int:
     async with AsyncScalekitClient(**client_kwargs) as client:
-        instance = await setup(client, user=user, out=out, authorize_as_user=emulated)
-        del instance, model  # used by the agent run below
-
-        # the agent run is added by the toolkit work
+        await setup(client, user=user, out=out, authorize_as_user=emulated)
+        await run_agent(client, user=user, model=model, out=out)
 
     out("")
     out("Done.")
     return 0
+
+
+# --------------------------------------------------------------------------- agent
+
+TASK = (
+    "Read my latest email and create a calendar reminder about it that starts 15 minutes "
+    "from now and lasts 15 minutes."
+)
+
+
+def _chat_model(model: str | None, out: Out) -> Any:
+    if model is None:
+        from scalekit_langchain.testing.scripted import ScriptedReminderModel
+
+        out("      model: scripted offline model (no LLM; pass --model provider:name for a real one)")
+        return ScriptedReminderModel()
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        raise SystemExit(
+            f"--model {model} needs the `langchain` package and the provider's integration "
+            "(e.g. pip install langchain langchain-openai) and its API key"
+        ) from exc
+    out(f"      model: {model} (through init_chat_model)")
+    return init_chat_model(model)
+
+
+async def run_agent(
+    client: AsyncScalekitClient, *, user: str, model: str | None, out: Out = print
+) -> dict[str, Any] | None:
+    """Discover the user's tools and run a LangGraph ReAct agent on the seed's task.
+
+    Prints each tool call and result, and returns the created event (``None`` if none).
+    """
+    import warnings
+
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    from scalekit_langchain.toolkit import ScalekitMCPToolkit
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="create_react_agent has been moved")
+        from langgraph.prebuilt import create_react_agent
+
+    out("")
+    out("[6/7] Tools over one persistent MCP session")
+    async with ScalekitMCPToolkit(
+        client=client,
+        config_name=CONFIG_NAME,
+        user_identifier=user,
+        connection_tool_mappings=list(MAPPINGS),
+    ) as toolkit:
+        tools = await toolkit.aget_tools()
+        for tool in tools:
+            out(f"      {tool.name}: {tool.description.splitlines()[0][:70]}")
+
+        out("")
+        out("[7/7] LangGraph agent (prebuilt ReAct agent)")
+        chat_model = _chat_model(model, out)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="create_react_agent has been moved")
+            agent = create_react_agent(chat_model, tools)
+        out(f"      user: {TASK}")
+        event: dict[str, Any] | None = None
+        async for update in agent.astream({"messages": [("user", TASK)]}, stream_mode="updates"):
+            for node_update in update.values():
+                for message in (node_update or {}).get("messages", []):
+                    if isinstance(message, AIMessage):
+                        for call in message.tool_calls:
+                            out(f"      -> tool call {call['name']}({_short(call['args'])})")
+                        if message.text and not message.tool_calls:
+                            out("      agent: " + message.text.replace("\n", "\n             "))
+                    elif isinstance(message, ToolMessage):
+                        first = message.text.strip().splitlines()[0] if message.text.strip() else ""
+                        out(f"      <- {message.name} [{message.status}] {first[:100]}")
+                        artifact = message.artifact
+                        if isinstance(artifact, dict) and isinstance(artifact.get("event"), dict):
+                            event = artifact["event"]
+    out("")
+    if event is None:
+        out("No calendar event was created.")
+        return None
+    out("Created event:")
+    out(f"      {event.get('summary')}")
+    out(f"      {event.get('start', {}).get('dateTime')} -> {event.get('end', {}).get('dateTime')}")
+    out(f"      id {event.get('id')}")
+    return event
+
+
+def _short(args: dict[str, Any]) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    return text if len(text) <= 110 else text[:107] + "..."
 
 
 # --------------------------------------------------------------------------- setup
@@ -128,28 +218,28 @@ async def setup(
         ScalekitError: A Scalekit call failed.
     """
     out("")
-    out(f"[1/5] MCP config {CONFIG_NAME!r}")
+    out(f"[1/7] MCP config {CONFIG_NAME!r}")
     config = await ensure_config(client, out=out)
 
     out("")
-    out(f"[2/5] MCP instance for user {user!r}")
+    out(f"[2/7] MCP instance for user {user!r}")
     instance = await client.mcp.ensure_instance(config.name, user)
     out(f"      instance {instance.id} (ensure is idempotent: same one on every run)")
 
     out("")
-    out("[3/5] Authorization state")
+    out("[3/7] Authorization state")
     states = await client.mcp.get_instance_auth_state(instance.id, include_auth_links=True)
     _print_states(states, out=out, links=True)
     pending = [s for s in states if not s.is_active]
 
     out("")
     if not pending:
-        out("[4/5] Authorization: every connection is already ACTIVE")
+        out("[4/7] Authorization: every connection is already ACTIVE")
     elif authorize_as_user:
-        out("[4/5] Authorizing as the user would: open each link, press Authorize")
+        out("[4/7] Authorizing as the user would: open each link, press Authorize")
         await authorize_through_links(pending, out=out)
     else:
-        out("[4/5] Authorization: open each link above in a browser and sign in")
+        out("[4/7] Authorization: open each link above in a browser and sign in")
         out(f"      waiting up to {auth_timeout:.0f}s for every connection to be ACTIVE ...")
     states = await wait_until_active(
         client, instance.id, user=user, timeout=auth_timeout if pending else 0.0,
@@ -159,7 +249,7 @@ async def setup(
     _print_states(states, out=out, links=False, indent=8)
 
     out("")
-    out("[5/5] Instance URL (pre-authenticated, so shown redacted)")
+    out("[5/7] Instance URL (pre-authenticated, so shown redacted)")
     out(f"      {instance.redacted_url}")
     return instance
 
