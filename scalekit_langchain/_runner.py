@@ -90,10 +90,26 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         raise
 
 
-def _shutdown() -> None:  # pragma: no cover - interpreter exit
-    loop = _loop
-    if loop is not None and not loop.is_closed():
-        loop.call_soon_threadsafe(loop.stop)
+def _shutdown() -> None:
+    """At interpreter exit: cancel what still runs on the session loop, stop it, close it."""
+    loop, thread = _loop, _thread
+    if loop is None or loop.is_closed() or thread is None or not thread.is_alive():
+        return
+
+    async def _cancel_all() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(5)
+    except BaseException:  # noqa: BLE001 - best effort at exit
+        pass
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    if not loop.is_running():
+        loop.close()
 
 
 atexit.register(_shutdown)

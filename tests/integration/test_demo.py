@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, timedelta, timezone
 import signal
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def test_demo_runs_offline_against_the_embedded_emulator(
 
     out = capsys.readouterr().out
     assert "embedded Scalekit emulator" in out
-    assert "[1/5] MCP config 'email-calendar-assistant'" in out
+    assert "[1/7] MCP config 'email-calendar-assistant'" in out
     assert re.search(r"created config cfg_\w+", out)
     assert "MY_GMAIL: gmail_fetch_mails" in out
     assert "MY_CALENDAR: googlecalendar_create_event" in out
@@ -69,6 +70,17 @@ def test_demo_runs_offline_against_the_embedded_emulator(
     [emu] = _RecordingEmulator.started
     assert emu.client_secret not in out
     assert not emu.running  # stopped when the demo ended
+    # The agent part: labelled offline model, each tool call, and the event it created.
+    assert "scripted offline model" in out
+    assert "-> tool call gmail_fetch_mails(max_results=1)" in out
+    assert "<- googlecalendar_create_event [success]" in out
+    [event] = [e for e in emu.user_data("john-doe").events if e["summary"].startswith("Reminder")]
+    assert "send the Q3 budget" in event["summary"]
+    start = datetime.fromisoformat(event["start"]["dateTime"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(event["end"]["dateTime"].replace("Z", "+00:00"))
+    assert end - start == timedelta(minutes=15)
+    assert timedelta(minutes=13) < start - datetime.now(timezone.utc) <= timedelta(minutes=15)
+    assert f"id {event['id']}" in out and "Created event:" in out
 
 
 def test_demo_with_credentials_uses_them_and_reuses_the_config(
