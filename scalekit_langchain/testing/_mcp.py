@@ -38,7 +38,6 @@ from scalekit_langchain._version import __version__
 from scalekit_langchain.testing._state import ACTIVE, EmulatorState
 from scalekit_langchain.testing._tokens import InvalidSessionToken, SigningKey
 
-logger = logging.getLogger("scalekit_langchain.testing")
 
 TARGET_KEY = "scalekit_emulator.target"
 AUTH_META_KEY = "scalekit/authorization_required"
@@ -46,6 +45,29 @@ SESSION_HEADER = "mcp-session-id"
 
 _INSTANCE_RE = re.compile(r"^/mcp/v2/servers/([^/]+)/?$")
 _CONFIG_RE = re.compile(r"^/mcp/v3/servers/([^/]+)/?$")
+
+
+class _QuietSessionEnd(logging.Filter):
+    """Drops the SDK's traceback for a GET stream that ends because its session was closed.
+
+    ``mcp`` logs "Error in standalone SSE writer" with a ``ClosedResourceError`` whenever a
+    client deletes (or we drop) a session while its GET stream is open; that is a normal end
+    of a session, and the traceback would otherwise reach the console of every emulator user.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (
+            record.getMessage() == "Error in standalone SSE writer"
+            and isinstance(exc, anyio.ClosedResourceError)
+        )
+
+
+def install_log_filter() -> None:
+    """Attach :class:`_QuietSessionEnd` to the SDK's streamable-HTTP logger (once)."""
+    sdk_logger = logging.getLogger("mcp.server.streamable_http")
+    if not any(isinstance(f, _QuietSessionEnd) for f in sdk_logger.filters):
+        sdk_logger.addFilter(_QuietSessionEnd())
 
 
 @dataclass(frozen=True)
@@ -196,6 +218,7 @@ class McpHost:
         self.state = state
         self.key = key
         self.server = build_server(state)
+        install_log_filter()
         self._manager: StreamableHTTPSessionManager | None = None
         self._done: anyio.Event | None = None
         self._tg: TaskGroup | None = None
