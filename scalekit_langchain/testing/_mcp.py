@@ -38,7 +38,6 @@ from scalekit_langchain._version import __version__
 from scalekit_langchain.testing._state import ACTIVE, EmulatorState
 from scalekit_langchain.testing._tokens import InvalidSessionToken, SigningKey
 
-
 TARGET_KEY = "scalekit_emulator.target"
 AUTH_META_KEY = "scalekit/authorization_required"
 SESSION_HEADER = "mcp-session-id"
