@@ -52,7 +52,13 @@ Readings chosen where the contract is unsure (its section 11), and other emulato
     REST ones. ``Retry-After`` is whole seconds, or the fractional value as given.
     ``clear_faults()`` clears queued faults and latency.
 15. MCP servers use SSE responses (the SDK default, not JSON responses) and the SDK's default
-    idle timeout (30 minutes).
+    idle timeout (30 minutes). Tool arguments are checked against the tool's JSON schema with
+    the SDK's message (``Input validation error: ...``), using one compiled validator per tool.
+16. ``drop_after`` sends the response head, swallows the body and lets uvicorn close the
+    connection: a plain HTTP client sees a transport error; the ``mcp`` SDK client (which
+    ignores broken SSE streams) sees no result until its read timeout.
+17. Starting an emulator adds a logging filter to ``mcp.server.streamable_http`` that hides
+    the SDK's traceback for a GET stream closed by a normal session end.
 """
 
 from __future__ import annotations
