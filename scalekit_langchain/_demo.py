@@ -109,7 +109,7 @@ def _chat_model(model: str | None, out: Out) -> Any:
     if model is None:
         from scalekit_langchain.testing.scripted import ScriptedReminderModel
 
-        out("      model: scripted offline model (no LLM; pass --model provider:name for a real one)")
+        out("      model: scripted offline model (no LLM; --model provider:name for a real one)")
         return ScriptedReminderModel()
     try:
         from langchain.chat_models import init_chat_model

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta, timezone
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
 import pytest
