@@ -192,7 +192,16 @@ def _tools(args: argparse.Namespace) -> int:
             _print(f"  {s.connection_name} ({s.provider or '?'}): {s.status or 'NO_ACCOUNT'}")
             if not s.is_active and s.authentication_link:
                 _print(f"    link: {s.authentication_link}")
-        # Listing the tools themselves comes with the toolkit.
+    from scalekit_langchain.toolkit import ScalekitMCPToolkit
+
+    with ScalekitMCPToolkit(config_name=args.config, user_identifier=args.user) as toolkit:
+        tools = toolkit.get_tools()
+        _print("")
+        _print(f"Tools ({len(tools)}, over one MCP session)")
+        for tool in tools:
+            where = tool.metadata.get("scalekit_connection") if tool.metadata else None
+            summary = (tool.description or "").strip().splitlines()[0][:80] if tool.description else ""
+            _print(f"  {tool.name} [{where or '?'}]: {summary}")
     return 0
 
 
