@@ -62,8 +62,7 @@ MAX_TOKEN_EXPIRY = timedelta(hours=24)
 MAX_IDENTIFIER_LEN = 255
 
 USER_AGENT = (
-    f"scalekit-langchain/{__version__} Python/{platform.python_version()} "
-    f"httpx/{httpx.__version__}"
+    f"scalekit-langchain/{__version__} Python/{platform.python_version()} httpx/{httpx.__version__}"
 )
 
 
@@ -184,15 +183,19 @@ def mappings_body(mappings: Sequence[MappingInput]) -> list[dict[str, Any]]:
 def check_page_size(page_size: int | None) -> int | None:
     if page_size is None:
         return None
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
-        1 <= page_size <= MAX_PAGE_SIZE
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not (1 <= page_size <= MAX_PAGE_SIZE)
     ):
-        raise ValueError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+        raise ValueError(
+            f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
+        )
     return page_size
 
 
 def duration_str(expiry: timedelta | float | int) -> str:
-    """Render a session-token lifetime as a protobuf Duration (``"3600s"``), checking 60s–24h."""
+    """Render a session-token lifetime as a protobuf Duration (``"3600s"``), checking 60s to 24h."""
     if isinstance(expiry, bool) or not isinstance(expiry, (timedelta, int, float)):
         raise ValueError(f"expiry must be a timedelta or a number of seconds, got {expiry!r}")
     seconds = expiry.total_seconds() if isinstance(expiry, timedelta) else float(expiry)
@@ -267,7 +270,9 @@ def _page(key: str, model: type[T]) -> Callable[[Any], Page[T]]:
             items=[_model(model, item, key) for item in raw],
             next_page_token=data.get("next_page_token") or None,
             prev_page_token=data.get("prev_page_token") or None,
-            total_size=int(total) if isinstance(total, (int, str)) and str(total).isdigit() else None,
+            total_size=int(total)
+            if isinstance(total, (int, str)) and str(total).isdigit()
+            else None,
         )
 
     return parse
@@ -433,8 +438,8 @@ def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     A server's ``Retry-After`` wins (capped at a minute).
     """
     if retry_after is not None:
-        return min(retry_after, _RETRY_AFTER_CAP)
-    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * (2**attempt))
+        return float(min(retry_after, _RETRY_AFTER_CAP))
+    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * (2.0**attempt))
     return delay * (0.5 + random.random() / 2)
 
 

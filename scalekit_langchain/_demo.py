@@ -80,9 +80,7 @@ def run_demo(*, user: str = "john-doe", model: str | None = None, out: Out = pri
                 "client_secret": emu.client_secret,
             }
             emulated = True
-        return asyncio.run(
-            _run(client_kwargs, user=user, model=model, out=out, emulated=emulated)
-        )
+        return asyncio.run(_run(client_kwargs, user=user, model=model, out=out, emulated=emulated))
 
 
 async def _run(
@@ -112,7 +110,7 @@ def _chat_model(model: str | None, out: Out) -> Any:
         out("      model: scripted offline model (no LLM; --model provider:name for a real one)")
         return ScriptedReminderModel()
     try:
-        from langchain.chat_models import init_chat_model
+        from langchain.chat_models import init_chat_model  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         raise SystemExit(
             f"--model {model} needs the `langchain` package and the provider's integration "
@@ -242,7 +240,10 @@ async def setup(
         out("[4/7] Authorization: open each link above in a browser and sign in")
         out(f"      waiting up to {auth_timeout:.0f}s for every connection to be ACTIVE ...")
     states = await wait_until_active(
-        client, instance.id, user=user, timeout=auth_timeout if pending else 0.0,
+        client,
+        instance.id,
+        user=user,
+        timeout=auth_timeout if pending else 0.0,
         interval=poll_interval,
     )
     out("      auth state now:")

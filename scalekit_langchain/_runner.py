@@ -104,7 +104,7 @@ def _shutdown() -> None:
 
     try:
         asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(5)
-    except BaseException:  # noqa: BLE001 - best effort at exit
+    except BaseException:
         pass
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)

@@ -126,8 +126,10 @@ def _emulator(args: argparse.Namespace) -> int:
         emulator = ScalekitEmulator(host=args.host, port=args.port, token_ttl=args.token_ttl)
         emulator.start()
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     stop = threading.Event()
 
@@ -171,8 +173,9 @@ def _tools(args: argparse.Namespace) -> int:
     with ScalekitClient() as client:
         config = client.mcp.get_config_by_name(args.config)
         if config is None:
-            print(f"error: no MCP config named {args.config!r} at {client.env_url}",
-                  file=sys.stderr)
+            print(
+                f"error: no MCP config named {args.config!r} at {client.env_url}", file=sys.stderr
+            )
             return 1
         _print(f"Config {config.name} ({config.id})")
         if config.description:
@@ -195,12 +198,14 @@ def _tools(args: argparse.Namespace) -> int:
     from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
     with ScalekitMCPToolkit(config_name=args.config, user_identifier=args.user) as toolkit:
-        tools = toolkit.get_tools()
+        lc_tools = toolkit.get_tools()
         _print("")
-        _print(f"Tools ({len(tools)}, over one MCP session)")
-        for tool in tools:
+        _print(f"Tools ({len(lc_tools)}, over one MCP session)")
+        for tool in lc_tools:
             where = tool.metadata.get("scalekit_connection") if tool.metadata else None
-            summary = (tool.description or "").strip().splitlines()[0][:80] if tool.description else ""
+            summary = (
+                (tool.description or "").strip().splitlines()[0][:80] if tool.description else ""
+            )
             _print(f"  {tool.name} [{where or '?'}]: {summary}")
     return 0
 

@@ -1,4 +1,5 @@
-"""Scalekit MCP REST clients: :class:`AsyncScalekitClient` and its sync twin :class:`ScalekitClient`.
+"""Scalekit MCP REST clients: :class:`AsyncScalekitClient` and its sync twin
+:class:`ScalekitClient`.
 
 Both authenticate with OAuth client credentials (one access token per client, fetched lazily,
 shared by every caller, refreshed once on 401 and shortly before it expires) and expose the MCP
@@ -63,7 +64,9 @@ class _McpOperations:
 
     @staticmethod
     def get_config(config_id: str) -> Operation[McpConfig]:
-        return Operation("GET", f"{_CONFIGS}/{b.require_id(config_id, 'config_id')}", b.parse_config)
+        return Operation(
+            "GET", f"{_CONFIGS}/{b.require_id(config_id, 'config_id')}", b.parse_config
+        )
 
     @staticmethod
     def list_configs(
@@ -268,13 +271,22 @@ class _ClientBase:
 
     @staticmethod
     def _transport_error(op: Operation[Any], exc: httpx.TransportError) -> ScalekitConnectionError:
-        cls = ScalekitTimeoutError if isinstance(exc, httpx.TimeoutException) else ScalekitConnectionError
+        cls = (
+            ScalekitTimeoutError
+            if isinstance(exc, httpx.TimeoutException)
+            else ScalekitConnectionError
+        )
         return cls(f"{type(exc).__name__} on {op.method} {op.path}: {exc or 'no detail'}")
 
     def _log_retry(self, op: Operation[Any], attempt: int, why: str, delay: float) -> None:
         logger.info(
             "Retrying %s %s after %s (attempt %d of %d, waiting %.2fs)",
-            op.method, op.path, why, attempt + 1, self._max_retries, delay,
+            op.method,
+            op.path,
+            why,
+            attempt + 1,
+            self._max_retries,
+            delay,
         )
 
 
@@ -317,9 +329,9 @@ class AsyncScalekitClient(_ClientBase):
         # from its session loop while the app may call us from its own, so when we own the HTTP
         # client we keep one per loop.
         self._http_by_loop: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-        self._refresh_locks: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Lock
-        ] = weakref.WeakKeyDictionary()
+        self._refresh_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self.mcp = AsyncMcpApi(self)
 
     async def __aenter__(self: _Self) -> _Self:
@@ -611,13 +623,19 @@ class AsyncMcpApi:
         """List one page of configs (``page_size`` at most 30). See :meth:`iter_configs`."""
         return await self._client._send(
             _ops.list_configs(
-                page_size=page_size, page_token=page_token, filter_id=filter_id,
-                filter_name=filter_name, filter_provider=filter_provider,
-                filter_mcp_server_url=filter_mcp_server_url, search=search,
+                page_size=page_size,
+                page_token=page_token,
+                filter_id=filter_id,
+                filter_name=filter_name,
+                filter_provider=filter_provider,
+                filter_mcp_server_url=filter_mcp_server_url,
+                search=search,
             )
         )
 
-    async def iter_configs(self, *, page_size: int | None = None, **filters: Any) -> AsyncIterator[McpConfig]:
+    async def iter_configs(
+        self, *, page_size: int | None = None, **filters: Any
+    ) -> AsyncIterator[McpConfig]:
         """Iterate over every config across pages; takes :meth:`list_configs`'s filters."""
         token: str | None = None
         while True:
@@ -671,9 +689,13 @@ class AsyncMcpApi:
         """List one page of instances (``page_size`` at most 30). See :meth:`iter_instances`."""
         return await self._client._send(
             _ops.list_instances(
-                page_size=page_size, page_token=page_token, filter_id=filter_id,
-                filter_name=filter_name, filter_config_name=filter_config_name,
-                filter_user_identifier=filter_user_identifier, search=search,
+                page_size=page_size,
+                page_token=page_token,
+                filter_id=filter_id,
+                filter_name=filter_name,
+                filter_config_name=filter_config_name,
+                filter_user_identifier=filter_user_identifier,
+                search=search,
             )
         )
 
@@ -779,9 +801,13 @@ class McpApi:
         """List one page of configs (``page_size`` at most 30). See :meth:`iter_configs`."""
         return self._client._send(
             _ops.list_configs(
-                page_size=page_size, page_token=page_token, filter_id=filter_id,
-                filter_name=filter_name, filter_provider=filter_provider,
-                filter_mcp_server_url=filter_mcp_server_url, search=search,
+                page_size=page_size,
+                page_token=page_token,
+                filter_id=filter_id,
+                filter_name=filter_name,
+                filter_provider=filter_provider,
+                filter_mcp_server_url=filter_mcp_server_url,
+                search=search,
             )
         )
 
@@ -803,7 +829,9 @@ class McpApi:
         connection_tool_mappings: Sequence[b.MappingInput] | None = None,
     ) -> McpConfig:
         """Update a config; given mappings replace the existing ones (the name is immutable)."""
-        return self._client._send(_ops.update_config(config_id, description, connection_tool_mappings))
+        return self._client._send(
+            _ops.update_config(config_id, description, connection_tool_mappings)
+        )
 
     def delete_config(self, config_id: str) -> None:
         """Delete a config, and with it every instance of it."""
@@ -833,9 +861,13 @@ class McpApi:
         """List one page of instances (``page_size`` at most 30). See :meth:`iter_instances`."""
         return self._client._send(
             _ops.list_instances(
-                page_size=page_size, page_token=page_token, filter_id=filter_id,
-                filter_name=filter_name, filter_config_name=filter_config_name,
-                filter_user_identifier=filter_user_identifier, search=search,
+                page_size=page_size,
+                page_token=page_token,
+                filter_id=filter_id,
+                filter_name=filter_name,
+                filter_config_name=filter_config_name,
+                filter_user_identifier=filter_user_identifier,
+                search=search,
             )
         )
 
@@ -880,4 +912,3 @@ class McpApi:
     ) -> SessionToken:
         """Mint a bearer token for the config's virtual MCP server; see the async twin."""
         return self._client._send(_ops.create_session_token(config_id, identifier, expiry))
-

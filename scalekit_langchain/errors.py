@@ -16,7 +16,7 @@ Every error this package raises on purpose derives from :class:`ScalekitError`::
     │   ├── RateLimitError             429 (``retry_after``)
     │   └── ServerError                5xx
     ├── AuthorizationRequired                        a user still has to authorize connections
-    └── ToolCallOutcomeUnknown                       the MCP connection broke while a call was in flight
+    └── ToolCallOutcomeUnknown                       the connection broke while a call was in flight
 
 Input we can check before sending (names, ids, page sizes, token lifetimes) raises a plain
 :class:`ValueError` naming the field, and nothing is sent.
@@ -195,7 +195,8 @@ class AuthorizationRequired(ScalekitError):
         )
         who = f" for user {user_identifier!r}" if user_identifier else ""
         super().__init__(
-            message or f"Authorization required{who}: {names or 'unknown connection'}. "
+            message
+            or f"Authorization required{who}: {names or 'unknown connection'}. "
             "Send the user the authentication links in `.connections`."
         )
 
@@ -234,4 +235,3 @@ class ToolCallOutcomeUnknown(ScalekitError):
             f"The connection to the MCP server broke while {tool_name!r} was running{extra}; "
             "it may or may not have completed and was not retried. Check before calling it again."
         )
-

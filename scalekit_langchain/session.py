@@ -10,7 +10,8 @@ entry points marshal to it, so a session can be used from any loop or thread.
 Re-send rule: a ``tools/call`` is re-sent (once, on a fresh session) only when the server
 provably did not run it: the session was already gone (HTTP 404 on the session id), the server
 refused the credentials (401) or rate-limited (429), or the TCP connection never opened. Any
-other failure after the request left raises :class:`~scalekit_langchain.errors.ToolCallOutcomeUnknown`.
+other failure after the request left raises
+:class:`~scalekit_langchain.errors.ToolCallOutcomeUnknown`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from scalekit_langchain.errors import (
 )
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["ConnectParams", "McpSession"]
 
@@ -256,9 +257,7 @@ class McpSession:
         ) -> httpx.AsyncClient:
             tracker = _CallTracker(httpx.AsyncHTTPTransport())
             live.tracker = tracker
-            return httpx.AsyncClient(
-                headers=headers, timeout=timeout, auth=auth, transport=tracker
-            )
+            return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=tracker)
 
         return factory
 
@@ -282,11 +281,9 @@ class McpSession:
                 await live.closing.wait()
         except asyncio.CancelledError:
             pass
-        except BaseException as exc:  # noqa: BLE001 - recorded and classified by callers
+        except BaseException as exc:
             live.failure = exc
-            logger.debug(
-                "MCP session %s ended: %s", params.label, _redact.redact(_describe(exc))
-            )
+            logger.debug("MCP session %s ended: %s", params.label, _redact.redact(_describe(exc)))
         finally:
             if live.tracker is not None:
                 self.http_requests += live.tracker.requests
@@ -303,7 +300,7 @@ class McpSession:
                 task.cancel()
                 try:
                     await task
-                except BaseException:  # noqa: BLE001
+                except BaseException:
                     pass
 
     async def _close(self, *, final: bool) -> None:
@@ -332,7 +329,9 @@ class McpSession:
                 tools: list[Tool] = []
                 cursor: str | None = None
                 for _ in range(1000):
-                    page = await self._race(live, session.list_tools(cursor=cursor), self._call_timeout)
+                    page = await self._race(
+                        live, session.list_tools(cursor=cursor), self._call_timeout
+                    )
                     tools.extend(page.tools)
                     cursor = page.nextCursor or None
                     if not cursor:
@@ -356,7 +355,7 @@ class McpSession:
             live, session = await self._ensure_open()
             call_id = uuid.uuid4().hex
             try:
-                return await self._race(
+                result: CallToolResult = await self._race(
                     live,
                     session.call_tool(
                         name,
@@ -366,13 +365,15 @@ class McpSession:
                     ),
                     None,
                 )
+                return result
             except _SessionDied:
                 outcome = live.tracker.outcomes.get(call_id) if live.tracker else None
                 await self._close(final=False)
                 if outcome in (None, "not_sent", "not_run") and not attempt:
                     logger.info(
                         "MCP session %s was gone before %s ran; re-sending on a new session",
-                        live.params.label, name,
+                        live.params.label,
+                        name,
                     )
                     continue
                 raise ToolCallOutcomeUnknown(
@@ -423,7 +424,7 @@ class McpSession:
         call.cancel()
         try:
             await call
-        except BaseException:  # noqa: BLE001 - the session is gone; its error is in live.failure
+        except BaseException:
             pass
         if not done:
             raise ScalekitTimeoutError(f"MCP server {live.params.label!r} did not answer in time")

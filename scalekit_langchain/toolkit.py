@@ -11,11 +11,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
@@ -62,6 +63,13 @@ class _CachedInstance:
 _instance_caches: weakref.WeakKeyDictionary[
     AsyncScalekitClient, dict[tuple[str, str, str | None], _CachedInstance]
 ] = weakref.WeakKeyDictionary()
+
+
+def _fixed_params(params: ConnectParams) -> Callable[[], Awaitable[ConnectParams]]:
+    async def factory() -> ConnectParams:
+        return params
+
+    return factory
 
 
 class _UserState:
@@ -178,7 +186,10 @@ class ScalekitMCPToolkit(BaseToolkit):
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -187,7 +198,10 @@ class ScalekitMCPToolkit(BaseToolkit):
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -281,7 +295,9 @@ class ScalekitMCPToolkit(BaseToolkit):
             if all(s.is_active for s in states):
                 return states
             if time.monotonic() >= deadline:
-                pending = [s for s in await self.aauth_state(True, user_identifier=user) if not s.is_active]
+                pending = [
+                    s for s in await self.aauth_state(True, user_identifier=user) if not s.is_active
+                ]
                 if not pending:
                     return states
                 raise AuthorizationRequired(
@@ -309,9 +325,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     def _require_user(self, user: str | None) -> str:
         user = user or self.user_identifier
         if not user:
-            raise ValueError(
-                "user_identifier is required: pass it to the toolkit or to this call"
-            )
+            raise ValueError("user_identifier is required: pass it to the toolkit or to this call")
         return _base.require_identifier(user, "user_identifier", max_len=_base.MAX_IDENTIFIER_LEN)
 
     async def _connect(self, discovery_user: str | None = None) -> None:
@@ -345,8 +359,11 @@ class ScalekitMCPToolkit(BaseToolkit):
         for pending in self.pending_connections:
             logger.info(
                 "Connection %s (%s) is %s for user %r; tools that use it will ask for "
-                "authorization", pending.connection_name, pending.provider,
-                pending.status or "not set up", user,
+                "authorization",
+                pending.connection_name,
+                pending.provider,
+                pending.status or "not set up",
+                user,
             )
         self._mcp_tools = tools
         self._lc_tools = self._build_tools(tools)
@@ -416,8 +433,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 _redact.register_secret(url.rsplit("/", 1)[-1])
                 params = ConnectParams(url=url, label=f"{self.config_name}/{user}")
 
-                async def factory(params: ConnectParams = params) -> ConnectParams:
-                    return params
+                factory = _fixed_params(params)
             else:
                 config = await self._get_or_create_config()
                 cold = True
@@ -427,8 +443,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                         "are not enabled for this environment; use mode='instance'"
                     )
 
-                async def factory(config: McpConfig = config, user: str = user) -> ConnectParams:
-                    return await self._mint_params(config, user)
+                factory = functools.partial(self._mint_params, config, user)
 
             session = McpSession(
                 factory,
@@ -571,11 +586,14 @@ class ScalekitMCPToolkit(BaseToolkit):
                 user = getattr(context, self.user_id_key, None)
         if user is None:
             raise ValueError(
-                f"No user for this run: pass config={{'configurable': {{'{self.user_id_key}': ...}}}}, "
+                "No user for this run: pass config={'configurable': "
+                f"{{'{self.user_id_key}': ...}}}}, "
                 f"a LangGraph context with {self.user_id_key!r}, or create the toolkit with "
                 "user_identifier"
             )
-        return _base.require_identifier(str(user), self.user_id_key, max_len=_base.MAX_IDENTIFIER_LEN)
+        return _base.require_identifier(
+            str(user), self.user_id_key, max_len=_base.MAX_IDENTIFIER_LEN
+        )
 
     async def call_tool(
         self, mcp_name: str, arguments: dict[str, Any], config: RunnableConfig | None
@@ -583,7 +601,9 @@ class ScalekitMCPToolkit(BaseToolkit):
         user = self._user_for_call(config)
         return await _runner.run(self._call_on_session(user, mcp_name, arguments))
 
-    async def _call_on_session(self, user: str, mcp_name: str, arguments: dict[str, Any]) -> CallToolResult:
+    async def _call_on_session(
+        self, user: str, mcp_name: str, arguments: dict[str, Any]
+    ) -> CallToolResult:
         if self._closed:
             raise ScalekitError("This toolkit is closed; create a new one")
         state, _ = await self._user_state(user)

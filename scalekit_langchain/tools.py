@@ -157,6 +157,8 @@ class ScalekitMCPTool(BaseTool):
             tool_name_prefix=bool(name_prefix),
             handle_tool_errors=False,
         )
+        if not isinstance(inner, StructuredTool) or inner.coroutine is None:  # pragma: no cover
+            raise TypeError("langchain-mcp-adapters returned an unexpected tool type")
         annotations = tool.annotations.model_dump(exclude_none=True) if tool.annotations else {}
         self = cls(
             name=inner.name,
@@ -171,7 +173,9 @@ class ScalekitMCPTool(BaseTool):
         self._backend = backend
         return self
 
-    async def _call(self, config: RunnableConfig | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    async def _call(
+        self, config: RunnableConfig | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any, Any]:
         if args:
             raise ToolException(
                 f"{self.name} takes its arguments as a JSON object, got {type(args[0]).__name__}"
@@ -212,4 +216,3 @@ class ScalekitMCPTool(BaseTool):
             except AuthorizationRequired as exc:
                 # In the caller's thread, where LangGraph's interrupt() can see the run.
                 self._backend.handle_authorization_sync(exc, config)
-

@@ -37,14 +37,18 @@ class _ToolAwareModel(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        names = [t.name if isinstance(t, BaseTool) else getattr(t, "__name__", str(t)) for t in tools]
+        names = [
+            t.name if isinstance(t, BaseTool) else getattr(t, "__name__", str(t)) for t in tools
+        ]
         return self.model_copy(update={"bound_tool_names": names})
 
     def _tool(self, suffix: str) -> str:
         for name in self.bound_tool_names:
             if name == suffix or name.endswith("_" + suffix):
                 return name
-        raise ValueError(f"the scripted model needs a tool named like {suffix!r}; bound: {self.bound_tool_names}")
+        raise ValueError(
+            f"the scripted model needs a tool named like {suffix!r}; bound: {self.bound_tool_names}"
+        )
 
     @staticmethod
     def _result(message: AIMessage) -> ChatResult:
@@ -91,7 +95,9 @@ class ScriptedReminderModel(_ToolAwareModel):
             subject = _latest_subject(fetched[-1])
             start = (self.now() + timedelta(minutes=self.lead_minutes)).replace(microsecond=0)
             args = {
-                "summary": subject if subject.lower().startswith("reminder") else f"Reminder: {subject}",
+                "summary": subject
+                if subject.lower().startswith("reminder")
+                else f"Reminder: {subject}",
                 "start_datetime": start.isoformat().replace("+00:00", "Z"),
                 "event_duration_hour": 0,
                 "event_duration_minutes": self.duration_minutes,
@@ -107,7 +113,9 @@ class ScriptedReminderModel(_ToolAwareModel):
         if last.status == "error":
             return self._result(AIMessage(content=f"I could not create the reminder: {last.text}"))
         return self._result(
-            AIMessage(content=f"Done. I read your latest email and created a reminder.\n{last.text}")
+            AIMessage(
+                content=f"Done. I read your latest email and created a reminder.\n{last.text}"
+            )
         )
 
 
@@ -144,6 +152,10 @@ class ScriptedToolCallModel(_ToolAwareModel):
         done = sum(1 for m in messages if isinstance(m, ToolMessage))
         if done < len(self.calls):
             suffix, args = self.calls[done]
-            call = {"name": self._tool(suffix), "args": json.loads(json.dumps(args)), "id": f"call_{done + 1}"}
+            call = {
+                "name": self._tool(suffix),
+                "args": json.loads(json.dumps(args)),
+                "id": f"call_{done + 1}",
+            }
             return self._result(AIMessage(content="", tool_calls=[call]))
         return self._result(AIMessage(content=self.final))
