@@ -22,4 +22,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check scalekit_langchain tests && $(BIN)/mypy
+	$(BIN)/ruff check scalekit_langchain && $(BIN)/mypy
