@@ -85,3 +85,7 @@ def install() -> None:
         if logger not in _installed:
             logger.addFilter(_filter)
             _installed.add(logger)
+
+
+# Installed on import: every module that handles a secret imports this one.
+install()

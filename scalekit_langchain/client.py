@@ -27,6 +27,7 @@ import httpx
 from pydantic import SecretStr
 
 from scalekit_langchain import _base as b
+from scalekit_langchain import _redact
 from scalekit_langchain._base import Operation
 from scalekit_langchain.errors import ScalekitConnectionError, ScalekitTimeoutError
 from scalekit_langchain.models import (
@@ -222,6 +223,7 @@ class _ClientBase:
         max_retries: int,
     ) -> None:
         self._creds = b.resolve_credentials(env_url, client_id, client_secret)
+        _redact.register_secret(self._creds.client_secret.get_secret_value())
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
         self._timeout = (
@@ -260,9 +262,12 @@ class _ClientBase:
         return None
 
     def _store_token(self, token: b.AccessToken) -> None:
+        _redact.register_secret(token.value.get_secret_value())
         with self._token_state_lock:
-            self._token = token
+            old, self._token = self._token, token
             self.token_fetches += 1
+        if old is not None:
+            _redact.forget_secret(old.value.get_secret_value())
 
     def _invalidate(self, token: b.AccessToken) -> None:
         with self._token_state_lock:

@@ -22,7 +22,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -73,13 +73,43 @@ class ConnectParams:
 ParamsFactory = Callable[[], Awaitable[ConnectParams]]
 
 
+class _WatchedStream(httpx.AsyncByteStream):
+    """A response body that reports a transport error while it is being read."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, on_error: Callable[[BaseException], None]):
+        self._inner = inner
+        self._on_error = on_error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except httpx.TransportError as exc:
+            self._on_error(exc)
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class _CallTracker(httpx.AsyncBaseTransport):
-    """Wraps the MCP HTTP transport and records, per tool call, what reached the server."""
+    """Wraps the MCP HTTP transport and records, per tool call, what reached the server.
+
+    It also watches each tool call's response body: the MCP SDK swallows a connection that
+    breaks mid-body (the call would then wait for its timeout), so a break is reported here,
+    through ``broken``, and the call fails at once with an unknown outcome.
+    """
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
         self.outcomes: dict[str, str] = {}  # call id -> "not_sent" | "not_run" | "sent"
+        self.broken: dict[str, asyncio.Future[BaseException]] = {}
         self.requests = 0
+
+    def _mark_broken(self, call_id: str, exc: BaseException) -> None:
+        future = self.broken.get(call_id)
+        if future is not None and not future.done():
+            future.set_result(exc)
 
     @staticmethod
     def _call_id(request: httpx.Request) -> str | None:
@@ -106,7 +136,17 @@ class _CallTracker(httpx.AsyncBaseTransport):
             self.outcomes[call_id] = "sent"
             raise
         self.outcomes[call_id] = "not_run" if response.status_code in _NOT_RUN_STATUSES else "sent"
-        return response
+        if not isinstance(response.stream, httpx.AsyncByteStream):  # pragma: no cover
+            return response
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_WatchedStream(
+                response.stream, lambda exc: self._mark_broken(call_id, exc)
+            ),
+            extensions=response.extensions,
+            request=request,
+        )
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -354,6 +394,9 @@ class McpSession:
         for attempt in (0, 1):
             live, session = await self._ensure_open()
             call_id = uuid.uuid4().hex
+            broken: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+            if live.tracker is not None:
+                live.tracker.broken[call_id] = broken
             try:
                 result: CallToolResult = await self._race(
                     live,
@@ -364,8 +407,14 @@ class McpSession:
                         meta={CALL_ID_META: call_id},
                     ),
                     None,
+                    broken,
                 )
                 return result
+            except _CallBroken as exc:
+                await self._close(final=False)
+                raise ToolCallOutcomeUnknown(
+                    name, _redact.redact(_describe(exc.__cause__))
+                ) from None
             except _SessionDied:
                 outcome = live.tracker.outcomes.get(call_id) if live.tracker else None
                 await self._close(final=False)
@@ -401,18 +450,31 @@ class McpSession:
                     await self._close(final=False)
                     raise ToolCallOutcomeUnknown(name, "connection closed") from None
                 raise
+            finally:
+                if live.tracker is not None:
+                    live.tracker.broken.pop(call_id, None)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _race(self, live: _Live, coro: Awaitable[Any], timeout: float | None) -> Any:
-        """Await ``coro`` unless the session dies first (then raise :class:`_SessionDied`)."""
+    async def _race(
+        self,
+        live: _Live,
+        coro: Awaitable[Any],
+        timeout: float | None,
+        broken: asyncio.Future[BaseException] | None = None,
+    ) -> Any:
+        """Await ``coro`` unless the session dies first (then raise :class:`_SessionDied`)
+        or the request's connection breaks (then raise :class:`_CallBroken`)."""
         call = asyncio.ensure_future(coro)
         if live.dead.is_set():
             call.cancel()
             raise _SessionDied
         dead = asyncio.ensure_future(live.dead.wait())
+        waiting: set[asyncio.Future[Any]] = {call, dead}
+        if broken is not None:
+            waiting.add(broken)
         try:
             done, _ = await asyncio.wait(
-                {call, dead}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
         except BaseException:
             call.cancel()
@@ -428,11 +490,17 @@ class McpSession:
             pass
         if not done:
             raise ScalekitTimeoutError(f"MCP server {live.params.label!r} did not answer in time")
+        if broken is not None and broken in done:
+            raise _CallBroken from broken.result()
         raise _SessionDied
 
 
 class _SessionDied(Exception):
     """The session's context ended while a request was in flight."""
+
+
+class _CallBroken(Exception):
+    """The connection carrying a tool call's result broke (cause: the transport error)."""
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

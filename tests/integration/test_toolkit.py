@@ -392,14 +392,6 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
     return await asyncio.to_thread(fn, *args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_redact.install() is never called by the library, so the redacting filter is not on "
-        "the httpx / mcp loggers: httpx logs 'HTTP Request: POST <instance URL>' at INFO and "
-        "mcp.client.streamable_http logs 'Connecting to StreamableHTTP endpoint: <instance URL>'"
-    ),
-)
 async def test_logs_never_show_the_instance_url(
     emulator: ScalekitEmulator, aclient: AsyncScalekitClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -134,15 +134,6 @@ async def test_connection_dropped_mid_call_is_never_resent(
     assert _subjects(emulator) == ["only once", "next"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "session.py: a connection cut after the response head of a tools/call is not noticed; "
-        "the mcp SDK's _handle_sse_response swallows the broken SSE body (logs 'SSE stream "
-        "ended' at DEBUG, no event id so no resumption) and the call waits the whole "
-        "call_timeout before ToolCallOutcomeUnknown('no result within ...s')"
-    ),
-)
 async def test_connection_dropped_mid_call_is_reported_promptly(
     emulator: ScalekitEmulator, aclient: AsyncScalekitClient
 ) -> None:
