@@ -1,0 +1,194 @@
+"""Benchmarks of scalekit-langchain side by side with langchain-mcp-adapters.
+
+``make bench`` (``.venv/bin/python -m benchmarks``) runs everything against a local Scalekit
+emulator (a child process on 127.0.0.1) with a latency injected per request, prints a Markdown
+report and writes it to ``benchmarks/results.md``. :func:`run` is the same in code; the test
+suite calls ``run(quick=True)`` as a smoke test and asserts request counts (never timings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+import time
+from typing import Any
+
+from benchmarks import _scenarios as sc
+from benchmarks._emulator import EmulatorProcess
+from benchmarks._report import environment, render
+
+__all__ = ["Params", "Results", "run"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """What to run, and how much of it.
+
+    Attributes:
+        latency: Seconds injected per request in the latency-bound scenarios.
+        warm_calls: Calls per mode in the warm per-call comparison.
+        warm_rounds: Interleaved rounds the warm calls are split into.
+        startup_reps: New users per latency setting in the startup scenarios.
+        probe: Latency (s) used to count sequential round trips.
+        users: Concurrent users of the headline run.
+        calls_per_user: Sequential calls per user in the concurrent runs.
+        scaling: User counts of the scaling runs (the largest is the headline run).
+        overhead_calls: Calls per layer in the overhead comparison (latency 0).
+        overhead_rounds: Interleaved rounds the overhead calls are split into.
+        cpu_calls: Calls per layer (and repetition) in the network-free CPU comparison.
+        cpu_reps: Repetitions of the CPU comparison (the fastest is kept).
+        memory_sizes: Open sessions measured with tracemalloc (opened in stages).
+        transports: httpx transports created to measure the cost of one.
+        quick: A smoke run (small numbers; figures are not meaningful).
+    """
+
+    latency: float = 0.010
+    warm_calls: int = 100
+    warm_rounds: int = 10
+    startup_reps: int = 5
+    probe: float = 0.100
+    users: int = 200
+    calls_per_user: int = 5
+    scaling: tuple[int, ...] = (10, 50, 200)
+    overhead_calls: int = 300
+    overhead_rounds: int = 30
+    cpu_calls: int = 500
+    cpu_reps: int = 3
+    memory_sizes: tuple[int, ...] = (10, 50, 200)
+    transports: int = 20
+    quick: bool = False
+
+    @classmethod
+    def quick_mode(cls) -> Params:
+        """A few users and calls, no injected latency: a smoke test in a few seconds."""
+        return cls(
+            latency=0.0, warm_calls=6, warm_rounds=2, startup_reps=1, probe=0.02, users=4,
+            calls_per_user=2, scaling=(2, 4), overhead_calls=10, overhead_rounds=2,
+            cpu_calls=20, cpu_reps=1, memory_sizes=(3,), transports=2, quick=True,
+        )
+
+
+@dataclasses.dataclass
+class Results:
+    """Everything one run measured (plain data), and :meth:`markdown` to report it."""
+
+    params: Params
+    env: dict[str, Any]
+    warm: dict[str, Any]
+    startup: dict[str, Any]
+    scaling: list[dict[str, Any]]
+    overhead: dict[str, Any]
+    cpu: dict[str, float]
+    memory: list[dict[str, Any]]
+    memory_adapters: dict[str, Any]
+    rss: dict[str, Any]
+    transport: dict[str, float]
+    duration_s: float = 0.0
+
+    @property
+    def concurrent(self) -> dict[str, Any]:
+        """The headline concurrent run (the largest user count)."""
+        return self.scaling[-1]
+
+    def markdown(self) -> str:
+        """The report, as Markdown."""
+        return render(self)
+
+
+def run(
+    *,
+    quick: bool = False,
+    latency: float | None = None,
+    users: int | None = None,
+    command: str | None = None,
+    params: Params | None = None,
+    progress: bool = False,
+) -> Results:
+    """Run every scenario and return the results (nothing is printed or written).
+
+    Args:
+        quick: Small numbers and no latency (a smoke test).
+        latency: Override the injected latency (seconds).
+        users: Override the headline concurrent user count (scaling stops there).
+        command: The command line recorded in the report.
+        params: Full control (overrides ``quick``).
+        progress: Print one line per finished step on stderr.
+    """
+    p = params or (Params.quick_mode() if quick else Params())
+    changes: dict[str, Any] = {}
+    if latency is not None:
+        changes["latency"] = latency
+    if users is not None:
+        changes["users"] = users
+        changes["scaling"] = (*(n for n in p.scaling if n < users), users)
+        changes["memory_sizes"] = (*(n for n in p.memory_sizes if n < users), users)
+    p = dataclasses.replace(p, **changes)
+    started = time.perf_counter()
+    load_start = environment("")["load"]
+    with EmulatorProcess() as emu:
+        results = asyncio.run(_main(emu, p, _Progress(progress)))
+    results.env = environment(command or f"benchmarks.run(quick={quick!r})")
+    results.env["load_start"] = load_start
+    results.duration_s = time.perf_counter() - started
+    return results
+
+
+class _Progress:
+    """One line per finished step on stderr (the report goes to stdout)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.t0 = self.last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.enabled:
+            print(
+                f"[bench] {step}: {now - self.last:.1f} s (total {now - self.t0:.1f} s)",
+                file=sys.stderr, flush=True,
+            )
+        self.last = now
+
+
+async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results:
+    pid = emu.pid
+    client = sc.new_client(emu)
+    try:
+        await sc.setup(emu, client)
+        # Resident memory first: memory freed by later steps would be reused and hide growth.
+        rss = await sc.rss_per_session(emu, users=p.memory_sizes[-1], tag="r")
+        transport = sc.transport_cost(p.transports)
+        progress("resident memory")
+        warm = await sc.warm_calls(
+            emu, client, calls=p.warm_calls, rounds=p.warm_rounds, latency=p.latency
+        )
+        progress("warm calls")
+        startup = await sc.startup(
+            emu, client, reps=p.startup_reps, latency=p.latency, probe=p.probe,
+            breakdown=not p.quick,
+        )
+        progress("startup")
+        overhead = await sc.overhead(emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds)
+        cpu = await sc.wrapper_cpu(emu, client, calls=p.cpu_calls, reps=p.cpu_reps)
+        progress("overhead")
+    finally:
+        await client.aclose()
+    scaling = []
+    for n in p.scaling:
+        scaling.append(
+            await sc.concurrent_users(
+                emu, pid, users=n, calls=p.calls_per_user, latency=p.latency, tag=f"c{n}"
+            )
+        )
+        progress(f"{n} users at once")
+    memory = await sc.memory(emu, sizes=p.memory_sizes, tag="m")
+    progress("memory")
+    memory_adapters = (
+        await sc.memory(emu, sizes=[p.memory_sizes[-1]], tag="ma", adapters=True)
+    )[-1]
+    progress("memory, adapters sessions")
+    return Results(
+        params=p, env={}, warm=warm, startup=startup, scaling=scaling, overhead=overhead,
+        cpu=cpu, memory=memory, memory_adapters=memory_adapters, rss=rss, transport=transport,
+    )

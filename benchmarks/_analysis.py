@@ -1,0 +1,7 @@
+"""Hand-written analysis appended to the report (profiling findings; updated by hand)."""
+
+ANALYSIS = """
+## Analysis
+
+(pending)
+"""

@@ -1,0 +1,388 @@
+"""The environment a run happened in, and the Markdown report."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from benchmarks._analysis import ANALYSIS
+
+if TYPE_CHECKING:
+    from benchmarks import Results
+
+PACKAGES = (
+    "langchain-core",
+    "langchain-mcp-adapters",
+    "mcp",
+    "langgraph",
+    "httpx",
+    "scalekit-langchain",
+)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def environment(command: str) -> dict[str, Any]:
+    """Machine, date, versions and command of this run."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{_cpu_model()}, {os.cpu_count()} cores, "
+        f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "versions": versions,
+        "command": command,
+        "load": _load(),
+    }
+
+
+def _load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _f(value: float, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _kinds(counts: dict[str, float]) -> str:
+    if not counts:
+        return "none"
+    return ", ".join(
+        f"{k} {v:g}" if float(v).is_integer() else f"{k} {v:.2f}" for k, v in counts.items()
+    )
+
+
+def _ok(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def _kb(value: float) -> str:
+    return _f(value / 1024.0, 1)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def targets(r: Results) -> list[tuple[str, str, str, bool]]:
+    """(what, measured, target, met) for every target of the design."""
+    p = r.params
+    ours, default = r.warm["ours"], r.warm["adapters_default"]
+    ours_only_calls = set(ours["counts"]) == {"mcp.tools/call"}
+    speedup = default["median_ms"] / ours["median_ms"]
+    cold, back = r.startup["cold"], r.startup["returning"]
+    head, small = r.scaling[-1], r.scaling[0]
+    efficiency = (head["calls_per_second"] / small["calls_per_second"]) / (
+        head["users"] / small["users"]
+    )
+    mem = r.memory[-1]
+    lat = _f(p.latency * 1000, 0)
+    return [
+        (
+            "HTTP requests per warm tool call (ours)",
+            f"{ours['requests_per_call']:g} ({_kinds(ours['requests_by_kind'])}); "
+            f"adapters' default {default['requests_per_call']:g}",
+            "1",
+            ours["requests_per_call"] == 1 and ours_only_calls,
+        ),
+        (
+            f"warm call latency, adapters' default / ours (median, {lat} ms per request)",
+            f"{_f(speedup, 1)}x ({_f(default['median_ms'])} / {_f(ours['median_ms'])} ms)",
+            ">= 5x",
+            speedup >= 5,
+        ),
+        (
+            "returning user within the cache TTL: REST calls before the tools are ready",
+            f"{back['rest_calls']:g}",
+            "0",
+            back["rest_calls"] == 0,
+        ),
+        (
+            "new user cold start: sequential round trips before the tools are ready",
+            f"{_f(cold['round_trips'])}",
+            "<= 4",
+            round(cold["round_trips"]) <= 4,
+        ),
+        (
+            f"{head['users']} users at once: OAuth token requests",
+            f"{head['oauth_tokens']}",
+            "1",
+            head["oauth_tokens"] == 1,
+        ),
+        (
+            f"{head['users']} users at once: errors",
+            f"{head['errors']}",
+            "0",
+            head["errors"] == 0,
+        ),
+        (
+            f"throughput {small['users']} -> {head['users']} users (calls/s ratio / user ratio)",
+            f"{_f(efficiency * 100, 0)}% of linear ({_f(small['calls_per_second'], 0)} -> "
+            f"{_f(head['calls_per_second'], 0)} calls/s)",
+            "linear (read as >= 80%)",
+            efficiency >= 0.8,
+        ),
+        (
+            "wrapper overhead vs bare ClientSession.call_tool, same session, latency 0",
+            f"{_f(r.overhead['overhead'] * 100, 0)}% ({_f(r.overhead['tool']['median_ms'], 2)} vs "
+            f"{_f(r.overhead['bare']['median_ms'], 2)} ms)",
+            "<= 10%",
+            r.overhead["overhead"] <= 0.10,
+        ),
+        (
+            f"memory per open user session (tracemalloc, {mem['users']} sessions)",
+            f"{_kb(mem['bytes_per_session'])} KB",
+            "<= 200 KB",
+            mem["bytes_per_session"] <= 200 * 1024,
+        ),
+    ]
+
+
+def render(r: Results) -> str:
+    """The whole report."""
+    p, env = r.params, r.env
+    lat = _f(p.latency * 1000, 0)
+    lines = ["# Benchmarks: scalekit-langchain vs langchain-mcp-adapters", ""]
+    if p.quick:
+        lines += [
+            "**Quick mode (smoke test): tiny samples, no latency; figures mean nothing.**", ""
+        ]
+    v = env.get("versions", {})
+    lines += [
+        f"- date: {env.get('date')}",
+        f"- machine: {env.get('machine')}",
+        f"- python: {env.get('python')}",
+        f"- load average (1 / 5 / 15 min) when the run started: {env.get('load_start')}, "
+        f"ended: {env.get('load')} (other work on the machine inflates absolute times; ratios "
+        "are taken within the run, modes interleaved)",
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- command: `{env.get('command')}` (took {_f(r.duration_s, 0)} s)",
+        f"- setup: the Scalekit emulator (`scalekit_langchain.testing`) in a child process on "
+        f"127.0.0.1, {lat} ms injected before every request unless said otherwise; one MCP "
+        f"tool (`gmail_fetch_mails`, `max_results=1`) called as an agent does "
+        f"(`tool.ainvoke(ToolCall)`); ratios are taken within this run.",
+        "",
+        "## Targets",
+        "",
+    ]
+    lines += _table(
+        ["what", "measured", "target", ""],
+        [[w, m, t, _ok(ok)] for w, m, t, ok in targets(r)],
+    )
+
+    # warm ------------------------------------------------------------------------------
+    ours = r.warm["ours"]
+    lines += ["", f"## Warm tool call ({lat} ms per request)", ""]
+    names = {
+        "ours": "ScalekitMCPToolkit",
+        "adapters_default": (
+            "adapters `MultiServerMCPClient(...).get_tools()` (new session per call)"
+        ),
+        "adapters_session": "adapters explicit session (`client.session()` + `load_mcp_tools`)",
+    }
+    rows = []
+    for key, label in names.items():
+        w = r.warm[key]
+        rows.append([
+            label, f"{w['requests_per_call']:g}", _kinds(w["requests_by_kind"]),
+            _f(w["median_ms"]), _f(w["p95_ms"]), _f(w["client_cpu_ms_per_call"], 2),
+            _f(w["median_ms"] / ours["median_ms"], 2) + "x",
+        ])
+    lines += _table(
+        ["", "HTTP requests / call", "by kind", "median ms", "p95 ms", "client CPU ms / call",
+         "median vs ours"],
+        rows,
+    )
+    lines += ["", f"{ours['calls']} calls per mode, interleaved in {p.warm_rounds} rounds."]
+
+    # startup ---------------------------------------------------------------------------
+    s = r.startup
+    lines += ["", "## Startup: before the tools are ready", ""]
+    labels = {
+        "cold": "ours, new user (warm client: token cached)",
+        "returning": "ours, returning user (new toolkit, same client, within TTL)",
+        "adapters": "adapters by hand: `ensure_instance` + `get_tools()`",
+    }
+    rows = []
+    for key, label in labels.items():
+        x = s[key]
+        rows.append([
+            label, f"{x['rest_calls']:g} ({_kinds(x['rest'])})",
+            f"{x['mcp_requests']:g} ({_kinds(x['mcp'])})",
+            f"{_f(x['round_trips'])} / {_f(x['rest_round_trips'])} / {_f(x['mcp_round_trips'])}",
+            _f(x["median_ms"]), _f(x["zero_latency_ms"]),
+        ])
+    lines += _table(
+        ["", "REST calls", "MCP requests", "sequential round trips (all / REST / MCP)",
+         f"ms at {lat} ms", "ms with no latency"],
+        rows,
+    )
+    lines += [
+        "",
+        f"Round trips = (median time with {_f(s['cold']['probe_ms'], 0)} ms on the requests - "
+        f"median time with none) / {_f(s['cold']['probe_ms'], 0)} ms, latency on every request, "
+        f"on REST requests only, on MCP requests only; {s['cold']['reps']} new users per setting. "
+        "The adapters row does not check the auth state (ours does, overlapped with MCP "
+        "initialize).",
+    ]
+
+    # concurrency -----------------------------------------------------------------------
+    head = r.concurrent
+    lines += [
+        "",
+        f"## {head['users']} users at once, {head['calls_per_user']} calls each ({lat} ms per "
+        "request), and how it grows",
+        "",
+        "One fresh `AsyncScalekitClient` per run shared by one `ScalekitMCPToolkit` per user "
+        "(the multi-user toolkit, `user_identifier=None`, cannot discover tools yet). Phase 1: "
+        "every user connects at once; phase 2: every user makes its calls (sequentially), all "
+        "users at once. CPU is per call (phase 2) in this process (client) and in the emulator "
+        "process (server).",
+        "",
+    ]
+    mem_by_users = {m["users"]: m for m in r.memory}
+    rows = []
+    for c in r.scaling:
+        m = mem_by_users.get(c["users"])
+        rows.append([
+            str(c["users"]), _f(c["connect_s"], 2),
+            f"{_f(c['connect_p50_ms'])} / {_f(c['connect_p95_ms'])}",
+            _f(c["calls_s"], 2), _f(c["calls_per_second"], 0),
+            f"{_f(c['call_p50_ms'])} / {_f(c['call_p95_ms'])}",
+            str(c["oauth_tokens"]), str(c["errors"]),
+            f"{_f(c['client_cpu_ms_per_connect'], 1)} / {_f(c['server_cpu_ms_per_connect'], 1)}",
+            f"{_f(c['client_cpu_ms_per_call'], 2)} / {_f(c['server_cpu_ms_per_call'], 2)}",
+            _kb(m["bytes_per_session"]) if m else "",
+        ])
+    lines += _table(
+        ["users", "connect s", "connect p50 / p95 ms", "calls s", "calls/s",
+         "call p50 / p95 ms", "OAuth tokens", "errors", "CPU ms / connect client / server",
+         "CPU ms / call client / server", "KB / session (tracemalloc)"],
+        rows,
+    )
+    lines += [
+        "",
+        f"Client CPU bounds throughput: at {_f(head['client_cpu_ms_per_call'], 2)} ms of client "
+        f"CPU per call one core gives at most {_f(1000 / head['client_cpu_ms_per_call'], 0)} "
+        "calls/s (the client's event loops share one GIL), whatever the number of users.",
+    ]
+    lines += [
+        "",
+        f"Requests of the {head['users']}-user run: REST {_kinds(head['rest'])}; MCP "
+        f"{_kinds(head['mcp'])}.",
+    ]
+    if head["error_samples"]:
+        lines += ["", "Errors: " + "; ".join(head["error_samples"])]
+
+    # overhead --------------------------------------------------------------------------
+    o = r.overhead
+    bare = o["bare"]["median_ms"]
+    lines += ["", "## Wrapper overhead (latency 0, same MCP session)", ""]
+    labels = {
+        "bare": "bare `ClientSession.call_tool`, on the session loop",
+        "session": "ours: `McpSession._call_tool`, on the session loop",
+        "tool_on_session_loop": "ours: tool `ainvoke`, on the session loop",
+        "tool": "ours: tool `ainvoke` from the caller's loop (what users get)",
+        "adapters_bare": "reference: bare `call_tool` on an adapters session, caller's loop",
+        "adapters_tool": "reference: adapters session-mode tool `ainvoke`, same session",
+    }
+    rows = []
+    for key, label in labels.items():
+        x = o[key]
+        base = o["adapters_bare"]["median_ms"] if key.startswith("adapters") else bare
+        rows.append([
+            label, _f(x["median_ms"], 3), _f(x["p95_ms"], 3),
+            f"{_f((x['median_ms'] / base - 1) * 100, 0)}%",
+        ])
+    lines += _table(["layer", "median ms", "p95 ms", "vs its bare call"], rows)
+    lines += [
+        "",
+        f"{o['tool']['calls']} calls per layer, interleaved in {p.overhead_rounds} rounds. The "
+        "adapters' own session-mode tool costs "
+        f"{_f(o['adapters_overhead'] * 100, 0)}% over its bare call: that part is LangChain's "
+        "`BaseTool` and the adapters' result conversion, which any LangChain MCP tool pays.",
+    ]
+
+    # CPU -------------------------------------------------------------------------------
+    cpu = r.cpu
+    lines += ["", "## CPU per call by layer, network taken out", ""]
+    lines += [
+        "The live `ClientSession.call_tool` is replaced by a fake that yields once and returns "
+        f"a recorded result; {p.cpu_calls} calls per layer, fastest of {p.cpu_reps}.",
+        "",
+    ]
+    steps = [
+        ("fake `ClientSession.call_tool` (the floor)", cpu["fake"], None, "-"),
+        ("+ `McpSession._call_tool` (session.py: call id, `_race`)", cpu["session"],
+         cpu["session"] - cpu["fake"], "ours"),
+        ("+ `ScalekitMCPToolkit.call_tool` (toolkit.py: user routing)", cpu["toolkit"],
+         cpu["toolkit"] - cpu["session"], "ours"),
+        ("+ tool `ainvoke` on the session loop (LangChain `BaseTool`, adapters tool, our "
+         "interceptor; tools.py)", cpu["tool_on_session_loop"],
+         cpu["tool_on_session_loop"] - cpu["toolkit"], "mostly LangChain / adapters"),
+        ("+ from the caller's loop (`_runner.run` thread hop)", cpu["tool"],
+         cpu["tool"] - cpu["tool_on_session_loop"], "ours"),
+        ("reference: `_runner.run` of a no-op from the caller's loop", cpu["hop"], None, "ours"),
+        ("reference: adapters session-mode tool `ainvoke` (same fake)", cpu["adapters_tool"],
+         cpu["adapters_tool"] - cpu["fake"], "LangChain / adapters"),
+    ]
+    lines += _table(
+        ["layer", "us / call", "added us", "whose"],
+        [[label, _f(total, 0), _f(added, 0) if added is not None else "", who]
+         for label, total, added, who in steps],
+    )
+
+    # memory ----------------------------------------------------------------------------
+    lines += ["", "## Memory per open user session", ""]
+    rows = []
+    for m in r.memory:
+        top = ", ".join(f"{k} {_kb(v)}" for k, v in list(m.get("by_bucket", {}).items())[:6])
+        rows.append([f"ours, {m['users']} sessions", _kb(m["bytes_per_session"]), top])
+    ma = r.memory_adapters
+    top = ", ".join(f"{k} {_kb(v)}" for k, v in list(ma.get("by_bucket", {}).items())[:6])
+    rows.append([
+        f"reference: adapters explicit sessions, {ma['users']} sessions",
+        _kb(ma["bytes_per_session"]), top,
+    ])
+    lines += _table(["", "KB / session (tracemalloc)", "largest parts, KB / session"], rows)
+    lines += [
+        "",
+        "Sessions are opened in stages and kept open; one user is opened before measuring, so "
+        "one-time costs are excluded. tracemalloc only sees Python's allocator: resident memory "
+        f"(RSS, no tracemalloc, {r.rss['users']} sessions, measured first) grew by "
+        f"**{_kb(r.rss['bytes_per_session'])} KB per session**. Most of the difference is "
+        "C memory: `session.py` creates a new `httpx.AsyncHTTPTransport()` per MCP session, "
+        f"and each one loads the CA bundle into a new SSL context: {_f(r.transport['cpu_ms'], 1)} "
+        f"ms of CPU and {_kb(r.transport['rss_bytes'])} KB resident each, measured in this run.",
+    ]
+    lines += ["", ANALYSIS.strip(), ""]
+    return "\n".join(lines)

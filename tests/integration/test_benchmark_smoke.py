@@ -1,0 +1,65 @@
+"""The benchmark in quick mode, as a smoke test: request counts (exact), never timings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import benchmarks  # the repository root is on sys.path (tests run from it)
+
+
+@pytest.fixture(scope="module")
+def results() -> Any:
+    """One quick run (few users, few calls, latency 0) shared by the tests of this module."""
+    return benchmarks.run(quick=True)
+
+
+def test_warm_toolkit_call_is_one_tools_call_request(results: Any) -> None:
+    ours = results.warm["ours"]
+    assert ours["calls"] > 0
+    assert ours["counts"] == {"mcp.tools/call": ours["calls"]}
+
+
+def test_adapters_default_sends_more_than_one_request_per_call(results: Any) -> None:
+    default = results.warm["adapters_default"]
+    assert default["requests_per_call"] > 1
+    assert default["counts"]["mcp.tools/call"] == default["calls"]
+
+
+def test_adapters_explicit_session_is_one_request_per_call(results: Any) -> None:
+    session = results.warm["adapters_session"]
+    assert session["counts"] == {"mcp.tools/call": session["calls"]}
+
+
+def test_returning_user_makes_no_rest_call(results: Any) -> None:
+    assert results.startup["returning"]["rest_calls"] == 0
+    assert results.startup["returning"]["rest"] == {}
+
+
+def test_new_user_cold_start_requests(results: Any) -> None:
+    cold = results.startup["cold"]
+    assert cold["rest"] == {"instances.ensure": 1, "instances.auth_state": 1}
+    assert cold["mcp"]["mcp.initialize"] == 1
+    assert cold["mcp"]["mcp.tools/list"] == 1
+
+
+def test_concurrent_users_share_one_token_without_errors(results: Any) -> None:
+    run = results.concurrent
+    assert run["users"] >= 2
+    assert run["oauth_tokens"] == 1
+    assert run["errors"] == 0, run["error_samples"]
+    assert run["call_requests"] == {"mcp.tools/call": run["users"] * run["calls_per_user"]}
+
+
+def test_every_run_of_the_scaling_series_is_clean(results: Any) -> None:
+    for run in results.scaling:
+        assert run["oauth_tokens"] == 1
+        assert run["errors"] == 0, run["error_samples"]
+
+
+def test_report_renders(results: Any) -> None:
+    report = results.markdown()
+    assert "## Targets" in report
+    assert "Quick mode" in report
+    assert results.env["versions"]["langchain-mcp-adapters"]
