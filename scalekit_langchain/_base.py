@@ -270,12 +270,21 @@ def _page(key: str, model: type[T]) -> Callable[[Any], Page[T]]:
             items=[_model(model, item, key) for item in raw],
             next_page_token=data.get("next_page_token") or None,
             prev_page_token=data.get("prev_page_token") or None,
-            total_size=int(total)
-            if isinstance(total, (int, str)) and str(total).isdigit()
-            else None,
+            total_size=_as_count(total),
         )
 
     return parse
+
+
+def _as_count(value: Any) -> int | None:
+    """A non-negative count from a JSON number or an ASCII digit string; ``None`` otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 parse_config_page = _page("configs", McpConfig)

@@ -37,6 +37,7 @@ from scalekit_langchain import _redact, _runner
 from scalekit_langchain.errors import (
     ScalekitConnectionError,
     ScalekitError,
+    ScalekitProtocolError,
     ScalekitTimeoutError,
     ToolCallOutcomeUnknown,
 )
@@ -51,6 +52,7 @@ logger = logging.getLogger("scalekit_langchain")
 CALL_ID_META = "scalekit_langchain/call_id"
 _SESSION_TERMINATED = 32600  # what the SDK reports when the server answers 404 to our session id
 _NOT_RUN_STATUSES = frozenset({401, 404, 429})
+_MCP_CONTENT_TYPES = ("application/json", "text/event-stream")
 
 
 @dataclass(frozen=True)
@@ -76,17 +78,33 @@ ParamsFactory = Callable[[], Awaitable[ConnectParams]]
 class _WatchedStream(httpx.AsyncByteStream):
     """A response body that reports a transport error while it is being read."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, on_error: Callable[[BaseException], None]):
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        on_error: Callable[[BaseException], None],
+        *,
+        check_json: bool = False,
+    ):
         self._inner = inner
         self._on_error = on_error
+        self._check_json = check_json
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        body = bytearray()
         try:
             async for chunk in self._inner:
+                if self._check_json:
+                    body.extend(chunk)
                 yield chunk
         except httpx.TransportError as exc:
             self._on_error(exc)
             raise
+        if self._check_json:
+            try:
+                json.loads(body)
+            except ValueError:
+                # The SDK drops an unparsable answer and would wait for the call's timeout.
+                self._on_error(ScalekitProtocolError("the tool call's answer is not valid JSON"))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -138,11 +156,19 @@ class _CallTracker(httpx.AsyncBaseTransport):
         self.outcomes[call_id] = "not_run" if response.status_code in _NOT_RUN_STATUSES else "sent"
         if not isinstance(response.stream, httpx.AsyncByteStream):  # pragma: no cover
             return response
+        ctype = response.headers.get("content-type", "").lower()
+        if response.status_code == 200 and not ctype.startswith(_MCP_CONTENT_TYPES):
+            # The SDK ignores an answer of another type and would wait for the timeout.
+            self._mark_broken(
+                call_id, ScalekitProtocolError(f"unexpected content-type {ctype or 'none'!r}")
+            )
         return httpx.Response(
             response.status_code,
             headers=response.headers,
             stream=_WatchedStream(
-                response.stream, lambda exc: self._mark_broken(call_id, exc)
+                response.stream,
+                lambda exc: self._mark_broken(call_id, exc),
+                check_json=ctype.startswith("application/json"),
             ),
             extensions=response.extensions,
             request=request,

@@ -451,16 +451,6 @@ async def test_mcp_tool_call_with_unreadable_body_is_typed_and_sends_nothing(
     assert _sent(emu) == ["after " + mode]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "session.py: a 200 answer to tools/call whose body is not JSON-RPC (text/plain) is not "
-        "noticed: the mcp SDK's _handle_unexpected_content_type pushes a ValueError into the "
-        "read stream, ClientSession._handle_incoming ignores it, and the call waits the whole "
-        "call_timeout (default 60 s) before ToolCallOutcomeUnknown('no result within ...'); "
-        "the _CallTracker sees the response's content-type and could fail the call at once"
-    ),
-)
 async def test_mcp_tool_call_with_unreadable_body_is_reported_promptly(
     emu: ScalekitEmulator, client: AsyncScalekitClient
 ) -> None:
