@@ -521,3 +521,109 @@ def test_sync_tool_invoke_under_faults_from_a_thread(emu: ScalekitEmulator) -> N
     thread.join(30)
     assert not errors, errors
     assert _sent(emu) == ["sync 1", "sync 2", "sync 3"]
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+async def test_two_users_concurrently_each_see_only_their_own_mail(
+    emu: ScalekitEmulator, client: AsyncScalekitClient
+) -> None:
+    users = ("iso-ana", "iso-ben")
+    for user in users:
+        emu.authorize(user, "MY_GMAIL")
+        emu.authorize(user, "MY_CALENDAR")
+    toolkit = ScalekitMCPToolkit(
+        client=client,
+        config_name=CONFIG,
+        connection_tool_mappings=MAPPINGS,
+        discovery_user=users[0],
+        call_timeout=5.0,
+    )
+    try:
+        tools = {t.name: t for t in await toolkit.aget_tools()}
+        send, fetch = tools["gmail_send_message"], tools["gmail_fetch_mails"]
+        emu.set_latency(0.01, kind="mcp.tools/call")  # interleave the two users' calls
+
+        async def run(user: str, n: int) -> list[Any]:
+            cfg = {"configurable": {"user_id": user}}
+            return [await send.ainvoke(_mail(f"{user} #{i}"), cfg) for i in range(n)]
+
+        await asyncio.gather(run(users[0], 6), run(users[1], 6), run(users[0], 2))
+        for user in users:
+            call = {"name": fetch.name, "args": {"query": "in:sent"}, "id": "f", "type": "tool_call"}
+            message = await fetch.ainvoke(call, {"configurable": {"user_id": user}})
+            other = users[1] if user == users[0] else users[0]
+            assert other not in str(message.content) + str(message.artifact)
+    finally:
+        await toolkit.aclose()
+    ana, ben = (sorted(_sent(emu, u)) for u in users)
+    assert ana == sorted([f"iso-ana #{i}" for i in range(6)] + [f"iso-ana #{i}" for i in range(2)])
+    assert ben == sorted(f"iso-ben #{i}" for i in range(6))
+
+
+async def _session_loop_tasks() -> set[asyncio.Task[Any]]:
+    async def collect() -> set[asyncio.Task[Any]]:
+        current = asyncio.current_task()
+        return {t for t in asyncio.all_tasks() if t is not current and not t.done()}
+
+    from scalekit_langchain import _runner
+
+    future = asyncio.run_coroutine_threadsafe(collect(), _runner.session_loop())
+    return await asyncio.wrap_future(future)
+
+
+async def test_cancelling_a_call_mid_flight_leaves_no_task_and_the_session_works(
+    emu: ScalekitEmulator, client: AsyncScalekitClient
+) -> None:
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with _toolkit(client, call_timeout=5.0) as toolkit:
+            send = (await _warm(toolkit))["gmail_send_message"]
+            before = await _session_loop_tasks()
+            emu.set_latency(1.0, kind="mcp.tools/call")
+            task = asyncio.ensure_future(send.ainvoke(_mail("cancelled")))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.05)
+            left = [t for t in await _session_loop_tasks() if t not in before]
+            # Ours are gone at once; only the MCP transport's own request handler may wait for
+            # the server's answer to the request that already left.
+            assert all("handle_request_async" in t.get_name() for t in left), left
+            await asyncio.sleep(1.1)  # the server answers the request that left
+            assert [t for t in await _session_loop_tasks() if t not in before] == []
+            emu.set_latency(0)
+            await send.ainvoke(_mail("next"))
+            assert emu.count("mcp.initialize") == 1  # same session, still usable
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    # The request had left: the server ran it once; it was not re-sent.
+    assert _sent(emu) == ["cancelled", "next"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason=(
+        "client.py: a caller-supplied httpx.AsyncClient is used from the toolkit's session loop "
+        "and then from the caller's loop; its pooled connection is bound to the first loop, so "
+        "client.mcp.list_configs() after toolkit.aget_tools() raises RuntimeError('<asyncio."
+        "locks.Event ...> is bound to a different event loop') from httpcore (not a "
+        "ScalekitError, and the client is unusable from the app's loop)"
+    ),
+)
+async def test_caller_http_client_shared_by_the_toolkit_and_the_app(emu: ScalekitEmulator) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        client = AsyncScalekitClient(
+            emu.env_url, emu.client_id, emu.client_secret, http_client=http
+        )
+        async with _toolkit(client) as toolkit:
+            await toolkit.aget_tools()  # REST on the session loop
+            await client.mcp.list_configs()  # REST on the app's loop, same http client
