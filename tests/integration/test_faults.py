@@ -53,9 +53,7 @@ def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def client(emu: ScalekitEmulator) -> AsyncIterator[AsyncScalekitClient]:
-    async with AsyncScalekitClient(
-        emu.env_url, emu.client_id, emu.client_secret, timeout=5.0
-    ) as c:
+    async with AsyncScalekitClient(emu.env_url, emu.client_id, emu.client_secret, timeout=5.0) as c:
         yield c
 
 
@@ -551,7 +549,12 @@ async def test_two_users_concurrently_each_see_only_their_own_mail(
 
         await asyncio.gather(run(users[0], 6), run(users[1], 6), run(users[0], 2))
         for user in users:
-            call = {"name": fetch.name, "args": {"query": "in:sent"}, "id": "f", "type": "tool_call"}
+            call = {
+                "name": fetch.name,
+                "args": {"query": "in:sent"},
+                "id": "f",
+                "type": "tool_call",
+            }
             message = await fetch.ainvoke(call, {"configurable": {"user_id": user}})
             other = users[1] if user == users[0] else users[0]
             assert other not in str(message.content) + str(message.artifact)
@@ -626,4 +629,6 @@ async def test_caller_http_client_shared_by_the_toolkit_and_the_app(emu: Scaleki
         )
         async with _toolkit(client) as toolkit:
             await toolkit.aget_tools()  # REST on the session loop
-            await client.mcp.list_configs()  # REST on the app's loop, same http client
+            for _ in range(5):
+                await client.mcp.list_configs()  # REST on the app's loop, same http client
+                await toolkit.aauth_state(False)  # and on the session loop again

@@ -49,7 +49,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 huge_text = st.integers(min_value=10_000, max_value=60_000).map(lambda n: "x" * n)
@@ -200,9 +202,32 @@ PLAUSIBLE = {
     "connection": {"connection_name": "MY_GMAIL", "connected_account_status": "ACTIVE"},
 }
 shaped = st.builds(
-    lambda top, inner_key, value, wrap: {top: ([{**PLAUSIBLE[wrap], inner_key: value}] if top.endswith("s") else {**PLAUSIBLE[wrap], inner_key: value})},
-    st.sampled_from(["config", "configs", "instance", "instances", "connections", "connected_accounts"]),
-    st.sampled_from(["id", "name", "url", "config", "connection_tool_mappings", "tools", "connection_name", "connected_account_status", "last_used_at", "updated_at", "provider", "mcp_server_url"]),
+    lambda top, inner_key, value, wrap: {
+        top: (
+            [{**PLAUSIBLE[wrap], inner_key: value}]
+            if top.endswith("s")
+            else {**PLAUSIBLE[wrap], inner_key: value}
+        )
+    },
+    st.sampled_from(
+        ["config", "configs", "instance", "instances", "connections", "connected_accounts"]
+    ),
+    st.sampled_from(
+        [
+            "id",
+            "name",
+            "url",
+            "config",
+            "connection_tool_mappings",
+            "tools",
+            "connection_name",
+            "connected_account_status",
+            "last_used_at",
+            "updated_at",
+            "provider",
+            "mcp_server_url",
+        ]
+    ),
     json_values,
     st.sampled_from(list(PLAUSIBLE)),
 )
@@ -220,7 +245,11 @@ statuses = st.sampled_from([200, 200, 200, 201, 204, 400, 401, 404, 409, 429, 50
 @example(call="list_instances", status=200, body={"instances": [], "total_size": "1e3"})
 @example(call="create_session_token", status=200, body={"token": "t" * 20, "expires_at": "soon"})
 @example(call="ensure_instance", status=200, body={"instance": {"id": "i", "last_used_at": "x"}})
-@example(call="get_config", status=200, body={"config": {"name": "n", "connection_tool_mappings": [None]}})
+@example(
+    call="get_config",
+    status=200,
+    body={"config": {"name": "n", "connection_tool_mappings": [None]}},
+)
 @example(call="get_instance_auth_state", status=429, body={"details": "x"})
 @example(call="get_config", status=404, body={"details": [{"request_info": "x"}]})
 def test_any_server_body_parses_or_raises_typed(call: str, status: int, body: Any) -> None:
@@ -237,6 +266,7 @@ def test_any_server_body_parses_or_raises_typed(call: str, status: int, body: An
 @pytest.mark.parametrize("total", ["²", "①"])
 def test_unicode_digit_total_size_is_not_an_uncaught_value_error(total: str) -> None:
     """'²'.isdigit() is True but int('²') raises: such a count is dropped, not a crash."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"configs": [], "total_size": total})
 
@@ -249,7 +279,12 @@ def test_unicode_digit_total_size_is_not_an_uncaught_value_error(total: str) -> 
 
 
 @SETTINGS
-@given(raw=st.binary(max_size=200), ctype=st.sampled_from(["application/json", "text/html", "", "application/json; charset=latin-1"]))
+@given(
+    raw=st.binary(max_size=200),
+    ctype=st.sampled_from(
+        ["application/json", "text/html", "", "application/json; charset=latin-1"]
+    ),
+)
 def test_any_raw_bytes_parse_or_raise_typed(raw: bytes, ctype: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         headers = {"content-type": ctype} if ctype else {}
@@ -286,15 +321,36 @@ def test_any_token_response_parses_or_raises_typed(body: Any, status: int) -> No
 
 # --------------------------------------------------------------------------- identifiers
 
-ODD_IDS = ["../x", "a/b", "?q=1", "#frag", "a b", "ü/ß", "%2e%2e", "x" * 10_000, "..%2F", "\\..\\", "a;b", "\u202e"]
+ODD_IDS = [
+    "../x",
+    "a/b",
+    "?q=1",
+    "#frag",
+    "a b",
+    "ü/ß",
+    "%2e%2e",
+    "x" * 10_000,
+    "..%2F",
+    "\\..\\",
+    "a;b",
+    "\u202e",
+]
 PATH_CALLS: dict[str, tuple[Callable[[ScalekitClient, str], Any], str, str]] = {
     # name: (call, path before the id, path after it)
     "get_config": (lambda c, i: c.mcp.get_config(i), "/api/v1/mcp/configs/", ""),
     "delete_config": (lambda c, i: c.mcp.delete_config(i), "/api/v1/mcp/configs/", ""),
-    "update_config": (lambda c, i: c.mcp.update_config(i, description="d"), "/api/v1/mcp/configs/", ""),
+    "update_config": (
+        lambda c, i: c.mcp.update_config(i, description="d"),
+        "/api/v1/mcp/configs/",
+        "",
+    ),
     "get_instance": (lambda c, i: c.mcp.get_instance(i), "/api/v1/mcp/instances/", ""),
     "delete_instance": (lambda c, i: c.mcp.delete_instance(i), "/api/v1/mcp/instances/", ""),
-    "update_instance": (lambda c, i: c.mcp.update_instance(i, name="n"), "/api/v1/mcp/instances/", ""),
+    "update_instance": (
+        lambda c, i: c.mcp.update_instance(i, name="n"),
+        "/api/v1/mcp/instances/",
+        "",
+    ),
     "get_instance_auth_state": (
         lambda c, i: c.mcp.get_instance_auth_state(i),
         "/api/v1/mcp/instances/",
@@ -352,7 +408,9 @@ def test_odd_identifiers_are_one_encoded_segment(call: str, identifier: str) -> 
 
 @pytest.mark.parametrize("identifier", ["", " ", ".", "..", "\t\n"])
 @pytest.mark.parametrize("call", sorted(PATH_CALLS))
-def test_empty_or_dot_identifiers_are_refused_before_any_request(call: str, identifier: str) -> None:
+def test_empty_or_dot_identifiers_are_refused_before_any_request(
+    call: str, identifier: str
+) -> None:
     fn, _, _ = PATH_CALLS[call]
     seen: list[httpx.Request] = []
 

@@ -280,13 +280,17 @@ async def _flow(emu: ScalekitEmulator, art: Artifacts) -> None:
             art.reprs += [repr(virtual)] + [repr(t) for t in vtools.values()]
             art.metadata += [repr(t.metadata) for t in vtools.values()]
         async with ScalekitMCPToolkit(  # a second token for the same user
-            client=client, config_name="secret-assistant", user_identifier="dave",
+            client=client,
+            config_name="secret-assistant",
+            user_identifier="dave",
             mode="session_token",
         ) as again:
             await (await again.aget_tools())[0].ainvoke({"max_results": 1}, cfg)
         emu.authorize("erin", "MY_GMAIL")  # not calendar: minting is refused
         refused = ScalekitMCPToolkit(
-            client=client, config_name="secret-assistant", user_identifier="erin",
+            client=client,
+            config_name="secret-assistant",
+            user_identifier="erin",
             mode="session_token",
         )
         try:
@@ -296,9 +300,12 @@ async def _flow(emu: ScalekitEmulator, art: Artifacts) -> None:
 
         # Every instance, and every representation of one (sync client, caller's httpx.Client
         # with a hook that sees each access token on the wire).
-        with httpx.Client(event_hooks={"request": [hook]}) as http, ScalekitClient(
-            emu.env_url, emu.client_id, emu.client_secret, http_client=http
-        ) as sync_client:
+        with (
+            httpx.Client(event_hooks={"request": [hook]}) as http,
+            ScalekitClient(
+                emu.env_url, emu.client_id, emu.client_secret, http_client=http
+            ) as sync_client,
+        ):
             art.reprs += [repr(sync_client)]
             emu.expire_access_tokens()
             for instance in sync_client.mcp.iter_instances():
