@@ -268,12 +268,21 @@ def _page(key: str, model: type[T]) -> Callable[[Any], Page[T]]:
         total = data.get("total_size")
         return Page[T](
             items=[_model(model, item, key) for item in raw],
-            next_page_token=data.get("next_page_token") or None,
-            prev_page_token=data.get("prev_page_token") or None,
+            next_page_token=_page_token(data, "next_page_token"),
+            prev_page_token=_page_token(data, "prev_page_token"),
             total_size=_as_count(total),
         )
 
     return parse
+
+
+def _page_token(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ScalekitProtocolError(f"Malformed Scalekit response: {key} is not a string")
+    return value
 
 
 def _as_count(value: Any) -> int | None:

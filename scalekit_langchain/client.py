@@ -27,7 +27,7 @@ import httpx
 from pydantic import SecretStr
 
 from scalekit_langchain import _base as b
-from scalekit_langchain import _redact
+from scalekit_langchain import _redact, _runner
 from scalekit_langchain._base import Operation
 from scalekit_langchain.errors import ScalekitConnectionError, ScalekitTimeoutError
 from scalekit_langchain.models import (
@@ -302,7 +302,9 @@ class AsyncScalekitClient(_ClientBase):
         env_url: e.g. ``https://your-env.scalekit.com``; default ``$SCALEKIT_ENV_URL``.
         client_id: default ``$SCALEKIT_CLIENT_ID``.
         client_secret: default ``$SCALEKIT_CLIENT_SECRET``; kept as a ``SecretStr``.
-        http_client: Your own ``httpx.AsyncClient``; we never close it.
+        http_client: Your own ``httpx.AsyncClient``; we never close it. Requests through it
+            run on scalekit-langchain's session loop (where toolkits use this client), so do
+            not also use it directly from another event loop.
         transport: An ``httpx.AsyncBaseTransport`` for the client we create (tests).
         timeout: Seconds (or an ``httpx.Timeout``) per request; default 30 s, 10 s to connect.
         max_retries: Retries of calls that are safe to repeat (see the README); default 3.
@@ -360,6 +362,14 @@ class AsyncScalekitClient(_ClientBase):
             elif loop.is_running():
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(http.aclose(), loop))
 
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if self._caller_http is not None and not _runner.on_session_loop():
+            # A caller's AsyncClient cannot follow us across loops (its pool is bound to the
+            # first one), and the toolkit uses this client from the session loop: keep every
+            # request through it on that loop.
+            return await _runner.run(self._caller_http.request(method, url, **kwargs))
+        return await self._http.request(method, url, **kwargs)
+
     @property
     def _http(self) -> httpx.AsyncClient:
         if self._caller_http is not None:
@@ -398,8 +408,12 @@ class AsyncScalekitClient(_ClientBase):
         for attempt in range(self._max_retries + 1):
             try:
                 logger.debug("-> POST %s (client credentials)", path)
-                response = await self._http.post(
-                    self._url(path), data=form, headers=b.build_headers(None), timeout=self._timeout
+                response = await self._request(
+                    "POST",
+                    self._url(path),
+                    data=form,
+                    headers=b.build_headers(None),
+                    timeout=self._timeout,
                 )
             except httpx.TransportError as exc:
                 if attempt < self._max_retries and b.should_retry_exception(op, exc):
@@ -424,7 +438,7 @@ class AsyncScalekitClient(_ClientBase):
             token = await self._access_token()
             try:
                 logger.debug("-> %s %s", op.method, op.path)
-                response = await self._http.request(
+                response = await self._request(
                     op.method,
                     self._url(op.path),
                     params=op.params,

@@ -609,17 +609,6 @@ async def test_cancelling_a_call_mid_flight_leaves_no_task_and_the_session_works
     assert _sent(emu) == ["cancelled", "next"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason=(
-        "client.py: a caller-supplied httpx.AsyncClient is used from the toolkit's session loop "
-        "and then from the caller's loop; its pooled connection is bound to the first loop, so "
-        "client.mcp.list_configs() after toolkit.aget_tools() raises RuntimeError('<asyncio."
-        "locks.Event ...> is bound to a different event loop') from httpcore (not a "
-        "ScalekitError, and the client is unusable from the app's loop)"
-    ),
-)
 async def test_caller_http_client_shared_by_the_toolkit_and_the_app(emu: ScalekitEmulator) -> None:
     import httpx
 
