@@ -253,6 +253,7 @@ statuses = st.sampled_from([200, 200, 200, 201, 204, 400, 401, 404, 409, 429, 50
 @example(call="get_instance_auth_state", status=429, body={"details": "x"})
 @example(call="get_config", status=404, body={"details": [{"request_info": "x"}]})
 def test_any_server_body_parses_or_raises_typed(call: str, status: int, body: Any) -> None:
+    assume(not (status >= 400 and _odd_details(body)))  # a known bug, pinned below
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json=body)
@@ -284,6 +285,30 @@ def test_non_string_page_token_is_a_protocol_error(call: str, token: Any) -> Non
             CALLS[call](client)
         except ScalekitError:
             pass
+
+
+def _odd_details(body: Any) -> bool:
+    details = body.get("details") if isinstance(body, dict) else None
+    return bool(details) and not isinstance(details, (list, dict, str))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason=(
+        "_base.api_error: `for detail in data.get('details') or []` iterates whatever the "
+        "error body holds; 'details': true (or a number) raises an uncaught TypeError "
+        "(\"'bool' object is not iterable\") instead of the typed error for the status"
+    ),
+)
+@pytest.mark.parametrize("details", [True, 7, 1.5])
+@pytest.mark.parametrize("status", [400, 404, 500])
+def test_non_list_error_details_still_give_the_typed_error(details: Any, status: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"message": "boom", "details": details})
+
+    with _client(handler) as client, pytest.raises(ScalekitError):
+        client.mcp.get_config("cfg_1")
 
 
 @pytest.mark.parametrize("total", ["²", "①"])
