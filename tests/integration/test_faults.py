@@ -449,12 +449,13 @@ async def test_mcp_tool_call_with_unreadable_body_is_typed_and_sends_nothing(
     assert _sent(emu) == ["after " + mode]
 
 
+@pytest.mark.parametrize("mode", BAD_BODIES)
 async def test_mcp_tool_call_with_unreadable_body_is_reported_promptly(
-    emu: ScalekitEmulator, client: AsyncScalekitClient
+    emu: ScalekitEmulator, client: AsyncScalekitClient, mode: str
 ) -> None:
     async with _toolkit(client, call_timeout=2.0) as toolkit:
         send = (await _warm(toolkit))["gmail_send_message"]
-        emu.fail_next(200, kind="mcp.tools/call", mode="garbage")
+        emu.fail_next(200, kind="mcp.tools/call", mode=mode)  # type: ignore[arg-type]
         started = time.monotonic()
         with pytest.raises(ScalekitError):
             await send.ainvoke(_mail("unreadable"))
