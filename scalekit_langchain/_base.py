@@ -412,7 +412,8 @@ def api_error(response: httpx.Response) -> ScalekitAPIError:
             message = data["error"]
         if isinstance(data.get("code"), int):
             grpc_code = data["code"]
-        for detail in data.get("details") or []:
+        details = data.get("details")
+        for detail in details if isinstance(details, list) else []:
             if not isinstance(detail, dict):
                 continue
             error_code = error_code or (detail.get("error_code") or None)

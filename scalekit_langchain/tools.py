@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langchain_mcp_adapters.interceptors import MCPToolCallRequest, ToolCallInterceptor
@@ -189,13 +188,15 @@ class ScalekitMCPTool(BaseTool):
         structured = artifact.get("structured_content") if isinstance(artifact, dict) else None
         return _flatten(content), structured
 
+    # LangChain injects the run's config into the parameter annotated RunnableConfig, whatever
+    # its name, and a run manager only into one named ``run_manager``. The names below cannot
+    # collide with a tool argument, so a model argument called ``config`` or ``run_manager``
+    # reaches the server like any other.
+
     async def _arun(
-        self,
-        *args: Any,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-        **kwargs: Any,
+        self, *args: Any, _scalekit_run_config: RunnableConfig, **kwargs: Any
     ) -> tuple[Any, Any]:
+        config = _scalekit_run_config
         while True:
             try:
                 return await self._call(config, args, kwargs)
@@ -204,12 +205,9 @@ class ScalekitMCPTool(BaseTool):
                 await self._backend.handle_authorization(exc, config)
 
     def _run(
-        self,
-        *args: Any,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-        **kwargs: Any,
+        self, *args: Any, _scalekit_run_config: RunnableConfig, **kwargs: Any
     ) -> tuple[Any, Any]:
+        config = _scalekit_run_config
         while True:
             try:
                 return _runner.run_sync(self._call(config, args, kwargs))
