@@ -39,23 +39,27 @@ class Params:
         cpu_calls: Calls per layer (and repetition) in the network-free CPU comparison.
         cpu_reps: Repetitions of the CPU comparison (the fastest is kept).
         memory_sizes: Open sessions measured with tracemalloc (opened in stages).
+        reference_sessions: Adapters explicit sessions opened for the memory reference.
+        rss_sessions: Sessions opened to measure resident memory per session.
         transports: httpx transports created to measure the cost of one.
         quick: A smoke run (small numbers; figures are not meaningful).
     """
 
     latency: float = 0.010
-    warm_calls: int = 100
-    warm_rounds: int = 10
-    startup_reps: int = 5
+    warm_calls: int = 60
+    warm_rounds: int = 6
+    startup_reps: int = 4
     probe: float = 0.100
     users: int = 200
     calls_per_user: int = 5
     scaling: tuple[int, ...] = (10, 50, 200)
-    overhead_calls: int = 300
-    overhead_rounds: int = 30
+    overhead_calls: int = 200
+    overhead_rounds: int = 20
     cpu_calls: int = 500
     cpu_reps: int = 3
     memory_sizes: tuple[int, ...] = (10, 50, 200)
+    reference_sessions: int = 50
+    rss_sessions: int = 100
     transports: int = 20
     quick: bool = False
 
@@ -65,7 +69,8 @@ class Params:
         return cls(
             latency=0.0, warm_calls=6, warm_rounds=2, startup_reps=1, probe=0.02, users=4,
             calls_per_user=2, scaling=(2, 4), overhead_calls=10, overhead_rounds=2,
-            cpu_calls=20, cpu_reps=1, memory_sizes=(3,), transports=2, quick=True,
+            cpu_calls=20, cpu_reps=1, memory_sizes=(3,), reference_sessions=3, rss_sessions=3,
+            transports=2, quick=True,
         )
 
 
@@ -78,6 +83,7 @@ class Results:
     warm: dict[str, Any]
     startup: dict[str, Any]
     scaling: list[dict[str, Any]]
+    per_user: dict[str, Any]
     overhead: dict[str, Any]
     cpu: dict[str, float]
     memory: list[dict[str, Any]]
@@ -88,7 +94,7 @@ class Results:
 
     @property
     def concurrent(self) -> dict[str, Any]:
-        """The headline concurrent run (the largest user count)."""
+        """The headline concurrent run (multi-user toolkit, the largest user count)."""
         return self.scaling[-1]
 
     def markdown(self) -> str:
@@ -157,7 +163,7 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
     try:
         await sc.setup(emu, client)
         # Resident memory first: memory freed by later steps would be reused and hide growth.
-        rss = await sc.rss_per_session(emu, users=p.memory_sizes[-1], tag="r")
+        rss = await sc.rss_per_session(emu, users=p.rss_sessions, tag="r")
         transport = sc.transport_cost(p.transports)
         progress("resident memory")
         warm = await sc.warm_calls(
@@ -182,13 +188,19 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
             )
         )
         progress(f"{n} users at once")
+    per_user = await sc.concurrent_users(
+        emu, pid, users=p.users, calls=p.calls_per_user, latency=p.latency, tag="t",
+        multi_user=False,
+    )
+    progress(f"{p.users} users at once, one toolkit each")
     memory = await sc.memory(emu, sizes=p.memory_sizes, tag="m")
     progress("memory")
     memory_adapters = (
-        await sc.memory(emu, sizes=[p.memory_sizes[-1]], tag="ma", adapters=True)
+        await sc.memory(emu, sizes=[p.reference_sessions], tag="ma", adapters=True)
     )[-1]
     progress("memory, adapters sessions")
     return Results(
-        params=p, env={}, warm=warm, startup=startup, scaling=scaling, overhead=overhead,
+        params=p, env={}, warm=warm, startup=startup, scaling=scaling, per_user=per_user,
+        overhead=overhead,
         cpu=cpu, memory=memory, memory_adapters=memory_adapters, rss=rss, transport=transport,
     )

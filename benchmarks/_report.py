@@ -51,7 +51,27 @@ def environment(command: str) -> dict[str, Any]:
         "versions": versions,
         "command": command,
         "load": _load(),
+        "git": _git(),
     }
+
+
+def _git() -> str:
+    """The commit the library was measured at, and whether its files had local changes."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+            timeout=10, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "scalekit_langchain"], cwd=root,
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} (scalekit_langchain/ with uncommitted changes)" if dirty else head
 
 
 def _load() -> str:
@@ -184,7 +204,8 @@ def render(r: Results) -> str:
         f"- load average (1 / 5 / 15 min) when the run started: {env.get('load_start')}, "
         f"ended: {env.get('load')} (other work on the machine inflates absolute times; ratios "
         "are taken within the run, modes interleaved)",
-        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items())
+        + f" (git {env.get('git')})",
         f"- command: `{env.get('command')}` (took {_f(r.duration_s, 0)} s)",
         f"- setup: the Scalekit emulator (`scalekit_langchain.testing`) in a child process on "
         f"127.0.0.1, {lat} ms injected before every request unless said otherwise; one MCP "
@@ -239,11 +260,11 @@ def render(r: Results) -> str:
             label, f"{x['rest_calls']:g} ({_kinds(x['rest'])})",
             f"{x['mcp_requests']:g} ({_kinds(x['mcp'])})",
             f"{_f(x['round_trips'])} / {_f(x['rest_round_trips'])} / {_f(x['mcp_round_trips'])}",
-            _f(x["median_ms"]), _f(x["zero_latency_ms"]),
+            _f(x["median_ms"]), _f(x["zero_latency_ms"]), _f(x["client_cpu_ms"]),
         ])
     lines += _table(
         ["", "REST calls", "MCP requests", "sequential round trips (all / REST / MCP)",
-         f"ms at {lat} ms", "ms with no latency"],
+         f"ms at {lat} ms", "ms with no latency", "client CPU ms"],
         rows,
     )
     lines += [
@@ -262,46 +283,49 @@ def render(r: Results) -> str:
         f"## {head['users']} users at once, {head['calls_per_user']} calls each ({lat} ms per "
         "request), and how it grows",
         "",
-        "One fresh `AsyncScalekitClient` per run shared by one `ScalekitMCPToolkit` per user "
-        "(the multi-user toolkit, `user_identifier=None`, cannot discover tools yet). Phase 1: "
-        "every user connects at once; phase 2: every user makes its calls (sequentially), all "
-        "users at once. CPU is per call (phase 2) in this process (client) and in the emulator "
-        "process (server).",
+        "Every run starts from a fresh `AsyncScalekitClient` (no token) and new users, all at "
+        "once; each user makes its calls one after the other. Multi-user: one "
+        "`ScalekitMCPToolkit(user_identifier=None)` whose tools route each call by "
+        "`config={'configurable': {'user_id': ...}}` (a user's session opens on its first "
+        "call). Per-user: one toolkit per user, sharing the client. calls/s = all calls / total "
+        "time (connects included). CPU per call = all CPU of the run / calls, in this process "
+        "(client) and in the emulator's (server).",
         "",
     ]
     mem_by_users = {m["users"]: m for m in r.memory}
     rows = []
-    for c in r.scaling:
-        m = mem_by_users.get(c["users"])
+    for c in [*r.scaling, r.per_user]:
+        m = mem_by_users.get(c["users"]) if c["multi_user"] else None
         rows.append([
-            str(c["users"]), _f(c["connect_s"], 2),
-            f"{_f(c['connect_p50_ms'])} / {_f(c['connect_p95_ms'])}",
-            _f(c["calls_s"], 2), _f(c["calls_per_second"], 0),
+            str(c["users"]), "multi-user" if c["multi_user"] else "per-user toolkits",
+            _f(c["total_s"], 2), _f(c["calls_per_second"], 0),
+            f"{_f(c['first_p50_ms'])} / {_f(c['first_p95_ms'])}",
             f"{_f(c['call_p50_ms'])} / {_f(c['call_p95_ms'])}",
             str(c["oauth_tokens"]), str(c["errors"]),
-            f"{_f(c['client_cpu_ms_per_connect'], 1)} / {_f(c['server_cpu_ms_per_connect'], 1)}",
             f"{_f(c['client_cpu_ms_per_call'], 2)} / {_f(c['server_cpu_ms_per_call'], 2)}",
             _kb(m["bytes_per_session"]) if m else "",
         ])
     lines += _table(
-        ["users", "connect s", "connect p50 / p95 ms", "calls s", "calls/s",
-         "call p50 / p95 ms", "OAuth tokens", "errors", "CPU ms / connect client / server",
-         "CPU ms / call client / server", "KB / session (tracemalloc)"],
+        ["users", "toolkit", "total s", "calls/s", "first call (opens the session) p50 / p95 ms",
+         "warm call p50 / p95 ms", "OAuth tokens", "errors", "CPU ms / call client / server",
+         "KB / session (tracemalloc)"],
         rows,
     )
+    busy = head["client_cpu_s"] / head["total_s"] if head["total_s"] else math.nan
     lines += [
         "",
-        f"Client CPU bounds throughput: at {_f(head['client_cpu_ms_per_call'], 2)} ms of client "
-        f"CPU per call one core gives at most {_f(1000 / head['client_cpu_ms_per_call'], 0)} "
-        "calls/s (the client's event loops share one GIL), whatever the number of users.",
-    ]
-    lines += [
+        f"In the {head['users']}-user multi-user run the client used "
+        f"{_f(head['client_cpu_s'], 1)} s of CPU in {_f(head['total_s'], 1)} s "
+        f"({_f(busy * 100, 0)}% of one core; its event loops share one GIL) and the emulator "
+        f"{_f(head['server_cpu_s'], 1)} s: at {_f(head['client_cpu_ms_per_call'], 2)} ms of "
+        f"client CPU per call, one core allows about "
+        f"{_f(1000 / head['client_cpu_ms_per_call'], 0)} calls/s whatever the number of users.",
         "",
-        f"Requests of the {head['users']}-user run: REST {_kinds(head['rest'])}; MCP "
-        f"{_kinds(head['mcp'])}.",
+        f"Requests of that run: REST {_kinds(head['rest'])}; MCP {_kinds(head['mcp'])}.",
     ]
-    if head["error_samples"]:
-        lines += ["", "Errors: " + "; ".join(head["error_samples"])]
+    for c in [*r.scaling, r.per_user]:
+        if c["error_samples"]:
+            lines += ["", f"Errors ({c['users']} users): " + "; ".join(c["error_samples"])]
 
     # overhead --------------------------------------------------------------------------
     o = r.overhead

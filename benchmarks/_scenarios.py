@@ -229,6 +229,7 @@ async def _startups(
     if not breakdown:
         del settings["rest"], settings["mcp"]
     times: dict[str, list[float]] = {k: [] for k in settings}
+    cpu: list[float] = []
     counts: Counter[str] = Counter()
     n = 0
     for rep in range(reps):
@@ -240,9 +241,11 @@ async def _startups(
             for seconds, kind in lat:
                 emu.set_latency(seconds, kind=kind)
             emu.reset_counts()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             cleanup = await start(user, prepared)
             times[name].append(time.perf_counter() - t0)
+            if name == "zero":
+                cpu.append(time.process_time() - c0)
             if name == "configured":
                 counts.update(emu.counts())
             emu.clear_faults()
@@ -267,6 +270,7 @@ async def _startups(
         "mcp_round_trips": rounds("mcp"),
         "median_ms": ms(median(times["configured"])),
         "zero_latency_ms": ms(base),
+        "client_cpu_ms": ms(median(cpu)),
         "probe_ms": ms(probe),
     }
 
@@ -328,44 +332,66 @@ async def startup(
 
 
 async def concurrent_users(
-    emu: EmulatorProcess, pid: int, *, users: int, calls: int, latency: float, tag: str
+    emu: EmulatorProcess,
+    pid: int,
+    *,
+    users: int,
+    calls: int,
+    latency: float,
+    tag: str,
+    multi_user: bool = True,
 ) -> dict[str, Any]:
-    """``users`` users at once on one fresh client (one toolkit each), ``calls`` calls each.
+    """``users`` new users at once on one fresh client, ``calls`` sequential calls each.
 
-    Phase 1: every user's toolkit connects at once. Phase 2: every user makes ``calls``
-    sequential tool calls, all users at once. OAuth token requests count from a fresh client.
+    ``multi_user=True``: one toolkit with ``user_identifier=None``; its tools route each call
+    to ``config={"configurable": {"user_id": ...}}`` and a user's session opens on the user's
+    first call. ``multi_user=False``: one toolkit per user, each connecting (``aget_tools``)
+    before its calls. Everything from a fresh client: OAuth token requests count from zero.
+    The first call of a user (multi-user) or its connect (per-user toolkits) is timed apart
+    from the warm calls.
     """
     names = [f"{tag}-{i}" for i in range(users)]
     for name in names:
         emu.authorize(name, CONNECTION)
     client = new_client(emu)
-    toolkits = [new_toolkit(client, name) for name in names]
+    if multi_user:
+        shared = ScalekitMCPToolkit(client=client, config_name=CONFIG)
+        toolkits = [shared]
+    else:
+        toolkits = [new_toolkit(client, name) for name in names]
     errors: list[str] = []
-    connect_times: list[float] = []
+    first_times: list[float] = []
     call_times: list[float] = []
-    tools: list[BaseTool | None] = [None] * users
+    done_calls = 0
 
-    async def connect(i: int) -> None:
+    async def user_run(i: int) -> None:
+        nonlocal done_calls
+        name = names[i]
+        tool: BaseTool | None = None
         t0 = time.perf_counter()
         try:
-            tools[i] = (await toolkits[i].aget_tools())[0]
+            if multi_user:
+                tool = (await shared.aget_tools(user_identifier=name))[0]
+            else:
+                tool = (await toolkits[i].aget_tools())[0]
         except Exception as exc:
             errors.append(f"connect: {type(exc).__name__}: {exc}"[:200])
             return
-        connect_times.append(time.perf_counter() - t0)
-
-    async def work(i: int) -> None:
-        tool = tools[i]
-        if tool is None:
-            return
+        config = {"configurable": {"user_id": name}} if multi_user else None
         for j in range(calls):
-            t0 = time.perf_counter()
             try:
-                await invoke(tool, j)
+                message = await tool.ainvoke(tool_call(tool, j), config=config)  # type: ignore[arg-type]
+                if not isinstance(message, ToolMessage) or message.status == "error":
+                    raise RuntimeError(f"tool call failed: {message!r}"[:200])
             except Exception as exc:
                 errors.append(f"call: {type(exc).__name__}: {exc}"[:200])
+                t0 = time.perf_counter()
                 continue
-            call_times.append(time.perf_counter() - t0)
+            now = time.perf_counter()
+            # Multi-user: the first call opens the user's session; per-user: the connect.
+            (first_times if j == 0 else call_times).append(now - t0)
+            done_calls += 1
+            t0 = now
 
     try:
         emu.reset_counts()
@@ -373,43 +399,37 @@ async def concurrent_users(
         gc.collect()
         s0, c0 = server_cpu_seconds(pid), time.process_time()
         t0 = time.perf_counter()
-        await asyncio.gather(*(connect(i) for i in range(users)))
+        await asyncio.gather(*(user_run(i) for i in range(users)))
         t1 = time.perf_counter()
         s1, c1 = server_cpu_seconds(pid), time.process_time()
-        connect_counts = emu.counts()
-        emu.reset_counts()
-        await asyncio.gather(*(work(i) for i in range(users)))
-        t2 = time.perf_counter()
-        s2, c2 = server_cpu_seconds(pid), time.process_time()
-        call_counts = emu.counts()
+        counts = emu.counts()
     finally:
         emu.set_latency(0)
         await asyncio.gather(*(t.aclose() for t in toolkits), return_exceptions=True)
         await client.aclose()
-    total_calls = len(call_times)
-    counts = Counter(connect_counts) + Counter(call_counts)
-    rest, mcp = split_counts(dict(counts))
+    rest, mcp = split_counts(counts)
+    wall = t1 - t0
     return {
         "users": users,
         "calls_per_user": calls,
-        "connect_s": t1 - t0,
-        "calls_s": t2 - t1,
-        "total_s": t2 - t0,
-        "calls_per_second": total_calls / (t2 - t1) if t2 > t1 else math.nan,
-        "connect_p50_ms": ms(median(connect_times)),
-        "connect_p95_ms": ms(pct(connect_times, 95)),
+        "multi_user": multi_user,
+        "total_s": wall,
+        "calls": done_calls,
+        "calls_per_second": done_calls / wall if wall > 0 else math.nan,
+        "first_p50_ms": ms(median(first_times)),
+        "first_p95_ms": ms(pct(first_times, 95)),
         "call_p50_ms": ms(median(call_times)),
         "call_p95_ms": ms(pct(call_times, 95)),
         "oauth_tokens": counts.get("oauth.token", 0),
         "rest": rest,
         "mcp": mcp,
-        "call_requests": dict(call_counts),
+        "tool_calls": counts.get("mcp.tools/call", 0),
         "errors": len(errors),
         "error_samples": errors[:3],
-        "client_cpu_ms_per_call": ms((c2 - c1) / total_calls) if total_calls else math.nan,
-        "server_cpu_ms_per_call": ms((s2 - s1) / total_calls) if total_calls else math.nan,
-        "client_cpu_ms_per_connect": ms((c1 - c0) / users),
-        "server_cpu_ms_per_connect": ms((s1 - s0) / users),
+        "client_cpu_ms_per_call": ms((c1 - c0) / done_calls) if done_calls else math.nan,
+        "server_cpu_ms_per_call": ms((s1 - s0) / done_calls) if done_calls else math.nan,
+        "client_cpu_s": c1 - c0,
+        "server_cpu_s": s1 - s0,
     }
 
 

@@ -47,15 +47,20 @@ def test_new_user_cold_start_requests(results: Any) -> None:
 def test_concurrent_users_share_one_token_without_errors(results: Any) -> None:
     run = results.concurrent
     assert run["users"] >= 2
+    assert run["multi_user"] is True
     assert run["oauth_tokens"] == 1
     assert run["errors"] == 0, run["error_samples"]
-    assert run["call_requests"] == {"mcp.tools/call": run["users"] * run["calls_per_user"]}
+    assert run["tool_calls"] == run["users"] * run["calls_per_user"]
 
 
-def test_every_run_of_the_scaling_series_is_clean(results: Any) -> None:
-    for run in results.scaling:
+@pytest.mark.parametrize("which", ["scaling", "per_user"])
+def test_every_concurrent_run_is_clean(results: Any, which: str) -> None:
+    runs = results.scaling if which == "scaling" else [results.per_user]
+    for run in runs:
         assert run["oauth_tokens"] == 1
         assert run["errors"] == 0, run["error_samples"]
+        assert run["tool_calls"] == run["users"] * run["calls_per_user"]
+        assert run["rest"].get("instances.ensure") == run["users"]
 
 
 def test_report_renders(results: Any) -> None:
