@@ -226,6 +226,7 @@ class Operation(Generic[T]):
     parse: Callable[[Any], T]
     params: Mapping[str, Any] | None = None
     json: Any = None
+    data: Mapping[str, str] | None = field(default=None, repr=False)  # form body (token call)
     idempotent: bool = True
     ok_statuses: frozenset[int] = frozenset({200, 201})
 

@@ -404,38 +404,22 @@ class AsyncScalekitClient(_ClientBase):
 
     async def _fetch_token(self) -> b.AccessToken:
         path, form = b.token_request(self._creds)
-        op: Operation[None] = Operation("POST", path, b.parse_empty)
-        for attempt in range(self._max_retries + 1):
-            try:
-                logger.debug("-> POST %s (client credentials)", path)
-                response = await self._request(
-                    "POST",
-                    self._url(path),
-                    data=form,
-                    headers=b.build_headers(None),
-                    timeout=self._timeout,
-                )
-            except httpx.TransportError as exc:
-                if attempt < self._max_retries and b.should_retry_exception(op, exc):
-                    delay = b.backoff_delay(attempt)
-                    self._log_retry(op, attempt, type(exc).__name__, delay)
-                    await asyncio.sleep(delay)
-                    continue
-                raise self._transport_error(op, exc) from exc
-            logger.debug("<- %d POST %s", response.status_code, path)
-            if attempt < self._max_retries and b.should_retry_status(op, response.status_code):
-                delay = b.backoff_delay(attempt, b.retry_after_seconds(response))
-                self._log_retry(op, attempt, f"HTTP {response.status_code}", delay)
-                await asyncio.sleep(delay)
-                continue
-            return b.parse_token_response(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+        op: Operation[None] = Operation("POST", path, b.parse_empty, data=form)
+        return b.parse_token_response(await self._exchange(op, authenticated=False))
 
     async def _send(self, op: Operation[T]) -> T:
+        return b.parse_success(op, await self._exchange(op, authenticated=True))
+
+    async def _exchange(self, op: Operation[Any], *, authenticated: bool) -> httpx.Response:
+        """Send ``op`` with the retries that are safe for it; return the final response.
+
+        Authenticated calls carry the access token and, on a 401, fetch a new one (single
+        flight) and try once more.
+        """
         reauthenticated = False
         attempt = 0
         while True:
-            token = await self._access_token()
+            token = await self._access_token() if authenticated else None
             try:
                 logger.debug("-> %s %s", op.method, op.path)
                 response = await self._request(
@@ -443,6 +427,7 @@ class AsyncScalekitClient(_ClientBase):
                     self._url(op.path),
                     params=op.params,
                     json=op.json,
+                    data=op.data,
                     headers=b.build_headers(token),
                     timeout=self._timeout,
                 )
@@ -455,7 +440,7 @@ class AsyncScalekitClient(_ClientBase):
                     continue
                 raise self._transport_error(op, exc) from exc
             logger.debug("<- %d %s %s", response.status_code, op.method, op.path)
-            if response.status_code == 401 and not reauthenticated:
+            if token is not None and response.status_code == 401 and not reauthenticated:
                 # The token expired or was revoked early: fetch one (single flight), retry once.
                 reauthenticated = True
                 self._invalidate(token)
@@ -466,7 +451,7 @@ class AsyncScalekitClient(_ClientBase):
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            return b.parse_success(op, response)
+            return response
 
 
 class ScalekitClient(_ClientBase):
@@ -525,34 +510,18 @@ class ScalekitClient(_ClientBase):
 
     def _fetch_token(self) -> b.AccessToken:
         path, form = b.token_request(self._creds)
-        op: Operation[None] = Operation("POST", path, b.parse_empty)
-        for attempt in range(self._max_retries + 1):
-            try:
-                logger.debug("-> POST %s (client credentials)", path)
-                response = self._http.post(
-                    self._url(path), data=form, headers=b.build_headers(None), timeout=self._timeout
-                )
-            except httpx.TransportError as exc:
-                if attempt < self._max_retries and b.should_retry_exception(op, exc):
-                    delay = b.backoff_delay(attempt)
-                    self._log_retry(op, attempt, type(exc).__name__, delay)
-                    time.sleep(delay)
-                    continue
-                raise self._transport_error(op, exc) from exc
-            logger.debug("<- %d POST %s", response.status_code, path)
-            if attempt < self._max_retries and b.should_retry_status(op, response.status_code):
-                delay = b.backoff_delay(attempt, b.retry_after_seconds(response))
-                self._log_retry(op, attempt, f"HTTP {response.status_code}", delay)
-                time.sleep(delay)
-                continue
-            return b.parse_token_response(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+        op: Operation[None] = Operation("POST", path, b.parse_empty, data=form)
+        return b.parse_token_response(self._exchange(op, authenticated=False))
 
     def _send(self, op: Operation[T]) -> T:
+        return b.parse_success(op, self._exchange(op, authenticated=True))
+
+    def _exchange(self, op: Operation[Any], *, authenticated: bool) -> httpx.Response:
+        """Sync twin of :meth:`AsyncScalekitClient._exchange`."""
         reauthenticated = False
         attempt = 0
         while True:
-            token = self._access_token()
+            token = self._access_token() if authenticated else None
             try:
                 logger.debug("-> %s %s", op.method, op.path)
                 response = self._http.request(
@@ -560,6 +529,7 @@ class ScalekitClient(_ClientBase):
                     self._url(op.path),
                     params=op.params,
                     json=op.json,
+                    data=op.data,
                     headers=b.build_headers(token),
                     timeout=self._timeout,
                 )
@@ -572,7 +542,7 @@ class ScalekitClient(_ClientBase):
                     continue
                 raise self._transport_error(op, exc) from exc
             logger.debug("<- %d %s %s", response.status_code, op.method, op.path)
-            if response.status_code == 401 and not reauthenticated:
+            if token is not None and response.status_code == 401 and not reauthenticated:
                 reauthenticated = True
                 self._invalidate(token)
                 continue
@@ -582,7 +552,7 @@ class ScalekitClient(_ClientBase):
                 attempt += 1
                 time.sleep(delay)
                 continue
-            return b.parse_success(op, response)
+            return response
 
 
 class AsyncMcpApi:

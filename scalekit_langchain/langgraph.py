@@ -52,21 +52,35 @@ def _pending(states: list[Any]) -> list[Any]:
     return [s for s in states if not s.is_active]
 
 
+def _interrupt_until_authorized(
+    toolkit: ScalekitMCPToolkit, user: str | None, pending: list[Any]
+) -> None:
+    """Interrupt with the pending connections; on each resume check again, until none is left."""
+    from langgraph.types import interrupt
+
+    while pending:
+        interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
+        pending = _pending(toolkit.auth_state(True, user_identifier=user))
+
+
+async def _ainterrupt_until_authorized(
+    toolkit: ScalekitMCPToolkit, user: str | None, pending: list[Any]
+) -> None:
+    """Async twin of :func:`_interrupt_until_authorized`."""
+    from langgraph.types import interrupt
+
+    while pending:
+        interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
+        pending = _pending(await toolkit.aauth_state(True, user_identifier=user))
+
+
 def wait_for_authorization_sync(
     toolkit: ScalekitMCPToolkit, error: AuthorizationRequired, config: RunnableConfig | None
 ) -> None:
     """Interrupt the graph until the user authorized, or re-raise ``error`` outside a graph."""
     if not _should_interrupt(toolkit, config):
         raise error
-    from langgraph.types import interrupt
-
-    user = error.user_identifier
-    while True:
-        interrupt(error.to_payload())
-        pending = _pending(toolkit.auth_state(True, user_identifier=user))
-        if not pending:
-            return
-        error = AuthorizationRequired(pending, user_identifier=user)
+    _interrupt_until_authorized(toolkit, error.user_identifier, error.connections)
 
 
 async def wait_for_authorization_async(
@@ -75,15 +89,7 @@ async def wait_for_authorization_async(
     """Async twin of :func:`wait_for_authorization_sync`."""
     if not _should_interrupt(toolkit, config):
         raise error
-    from langgraph.types import interrupt
-
-    user = error.user_identifier
-    while True:
-        interrupt(error.to_payload())
-        pending = _pending(await toolkit.aauth_state(True, user_identifier=user))
-        if not pending:
-            return
-        error = AuthorizationRequired(pending, user_identifier=user)
+    await _ainterrupt_until_authorized(toolkit, error.user_identifier, error.connections)
 
 
 def authorization_gate(
@@ -103,23 +109,13 @@ def authorization_gate(
     """
 
     def gate(state: Any, config: RunnableConfig) -> None:
-        from langgraph.types import interrupt
-
         user = toolkit._user_for_call(config)
-        while True:
-            pending = _pending(toolkit.auth_state(True, user_identifier=user))
-            if not pending:
-                return None
-            interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
+        pending = _pending(toolkit.auth_state(True, user_identifier=user))
+        _interrupt_until_authorized(toolkit, user, pending)
 
     async def agate(state: Any, config: RunnableConfig) -> None:
-        from langgraph.types import interrupt
-
         user = toolkit._user_for_call(config)
-        while True:
-            pending = _pending(await toolkit.aauth_state(True, user_identifier=user))
-            if not pending:
-                return None
-            interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
+        pending = _pending(await toolkit.aauth_state(True, user_identifier=user))
+        await _ainterrupt_until_authorized(toolkit, user, pending)
 
     return RunnableLambda(gate, afunc=agate, name=name)

@@ -263,18 +263,21 @@ class ScalekitMCPToolkit(BaseToolkit):
     async def aensure_authorized(self, *, user_identifier: str | None = None) -> None:
         """Raise :class:`AuthorizationRequired` (with links) unless every connection is ACTIVE."""
         user = self._require_user(user_identifier)
-        states = await self.aauth_state(True, user_identifier=user)
-        pending = [s for s in states if not s.is_active]
-        if pending:
-            raise AuthorizationRequired(pending, user_identifier=user)
+        error = await _runner.run(self._pending_error(user))
+        if error is not None:
+            raise error
 
     def ensure_authorized(self, *, user_identifier: str | None = None) -> None:
         """Sync :meth:`aensure_authorized`."""
         user = self._require_user(user_identifier)
-        states = self.auth_state(True, user_identifier=user)
+        error = _runner.run_sync(self._pending_error(user))
+        if error is not None:
+            raise error
+
+    async def _pending_error(self, user: str) -> AuthorizationRequired | None:
+        states = await self._fetch_auth_state(user, True)
         pending = [s for s in states if not s.is_active]
-        if pending:
-            raise AuthorizationRequired(pending, user_identifier=user)
+        return AuthorizationRequired(pending, user_identifier=user) if pending else None
 
     async def await_authorization(
         self,
