@@ -16,7 +16,11 @@ Every error this package raises on purpose derives from :class:`ScalekitError`::
     │   ├── RateLimitError             429 (``retry_after``)
     │   └── ServerError                5xx
     ├── AuthorizationRequired                        a user still has to authorize connections
-    └── ToolCallOutcomeUnknown                       the connection broke while a call was in flight
+    ├── ToolCallRejected                             the MCP server refused a tool call; it did not run
+    └── ToolCallOutcomeUnknown (also RuntimeError)   the connection broke while a call was in flight
+
+``ToolCallOutcomeUnknown`` is a ``RuntimeError`` so that LangGraph's default ``RetryPolicy``
+(which never retries ``RuntimeError``) does not send a call again whose outcome is unknown.
 
 Input we can check before sending (names, ids, page sizes, token lifetimes) raises a plain
 :class:`ValueError` naming the field, and nothing is sent.
@@ -49,6 +53,7 @@ __all__ = [
     "ScalekitTimeoutError",
     "ServerError",
     "ToolCallOutcomeUnknown",
+    "ToolCallRejected",
 ]
 
 
@@ -218,7 +223,40 @@ class AuthorizationRequired(ScalekitError):
         }
 
 
-class ToolCallOutcomeUnknown(ScalekitError):
+class ToolCallRejected(ScalekitError):
+    """The MCP server refused a tool call before running it.
+
+    Raised for an HTTP 401 or 403 answer to ``tools/call`` (after one reconnect with fresh
+    credentials) and for a JSON-RPC error answer. The tool did not run. The toolkit turns it into
+    :class:`AuthorizationRequired` when the tool's connection is not ACTIVE, into a
+    model-fixable error for JSON-RPC errors, and into :class:`AuthenticationError` /
+    :class:`PermissionDeniedError` otherwise.
+
+    Attributes:
+        tool_name: The MCP tool that was called.
+        status_code: The HTTP status (401/403), or ``None`` for a JSON-RPC error.
+        code: The JSON-RPC error code, or ``None`` for an HTTP refusal.
+        detail: The server's message (never holds a credential).
+    """
+
+    def __init__(
+        self,
+        tool_name: str,
+        *,
+        status_code: int | None = None,
+        code: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.tool_name = tool_name
+        self.status_code = status_code
+        self.code = code
+        self.detail = detail
+        how = f"HTTP {status_code}" if status_code is not None else f"JSON-RPC error {code}"
+        extra = f": {detail}" if detail else ""
+        super().__init__(f"The MCP server refused {tool_name!r} ({how}){extra}; it did not run.")
+
+
+class ToolCallOutcomeUnknown(ScalekitError, RuntimeError):
     """The MCP connection broke after a tool call was sent and before its result arrived.
 
     The tool may or may not have run on the server. It is deliberately *not* re-sent (a tool may
