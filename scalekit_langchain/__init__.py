@@ -18,8 +18,13 @@ from scalekit_langchain.errors import (
     ScalekitTimeoutError,
     ServerError,
     ToolCallOutcomeUnknown,
+    ToolCallRejected,
 )
-from scalekit_langchain.langgraph import AUTHORIZATION_INTERRUPT_TYPE, authorization_gate
+from scalekit_langchain.langgraph import (
+    AUTHORIZATION_INTERRUPT_TYPE,
+    authorization_gate,
+    resume_authorization,
+)
 from scalekit_langchain.models import (
     ConnectionAuthState,
     McpConfig,
@@ -58,6 +63,8 @@ __all__ = [
     "ServerError",
     "SessionToken",
     "ToolCallOutcomeUnknown",
+    "ToolCallRejected",
     "__version__",
     "authorization_gate",
+    "resume_authorization",
 ]

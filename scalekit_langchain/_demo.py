@@ -168,7 +168,7 @@ async def run_agent(
                     elif isinstance(message, ToolMessage):
                         first = message.text.strip().splitlines()[0] if message.text.strip() else ""
                         out(f"      <- {message.name} [{message.status}] {first[:100]}")
-                        artifact = message.artifact
+                        artifact = (message.artifact or {}).get("structured_content")
                         if isinstance(artifact, dict) and isinstance(artifact.get("event"), dict):
                             event = artifact["event"]
     out("")

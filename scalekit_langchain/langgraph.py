@@ -1,4 +1,4 @@
-"""Authorization inside LangGraph: a resumable interrupt, and a gate node for the first turn.
+"""Authorization inside LangGraph: a resumable interrupt, the resume command, a gate node.
 
 When a tool's connection is not authorized, a tool running inside a graph calls LangGraph's
 ``interrupt()`` with a JSON-serializable payload::
@@ -7,93 +7,134 @@ When a tool's connection is not authorized, a tool running inside a graph calls 
      "connections": [{"connection_name", "provider", "status", "authentication_link"}]}
 
 The app shows the links to the user (never to the model) and resumes the run with
-``Command(resume=...)``; the tool then checks the auth state again (a new interrupt with fresh
-links while anything is still pending) and runs the same call once.
+:func:`resume_authorization` (one command for every pending authorization interrupt of the
+turn). On resume the tool checks the auth state again (a new interrupt with fresh links while
+anything is still pending) and runs the same call once.
+
+Pausing needs a checkpointer (an interrupt without one can never be resumed): in a graph
+compiled without one, the tool raises :class:`AuthorizationRequired` with a message that says
+so instead.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 from scalekit_langchain.errors import AuthorizationRequired
+from scalekit_langchain.models import ConnectionAuthState
 
-if TYPE_CHECKING:
-    from scalekit_langchain.toolkit import ScalekitMCPToolkit
-
-__all__ = ["AUTHORIZATION_INTERRUPT_TYPE", "authorization_gate", "in_graph_run"]
+__all__ = [
+    "AUTHORIZATION_INTERRUPT_TYPE",
+    "authorization_gate",
+    "in_graph_run",
+    "pause_for_authorization",
+    "resume_authorization",
+]
 
 AUTHORIZATION_INTERRUPT_TYPE = "scalekit_authorization"
 _SCRATCHPAD_KEY = "__pregel_scratchpad"
+_CHECKPOINTER_KEY = "__pregel_checkpointer"
+
+_NO_CHECKPOINTER = (
+    "{base} The run cannot pause for it: the graph has no checkpointer. Compile it with one "
+    "(e.g. checkpointer=InMemorySaver()) and pass a thread_id, or authorize before running "
+    "(toolkit.await_authorization())."
+)
 
 
-def in_graph_run(config: RunnableConfig | None = None) -> bool:
-    """Whether the current code runs inside a LangGraph node (where ``interrupt()`` works)."""
+def _configurable(config: RunnableConfig | None) -> Mapping[str, Any]:
     if config is not None and _SCRATCHPAD_KEY in (config.get("configurable") or {}):
-        return True
+        return config.get("configurable") or {}
     try:
         from langgraph.config import get_config
 
         current = get_config()
     except (ImportError, RuntimeError):
-        return False
-    return _SCRATCHPAD_KEY in (current.get("configurable") or {})
+        return {}
+    return current.get("configurable") or {}
 
 
-def _should_interrupt(toolkit: ScalekitMCPToolkit, config: RunnableConfig | None) -> bool:
-    setting = toolkit.interrupt_on_authorization
-    if setting is False:
-        return False
-    return in_graph_run(config)
+def in_graph_run(config: RunnableConfig | None = None) -> bool:
+    """Whether the current code runs inside a LangGraph node (where ``interrupt()`` works)."""
+    return _SCRATCHPAD_KEY in _configurable(config)
 
 
-def _pending(states: list[Any]) -> list[Any]:
-    return [s for s in states if not s.is_active]
+def pause_for_authorization(error: AuthorizationRequired, config: RunnableConfig | None) -> Any:
+    """Interrupt the graph run with ``error``'s payload, or raise ``error`` where that is
+    impossible (outside a graph, or in a graph without a checkpointer).
 
-
-def _interrupt_until_authorized(
-    toolkit: ScalekitMCPToolkit, user: str | None, pending: list[Any]
-) -> None:
-    """Interrupt with the pending connections; on each resume check again, until none is left."""
+    Returns:
+        The resume value, once the run is resumed.
+    """
+    configurable = _configurable(config)
+    if _SCRATCHPAD_KEY not in configurable:
+        raise error
+    if configurable.get(_CHECKPOINTER_KEY) is None:
+        raise AuthorizationRequired(
+            error.connections,
+            user_identifier=error.user_identifier,
+            message=_NO_CHECKPOINTER.format(base=str(error)),
+        ) from None
     from langgraph.types import interrupt
 
-    while pending:
-        interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
-        pending = _pending(toolkit.auth_state(True, user_identifier=user))
+    return interrupt(error.to_payload())
 
 
-async def _ainterrupt_until_authorized(
-    toolkit: ScalekitMCPToolkit, user: str | None, pending: list[Any]
-) -> None:
-    """Async twin of :func:`_interrupt_until_authorized`."""
-    from langgraph.types import interrupt
+def resume_authorization(interrupts: Any, value: Any = True) -> Any:
+    """The ``Command`` that resumes every pending authorization interrupt of a run.
 
-    while pending:
-        interrupt(AuthorizationRequired(pending, user_identifier=user).to_payload())
-        pending = _pending(await toolkit.aauth_state(True, user_identifier=user))
+    Several tool calls can pause in one turn (one interrupt each); LangGraph then needs the
+    resume value by interrupt id. Pass the run's result (a dict with ``"__interrupt__"``), the
+    list of interrupts, or a ``StateSnapshot``.
+
+    Example:
+        >>> result = agent.invoke(inputs, run)  # doctest: +SKIP
+        >>> # ...the user opens the links...
+        >>> agent.invoke(resume_authorization(result), run)  # doctest: +SKIP
+
+    Raises:
+        ValueError: No authorization interrupt is pending.
+    """
+    from langgraph.types import Command
+
+    pending = _authorization_interrupts(interrupts)
+    if not pending:
+        raise ValueError("no scalekit authorization interrupt is pending in what was passed")
+    return Command(resume={i.id: value for i in pending})
 
 
-def wait_for_authorization_sync(
-    toolkit: ScalekitMCPToolkit, error: AuthorizationRequired, config: RunnableConfig | None
-) -> None:
-    """Interrupt the graph until the user authorized, or re-raise ``error`` outside a graph."""
-    if not _should_interrupt(toolkit, config):
-        raise error
-    _interrupt_until_authorized(toolkit, error.user_identifier, error.connections)
+def _authorization_interrupts(source: Any) -> list[Any]:
+    if isinstance(source, Mapping):
+        source = source.get("__interrupt__", ())
+    elif hasattr(source, "interrupts"):  # StateSnapshot
+        source = source.interrupts
+    items: Iterable[Any] = source or ()
+    return [
+        i
+        for i in items
+        if isinstance(getattr(i, "value", None), Mapping)
+        and i.value.get("type") == AUTHORIZATION_INTERRUPT_TYPE
+        and getattr(i, "id", None)
+    ]
 
 
-async def wait_for_authorization_async(
-    toolkit: ScalekitMCPToolkit, error: AuthorizationRequired, config: RunnableConfig | None
-) -> None:
-    """Async twin of :func:`wait_for_authorization_sync`."""
-    if not _should_interrupt(toolkit, config):
-        raise error
-    await _ainterrupt_until_authorized(toolkit, error.user_identifier, error.connections)
+class _GateTarget(Protocol):
+    def user_for_run(self, config: RunnableConfig | None) -> str: ...
+
+    def auth_state(
+        self, include_links: bool = True, *, user_identifier: str | None = None
+    ) -> list[ConnectionAuthState]: ...
+
+    async def aauth_state(
+        self, include_links: bool = True, *, user_identifier: str | None = None
+    ) -> list[ConnectionAuthState]: ...
 
 
 def authorization_gate(
-    toolkit: ScalekitMCPToolkit, *, name: str = "scalekit_authorization_gate"
+    toolkit: _GateTarget, *, name: str = "scalekit_authorization_gate"
 ) -> RunnableLambda[Any, None]:
     """A graph node that makes the run's user authorize every connection before the model runs.
 
@@ -109,13 +150,15 @@ def authorization_gate(
     """
 
     def gate(state: Any, config: RunnableConfig) -> None:
-        user = toolkit._user_for_call(config)
-        pending = _pending(toolkit.auth_state(True, user_identifier=user))
-        _interrupt_until_authorized(toolkit, user, pending)
+        user = toolkit.user_for_run(config)
+        while pending := [s for s in toolkit.auth_state(True, user_identifier=user) if not s.is_active]:
+            pause_for_authorization(AuthorizationRequired(pending, user_identifier=user), config)
 
     async def agate(state: Any, config: RunnableConfig) -> None:
-        user = toolkit._user_for_call(config)
-        pending = _pending(await toolkit.aauth_state(True, user_identifier=user))
-        await _ainterrupt_until_authorized(toolkit, user, pending)
+        user = toolkit.user_for_run(config)
+        while pending := [
+            s for s in await toolkit.aauth_state(True, user_identifier=user) if not s.is_active
+        ]:
+            pause_for_authorization(AuthorizationRequired(pending, user_identifier=user), config)
 
     return RunnableLambda(gate, afunc=agate, name=name)

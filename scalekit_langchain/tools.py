@@ -1,119 +1,77 @@
-"""MCP tools as LangChain tools that call through a persistent session.
+"""MCP tools as LangChain tools that call through the toolkit's per-user sessions.
 
-Each tool is built by langchain-mcp-adapters (name, description, JSON schema, result conversion,
-interceptors) in *connection mode*, with one interceptor of ours in front that answers every call
-from the user's persistent MCP session and never calls the adapters' default handler (which
-would open a new session per call). :class:`ScalekitMCPTool` wraps that tool to add sync
-``invoke``, per-user routing, authorization handling, and tracing metadata free of secrets.
+A :class:`ScalekitMCPTool` carries the MCP tool's name, description and JSON schema, and hands
+every call to its backend (the toolkit), which routes it to the run's user, checks
+authorization, sends it once and remembers the answer (see :mod:`scalekit_langchain.ledger`).
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from langchain_mcp_adapters.interceptors import MCPToolCallRequest, ToolCallInterceptor
-from langchain_mcp_adapters.tools import convert_mcp_tool_to_langchain_tool
-from mcp.types import CallToolResult
-from mcp.types import Tool as MCPTool
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict, PrivateAttr
 
-from scalekit_langchain import _runner
-from scalekit_langchain.errors import AuthorizationRequired
+from scalekit_langchain._mcp_compat import ToolSpec
 
-__all__ = ["AUTH_REQUIRED_META", "ScalekitMCPTool"]
+__all__ = ["ScalekitMCPTool", "ToolBackend"]
 
-#: ``_meta`` key a Scalekit MCP server sets on a result when the tool's connection is not
-#: authorized for the user (value: ``{"connection_name", "provider", "status"}``).
-AUTH_REQUIRED_META = "scalekit/authorization_required"
+#: A permissive schema for tools the server did not list yet (their connection is not
+#: authorized and the server hides such tools); the real schema arrives after authorization.
+_ANY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": True}
 
-# The adapters' connection-mode tools need a connection; ours never use it (the interceptor
-# answers every call), so it points nowhere and holds no credential.
-_UNUSED_CONNECTION: dict[str, Any] = {
-    "transport": "streamable_http",
-    "url": "http://scalekit-langchain.invalid/persistent-session-only",
-}
+_tool_call_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "scalekit_langchain_tool_call_id", default=None
+)
 
 
 class ToolBackend(Protocol):
     """What a tool needs from its toolkit."""
 
-    async def call_tool(
-        self, mcp_name: str, arguments: dict[str, Any], config: RunnableConfig | None
-    ) -> CallToolResult:
-        """Run the MCP tool on the right user's persistent session."""
+    async def arun_tool(
+        self,
+        mcp_name: str,
+        arguments: dict[str, Any],
+        config: RunnableConfig | None,
+        tool_call_id: str | None,
+    ) -> tuple[Any, Any, bool]:
+        """Run the call; return ``(content, artifact, is_error)``."""
 
-    async def authorization_error(
-        self, marker: dict[str, Any], config: RunnableConfig | None
-    ) -> AuthorizationRequired:
-        """Build the error (with fresh links) for a not-authorized answer."""
-
-    async def handle_authorization(
-        self, error: AuthorizationRequired, config: RunnableConfig | None
-    ) -> None:
-        """Pause for authorization (LangGraph interrupt) or re-raise ``error``."""
-
-    def handle_authorization_sync(
-        self, error: AuthorizationRequired, config: RunnableConfig | None
-    ) -> None:
-        """Sync twin of :meth:`handle_authorization`."""
+    def run_tool(
+        self,
+        mcp_name: str,
+        arguments: dict[str, Any],
+        config: RunnableConfig | None,
+        tool_call_id: str | None,
+    ) -> tuple[Any, Any, bool]:
+        """Sync twin of :meth:`arun_tool`."""
 
 
-@dataclass(frozen=True)
-class _CallContext:
-    backend: ToolBackend
-    config: RunnableConfig | None
+def _error_content(error: ToolException) -> Any:
+    """A tool's own error goes back to the model as an error ToolMessage."""
+    if error.args and error.args[0] not in (None, ""):
+        return error.args[0]
+    return "The tool reported an error without details."
 
 
-_current_call: contextvars.ContextVar[_CallContext | None] = contextvars.ContextVar(
-    "scalekit_langchain_current_call", default=None
-)
-
-
-async def _persistent_session_interceptor(
-    request: MCPToolCallRequest,
-    handler: Callable[[MCPToolCallRequest], Awaitable[Any]],
-) -> CallToolResult:
-    """Answer the call from the persistent session; the default handler is never called."""
-    ctx = _current_call.get()
-    if ctx is None:  # pragma: no cover - only reachable by calling the inner tool directly
-        raise RuntimeError("Scalekit tools must be called through ScalekitMCPTool")
-    result = await ctx.backend.call_tool(request.name, dict(request.args), ctx.config)
-    meta = result.meta or {}
-    marker = meta.get(AUTH_REQUIRED_META) if result.isError else None
-    if isinstance(marker, dict):
-        raise await ctx.backend.authorization_error(marker, ctx.config)
-    return result
-
-
-def _handle_tool_error(error: ToolException) -> Any:
-    """A tool's own error (``isError``) goes back to the model as an error ToolMessage."""
-    blocks = getattr(error, "tool_content", None)
-    if blocks:
-        return _flatten(blocks)
-    return str(error) or "The tool reported an error without details."
-
-
-def _flatten(content: Any) -> Any:
-    """Join all-text content blocks into one string (every chat model accepts that)."""
-    if isinstance(content, list) and all(
-        isinstance(b, dict) and b.get("type") == "text" for b in content
-    ):
-        return "\n".join(str(b.get("text", "")) for b in content)
-    return content
+def _call_id_of(value: Any) -> str | None:
+    if isinstance(value, dict) and value.get("type") == "tool_call":
+        call_id = value.get("id")
+        return call_id if isinstance(call_id, str) else None
+    return None
 
 
 class ScalekitMCPTool(BaseTool):
     """A Scalekit MCP tool as a LangChain tool (sync and async).
 
     ``invoke``/``ainvoke`` return text for the model; called with a ``ToolCall`` they return a
-    ``ToolMessage`` whose ``artifact`` is the tool's ``structuredContent``. A tool's own error
-    becomes ``ToolMessage(status="error")``; a connection the user has not authorized raises
-    :class:`~scalekit_langchain.errors.AuthorizationRequired` (or pauses a LangGraph run).
+    ``ToolMessage`` whose ``artifact`` is ``{"structured_content": ...}`` (or ``None``). A tool's
+    own error becomes ``ToolMessage(status="error")``; a connection the user has not authorized
+    pauses a LangGraph run (or raises
+    :class:`~scalekit_langchain.errors.AuthorizationRequired` outside a graph).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -123,70 +81,88 @@ class ScalekitMCPTool(BaseTool):
 
     response_format: str = "content_and_artifact"  # type: ignore[assignment]
 
-    _inner: StructuredTool = PrivateAttr()
     _backend: ToolBackend = PrivateAttr()
 
     @classmethod
-    def from_mcp_tool(
+    def from_spec(
         cls,
-        tool: MCPTool,
+        spec: ToolSpec | None,
         backend: ToolBackend,
         *,
+        mcp_name: str | None = None,
         name_prefix: str | None = None,
         metadata: dict[str, Any] | None = None,
         tags: Sequence[str] = (),
-        interceptors: Sequence[ToolCallInterceptor] = (),
     ) -> ScalekitMCPTool:
-        """Build the tool from an MCP tool definition (via langchain-mcp-adapters).
+        """Build the tool from a listed MCP tool (or, with ``spec=None``, a placeholder).
 
         Args:
-            tool: The MCP tool (from ``tools/list``).
+            spec: The tool from ``tools/list``; ``None`` for a tool the config names but the
+                server does not list yet (its connection awaits authorization).
             backend: The toolkit that routes calls to sessions.
+            mcp_name: The MCP name when ``spec`` is ``None``.
             name_prefix: Prepended to the tool's name as ``{prefix}_{name}``.
             metadata: Extra tracing metadata (never put a URL or token here).
             tags: Tracing tags.
-            interceptors: Your own adapters interceptors, run before ours.
         """
-        inner = convert_mcp_tool_to_langchain_tool(
-            None,
-            tool,
-            connection=_UNUSED_CONNECTION,  # type: ignore[arg-type]
-            tool_interceptors=[*interceptors, _persistent_session_interceptor],
-            server_name=name_prefix,
-            tool_name_prefix=bool(name_prefix),
-            handle_tool_errors=False,
+        name = spec.name if spec is not None else mcp_name
+        if not name:
+            raise ValueError("a tool needs a name")
+        annotations = spec.annotations if spec is not None else {}
+        meta: dict[str, Any] = {
+            **(metadata or {}),
+            "mcp_tool": name,
+            "mcp": {"tool": {"annotations": annotations, "_meta": spec.meta if spec else {}}},
+        }
+        description = (
+            spec.description
+            if spec is not None
+            else f"{name} (available once the user authorizes its connection)"
         )
-        if not isinstance(inner, StructuredTool) or inner.coroutine is None:  # pragma: no cover
-            raise TypeError("langchain-mcp-adapters returned an unexpected tool type")
-        annotations = tool.annotations.model_dump(exclude_none=True) if tool.annotations else {}
         self = cls(
-            name=inner.name,
-            description=inner.description,
-            args_schema=tool.inputSchema,
-            mcp_tool_name=tool.name,
-            handle_tool_error=_handle_tool_error,
-            metadata={**(metadata or {}), "mcp_tool": tool.name, "mcp_annotations": annotations},
+            name=f"{name_prefix}_{name}" if name_prefix else name,
+            description=description or name,
+            args_schema=spec.input_schema if spec is not None else dict(_ANY_OBJECT),
+            mcp_tool_name=name,
+            handle_tool_error=_error_content,
+            metadata=meta,
             tags=list(tags),
         )
-        self._inner = inner
         self._backend = backend
         return self
 
-    async def _call(
-        self, config: RunnableConfig | None, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[Any, Any]:
+    # The model's call id is what makes a call replay-safe; BaseTool does not hand it to
+    # ``_run``/``_arun``, so it travels in a context variable set around the call.
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        token = _tool_call_id.set(_call_id_of(input))
+        try:
+            return super().invoke(input, config, **kwargs)
+        finally:
+            _tool_call_id.reset(token)
+
+    async def ainvoke(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        token = _tool_call_id.set(_call_id_of(input))
+        try:
+            return await super().ainvoke(input, config, **kwargs)
+        finally:
+            _tool_call_id.reset(token)
+
+    def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if args:
             raise ToolException(
                 f"{self.name} takes its arguments as a JSON object, got {type(args[0]).__name__}"
             )
-        token = _current_call.set(_CallContext(self._backend, config))
-        try:
-            assert self._inner.coroutine is not None
-            content, artifact = await self._inner.coroutine(**kwargs)
-        finally:
-            _current_call.reset(token)
-        structured = artifact.get("structured_content") if isinstance(artifact, dict) else None
-        return _flatten(content), structured
+        return kwargs
+
+    @staticmethod
+    def _finish(answer: tuple[Any, Any, bool]) -> tuple[Any, Any]:
+        content, artifact, is_error = answer
+        if is_error:
+            raise ToolException(content)
+        return content, artifact
 
     # LangChain injects the run's config into the parameter annotated RunnableConfig, whatever
     # its name, and a run manager only into one named ``run_manager``. The names below cannot
@@ -196,21 +172,17 @@ class ScalekitMCPTool(BaseTool):
     async def _arun(
         self, *args: Any, _scalekit_run_config: RunnableConfig, **kwargs: Any
     ) -> tuple[Any, Any]:
-        config = _scalekit_run_config
-        while True:
-            try:
-                return await self._call(config, args, kwargs)
-            except AuthorizationRequired as exc:
-                # Raises again, or returns once the user authorized (LangGraph resume).
-                await self._backend.handle_authorization(exc, config)
+        arguments = self._arguments(args, kwargs)
+        answer = await self._backend.arun_tool(
+            self.mcp_tool_name, arguments, _scalekit_run_config, _tool_call_id.get()
+        )
+        return self._finish(answer)
 
     def _run(
         self, *args: Any, _scalekit_run_config: RunnableConfig, **kwargs: Any
     ) -> tuple[Any, Any]:
-        config = _scalekit_run_config
-        while True:
-            try:
-                return _runner.run_sync(self._call(config, args, kwargs))
-            except AuthorizationRequired as exc:
-                # In the caller's thread, where LangGraph's interrupt() can see the run.
-                self._backend.handle_authorization_sync(exc, config)
+        arguments = self._arguments(args, kwargs)
+        answer = self._backend.run_tool(
+            self.mcp_tool_name, arguments, _scalekit_run_config, _tool_call_id.get()
+        )
+        return self._finish(answer)

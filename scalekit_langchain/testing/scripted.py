@@ -121,6 +121,8 @@ class ScriptedReminderModel(_ToolAwareModel):
 
 def _latest_subject(message: ToolMessage) -> str:
     artifact = message.artifact
+    if isinstance(artifact, dict) and isinstance(artifact.get("structured_content"), dict):
+        artifact = artifact["structured_content"]
     if isinstance(artifact, dict):
         mails = artifact.get("messages") or []
         if mails and isinstance(mails[0], dict) and mails[0].get("subject"):

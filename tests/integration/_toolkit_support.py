@@ -133,7 +133,7 @@ def reminder_in_15_minutes(messages: Sequence[BaseMessage]) -> AIMessage:
     latest mail (read from the previous tool result, as a model would)."""
     fetched = tool_messages(messages)[-1]
     assert isinstance(fetched.artifact, dict), fetched
-    latest = fetched.artifact["messages"][0]
+    latest = fetched.artifact["structured_content"]["messages"][0]
     start = utcnow() + timedelta(minutes=15)
     return tool_call(
         "googlecalendar_create_event",

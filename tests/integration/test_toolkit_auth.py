@@ -47,17 +47,17 @@ async def test_tool_call_before_authorizing_raises_with_links(
     for error in (info.value, sync_info.value):
         assert error.user_identifier == USER
         pending = _by_connection(error.connections)
-        assert set(pending) == {"MY_GMAIL", "MY_CALENDAR"}
+        # Only what this tool needs: MY_CALENDAR is pending too, but fetching mail needs Gmail.
+        assert set(pending) == {"MY_GMAIL"}
         gmail = pending["MY_GMAIL"]
         assert gmail.provider == "GMAIL"
         assert gmail.status == "PENDING_AUTH"
         assert gmail.authentication_link is not None
         assert gmail.authentication_link.startswith(emulator.env_url)
-        assert pending["MY_CALENDAR"].provider == "GOOGLECALENDAR"
-        assert set(error.links) == {"MY_GMAIL", "MY_CALENDAR"}
+        assert set(error.links) == {"MY_GMAIL"}
         payload = error.to_payload()
         assert payload["type"] == "scalekit_authorization"
-        assert {c["connection_name"] for c in payload["connections"]} == {"MY_GMAIL", "MY_CALENDAR"}
+        assert {c["connection_name"] for c in payload["connections"]} == {"MY_GMAIL"}
     # Nothing ran for the user.
     assert emulator.user_data(USER).sent == []
 
@@ -189,6 +189,6 @@ async def test_agent_run_pauses_for_authorization_and_resumes(
         final = await agent.ainvoke(Command(resume=True), config)
     [message] = tool_messages(final["messages"])
     assert message.status == "success"
-    assert message.artifact["messages"][0]["id"] == "msg_0005"
+    assert message.artifact["structured_content"]["messages"][0]["id"] == "msg_0005"
     assert final["messages"][-1].content == "Your latest mail is from Dana."
     assert emulator.count("mcp.tools/call") == 1

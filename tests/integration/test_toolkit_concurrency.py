@@ -88,7 +88,7 @@ def test_sync_context_manager_and_get_tools_with_no_loop_running(
             {"name": "gmail_send_message", "args": mail("sync"), "id": "c1", "type": "tool_call"}
         )
         assert message.status == "success"
-        assert message.artifact["label_ids"] == ["SENT"]
+        assert message.artifact["structured_content"]["label_ids"] == ["SENT"]
         # get_tools() again: same tools, nothing re-discovered.
         env_emulator.reset_counts()
         assert [t.name for t in toolkit.get_tools()] == list(tools)

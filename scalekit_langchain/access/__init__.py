@@ -1,0 +1,17 @@
+"""How a user reaches an MCP server: one small protocol, one module per way.
+
+* :class:`InstanceAccess` — the user's MCP instance, whose URL is pre-authenticated
+  (``ensure_instance``); auth state from ``get_instance_auth_state``.
+* :class:`SessionTokenAccess` — the config's virtual MCP server (``mcp_server_url``) with a
+  short-lived bearer token minted per user; auth state from ``list_mcp_connected_accounts``.
+
+The toolkit only talks to the :class:`UserAccess` protocol.
+"""
+
+from __future__ import annotations
+
+from scalekit_langchain.access._protocol import UserAccess
+from scalekit_langchain.access.instance import InstanceAccess
+from scalekit_langchain.access.session_token import SessionTokenAccess
+
+__all__ = ["InstanceAccess", "SessionTokenAccess", "UserAccess"]

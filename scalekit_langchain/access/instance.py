@@ -1,0 +1,147 @@
+"""Reach a user's tools through their MCP instance (a pre-authenticated URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scalekit_langchain import _redact
+from scalekit_langchain.access._config import get_or_create_config
+from scalekit_langchain.auth import ConnectionMap
+from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.errors import BadRequestError, NotFoundError, ScalekitProtocolError
+from scalekit_langchain.models import (
+    ConnectionAuthState,
+    McpConfig,
+    McpConfigConnectionToolMapping,
+    McpInstance,
+)
+from scalekit_langchain.session import ConnectParams
+
+__all__ = ["InstanceAccess"]
+
+
+@dataclass
+class _Cached:
+    instance: McpInstance
+    expires_at: float
+
+
+# Ensured instances, shared by every toolkit made from the same client: a returning user within
+# the TTL costs no REST call. Keyed by (config name, user, instance name).
+_caches: weakref.WeakKeyDictionary[
+    AsyncScalekitClient, dict[tuple[str, str, str | None], _Cached]
+] = weakref.WeakKeyDictionary()
+
+
+class InstanceAccess:
+    """``ensure_instance`` per user; the instance URL is the credential.
+
+    Args:
+        client: The Scalekit client.
+        config_name: The config.
+        mappings: Create the config with these when ``ensure_instance`` says it is missing.
+        description: Description of a config created here.
+        instance_name: Optional name of the user's instance.
+        cache_ttl: Seconds an ensured instance is reused without asking Scalekit.
+    """
+
+    def __init__(
+        self,
+        client: AsyncScalekitClient,
+        config_name: str,
+        *,
+        mappings: Sequence[McpConfigConnectionToolMapping] | None = None,
+        description: str | None = None,
+        instance_name: str | None = None,
+        cache_ttl: float = 900.0,
+    ) -> None:
+        self.client = client
+        self.scope = config_name
+        self._mappings = mappings
+        self._description = description
+        self._instance_name = instance_name
+        self._ttl = cache_ttl
+        self._config: McpConfig | None = None
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _key(self, user: str) -> tuple[str, str, str | None]:
+        return (self.scope, user, self._instance_name)
+
+    def forget(self, user: str) -> None:
+        """Drop the cached instance of ``user`` for every toolkit of this client."""
+        _caches.get(self.client, {}).pop(self._key(user), None)
+
+    async def instance(self, user: str) -> McpInstance:
+        """The user's instance, from the shared cache or ``ensure_instance``."""
+        cache = _caches.setdefault(self.client, {})
+        hit = cache.get(self._key(user))
+        if hit is not None and time.monotonic() < hit.expires_at:
+            self._learn(hit.instance)
+            return hit.instance
+        lock = self._locks.setdefault(user, asyncio.Lock())
+        async with lock:
+            hit = cache.get(self._key(user))
+            if hit is not None and time.monotonic() < hit.expires_at:
+                return hit.instance
+            instance = await self._ensure(user)
+            if not instance.url:
+                raise ScalekitProtocolError(
+                    f"Scalekit returned no URL for {user!r}'s instance of {self.scope!r}"
+                )
+            _redact.register_secret(instance.url)
+            _redact.register_secret(instance.url.rstrip("/").rsplit("/", 1)[-1])
+            self._learn(instance)
+            cache[self._key(user)] = _Cached(instance, time.monotonic() + self._ttl)
+            return instance
+
+    def _learn(self, instance: McpInstance) -> None:
+        if instance.config is not None and self._config is None:
+            self._config = instance.config
+
+    async def _ensure(self, user: str) -> McpInstance:
+        mcp = self.client.mcp
+        try:
+            return await mcp.ensure_instance(self.scope, user, name=self._instance_name)
+        except (NotFoundError, BadRequestError):
+            if self._mappings is None:
+                raise
+        self._config = await get_or_create_config(
+            self.client, self.scope, mappings=self._mappings, description=self._description
+        )
+        return await mcp.ensure_instance(self.scope, user, name=self._instance_name)
+
+    async def connect_params(self, user: str) -> ConnectParams:
+        """The instance URL (no header needed)."""
+        instance = await self.instance(user)
+        assert instance.url is not None
+        return ConnectParams(url=instance.url, label=f"{self.scope}/{user}")
+
+    async def auth_state(self, user: str, include_links: bool) -> list[ConnectionAuthState]:
+        """``get_instance_auth_state`` of the user's instance."""
+        instance = await self.instance(user)
+        try:
+            return await self.client.mcp.get_instance_auth_state(
+                instance.id, include_auth_links=include_links
+            )
+        except NotFoundError:
+            # The instance was deleted (and maybe recreated): ensure it again, once.
+            self.forget(user)
+            instance = await self.instance(user)
+            return await self.client.mcp.get_instance_auth_state(
+                instance.id, include_auth_links=include_links
+            )
+
+    async def connection_map(self, user: str) -> ConnectionMap:
+        """From the config the instance belongs to."""
+        if self._config is None or not self._config.connection_tool_mappings:
+            await self.instance(user)
+        if self._config is None or not self._config.connection_tool_mappings:
+            found = await self.client.mcp.get_config_by_name(self.scope)
+            if found is not None:
+                self._config = found
+        mappings = self._config.connection_tool_mappings if self._config else []
+        return ConnectionMap(mappings)

@@ -1,0 +1,106 @@
+"""Reach a user's tools through the config's virtual MCP server with a minted bearer token."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from scalekit_langchain import _redact
+from scalekit_langchain.access._config import get_or_create_config
+from scalekit_langchain.auth import ConnectionMap
+from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.errors import AuthorizationRequired, BadRequestError, ScalekitError
+from scalekit_langchain.models import (
+    ConnectionAuthState,
+    McpConfig,
+    McpConfigConnectionToolMapping,
+)
+from scalekit_langchain.session import ConnectParams
+
+__all__ = ["SessionTokenAccess"]
+
+
+class SessionTokenAccess:
+    """One static ``mcp_server_url`` per config, a short-lived token per user.
+
+    Scalekit refuses to mint (HTTP 400) while one of the config's connections is not ACTIVE for
+    the user; that refusal becomes :class:`AuthorizationRequired` with fresh links from
+    ``list_mcp_connected_accounts``.
+
+    Args:
+        client: The Scalekit client.
+        config_name: The config.
+        mappings: Create the config with these when it does not exist.
+        description: Description of a config created here.
+        expiry: Lifetime of minted tokens (60 s to 24 h).
+    """
+
+    def __init__(
+        self,
+        client: AsyncScalekitClient,
+        config_name: str,
+        *,
+        mappings: Sequence[McpConfigConnectionToolMapping] | None = None,
+        description: str | None = None,
+        expiry: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.client = client
+        self.scope = config_name
+        self._mappings = mappings
+        self._description = description
+        self._expiry = expiry
+        self._config: McpConfig | None = None
+
+    def forget(self, user: str) -> None:
+        """Nothing is cached per user (tokens are minted per connect)."""
+
+    async def config(self) -> McpConfig:
+        """The config (read once, created when missing and mappings were given)."""
+        if self._config is None or not self._config.id:
+            self._config = await get_or_create_config(
+                self.client, self.scope, mappings=self._mappings, description=self._description
+            )
+        return self._config
+
+    async def connect_params(self, user: str) -> ConnectParams:
+        """Mint a token for ``user`` and point at the config's virtual server."""
+        config = await self.config()
+        if not config.mcp_server_url or not config.id:
+            raise ScalekitError(
+                f"Config {self.scope!r} has no mcp_server_url: virtual MCP servers are not "
+                "enabled for this environment; use mode='instance'"
+            )
+        try:
+            token = await self.client.mcp.create_session_token(
+                config.id, user, expiry=self._expiry
+            )
+        except BadRequestError:
+            pending = [s for s in await self.auth_state(user, True) if not s.is_active]
+            if pending:
+                raise AuthorizationRequired(pending, user_identifier=user) from None
+            raise
+        secret = token.token.get_secret_value()
+        _redact.register_secret(secret)
+        lifetime = self._expiry.total_seconds()
+        if token.expires_at is not None:
+            lifetime = (token.expires_at - datetime.now(timezone.utc)).total_seconds()
+        return ConnectParams(
+            url=config.mcp_server_url,
+            headers={"Authorization": f"Bearer {secret}"},
+            expires_at=time.monotonic() + lifetime,
+            label=f"{self.scope}/{user}",
+        )
+
+    async def auth_state(self, user: str, include_links: bool) -> list[ConnectionAuthState]:
+        """``list_mcp_connected_accounts`` for ``user``."""
+        config = await self.config()
+        assert config.id
+        return await self.client.mcp.list_mcp_connected_accounts(
+            config.id, user, include_auth_link=include_links
+        )
+
+    async def connection_map(self, user: str) -> ConnectionMap:
+        """From the config's mappings."""
+        config = await self.config()
+        return ConnectionMap(config.connection_tool_mappings)

@@ -1,0 +1,250 @@
+"""A user's connection states: which connection a tool needs, and whether it is ACTIVE.
+
+How a real Scalekit MCP server refuses a tool whose connection is not ACTIVE is not documented
+(an ``isError`` text, a JSON-RPC error, HTTP 401/403, a successful answer asking the user to
+connect, or the tool left out of ``tools/list`` are all plausible). So the decision "this call
+needs authorization" is never taken from the refusal's wording: it is taken from Scalekit's
+auth-state API (``get_instance_auth_state`` / ``list_mcp_connected_accounts``), which owns the
+truth. The wording only decides *whether to ask*:
+
+* before a call whose connection was last seen not ACTIVE (or never seen), ask;
+* after any refusal-like answer (see :func:`looks_like_refusal`), ask again;
+* a call on a connection last seen ACTIVE that gets an ordinary answer asks nothing (the warm
+  path costs no REST request).
+
+Last-seen statuses are shared by every toolkit built on the same client (like the instance
+cache), so a returning user costs no REST request either.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scalekit_langchain._mcp_compat import ToolResult
+from scalekit_langchain.errors import AuthorizationRequired
+from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
+
+__all__ = ["AuthTracker", "ConnectionMap", "is_active", "looks_like_refusal"]
+
+#: The only status that lets a tool run; any other (``EXPIRED``, ``PENDING_AUTH``,
+#: ``PENDING_VERIFICATION``, ``DISCONNECTED``, unknown, none) needs the user.
+ACTIVE = "ACTIVE"
+
+
+def is_active(status: str | None) -> bool:
+    """Whether a connected-account status lets tools run (``ACTIVE``, any case)."""
+    return bool(status) and str(status).strip().upper() == ACTIVE
+
+
+# ---------------------------------------------------------------------------- tool -> connection
+
+
+class ConnectionMap:
+    """Which connections a tool needs, from the config's ``connection_tool_mappings``.
+
+    A mapping that lists tools covers exactly those. A mapping with no tools covers every tool
+    named with its connector's slug (``gmail_...`` for provider ``GMAIL``). A tool nothing covers
+    is attributed to every connection of the config (the safe side: all must be ACTIVE).
+
+    Args:
+        mappings: The config's mappings.
+        providers: Connection name -> provider, for mappings whose ``provider`` is empty (the
+            auth state names it too).
+    """
+
+    def __init__(
+        self,
+        mappings: Sequence[McpConfigConnectionToolMapping],
+        providers: dict[str, str | None] | None = None,
+    ) -> None:
+        self._explicit: dict[str, list[str]] = {}
+        self._by_slug: list[tuple[str, str]] = []
+        self.connections: tuple[str, ...] = tuple(
+            dict.fromkeys(m.connection_name for m in mappings)
+        )
+        providers = providers or {}
+        for m in mappings:
+            for tool in m.tools:
+                self._explicit.setdefault(tool, []).append(m.connection_name)
+            if not m.tools:
+                provider = m.provider or providers.get(m.connection_name)
+                if provider:
+                    slug = re.sub(r"[^a-z0-9]", "", provider.lower())
+                    self._by_slug.append((slug, m.connection_name))
+
+    def connections_for(self, tool_name: str) -> tuple[str, ...]:
+        """The connections ``tool_name`` needs (all of the config's when unknown)."""
+        if tool_name in self._explicit:
+            return tuple(self._explicit[tool_name])
+        prefix = tool_name.split("_", 1)[0].lower()
+        found = tuple(c for slug, c in self._by_slug if slug == prefix)
+        return found or self.connections
+
+    def explicit_tools(self) -> dict[str, str]:
+        """Tool name -> its (first) connection, for tools the config names explicitly."""
+        return {tool: conns[0] for tool, conns in self._explicit.items()}
+
+
+# ---------------------------------------------------------------------------- refusal hints
+
+_URL = re.compile(r"https?://", re.IGNORECASE)
+_ASKS_TO_CONNECT = re.compile(
+    r"connect|authori[sz]|authenticat|sign[ -]?in|log[ -]?in|re-?auth|permission|"
+    r"not (?:been )?(?:linked|authorized|connected)|account required|consent",
+    re.IGNORECASE,
+)
+_META_HINT = re.compile(r"auth|connect|account|consent|login", re.IGNORECASE)
+#: Refusals are short; a long answer mentioning "log in" is content, not a refusal.
+_SHORT_ANSWER = 800
+
+
+def looks_like_refusal(result: ToolResult) -> bool:
+    """Whether an answer *might* be a refusal for authorization (then the auth state decides).
+
+    True for any ``isError`` result, a ``_meta`` key about auth/connection/account, and a short
+    answer without structured content that asks to connect, authorize or sign in. A false
+    positive costs one auth-state request; the answer still goes on when the state is ACTIVE.
+    """
+    if result.is_error:
+        return True
+    if any(_META_HINT.search(str(key)) for key in result.meta):
+        return True
+    structured = result.structured_content
+    if isinstance(structured, dict) and any(_META_HINT.search(str(k)) for k in structured):
+        if any(
+            v is True or (isinstance(v, str) and _URL.search(v))
+            for k, v in structured.items()
+            if _META_HINT.search(str(k))
+        ):
+            return True
+    if structured is not None:
+        return False
+    text = result.text
+    return len(text) <= _SHORT_ANSWER and bool(_ASKS_TO_CONNECT.search(text))
+
+
+# ---------------------------------------------------------------------------- last-seen states
+
+
+@dataclass
+class _Seen:
+    statuses: dict[str, str | None] = field(default_factory=dict)
+    providers: dict[str, str | None] = field(default_factory=dict)
+    at: float = 0.0
+
+
+AuthFetcher = Callable[[str, bool], Awaitable[list[ConnectionAuthState]]]
+
+# Last-seen states shared by every tracker of the same owner (the Scalekit client), keyed by
+# (scope, user), where scope names the config or URL.
+_shared: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Seen]] = (
+    weakref.WeakKeyDictionary()
+)
+_shared_lock = threading.Lock()
+
+
+class AuthTracker:
+    """Last-seen connection statuses per user, and the checks that keep them honest.
+
+    Args:
+        fetch: ``(user, include_links) -> states``: the auth-state API of the access in use.
+        scope: A non-secret name of what the states belong to (config name or URL label).
+        owner: Share last-seen states with every tracker of this owner (the client); ``None``
+            keeps them private.
+    """
+
+    def __init__(self, fetch: AuthFetcher, *, scope: str, owner: object | None = None) -> None:
+        self._fetch = fetch
+        self._scope = scope
+        if owner is None:
+            self._seen: dict[tuple[str, str], _Seen] = {}
+        else:
+            with _shared_lock:
+                self._seen = _shared.setdefault(owner, {})
+        #: How many auth-state requests this tracker sent (for tests and benchmarks).
+        self.checks = 0
+
+    def _entry(self, user: str) -> _Seen:
+        key = (self._scope, user)
+        entry = self._seen.get(key)
+        if entry is None:
+            entry = self._seen[key] = _Seen()
+        return entry
+
+    def record(self, user: str, states: Iterable[ConnectionAuthState]) -> None:
+        """Remember statuses just read from Scalekit."""
+        entry = self._entry(user)
+        for state in states:
+            entry.statuses[state.connection_name] = state.status
+            if state.provider:
+                entry.providers[state.connection_name] = state.provider
+        entry.at = time.monotonic()
+
+    def forget(self, user: str) -> None:
+        """Drop what is known of ``user`` (their instance was recreated, for example)."""
+        self._seen.pop((self._scope, user), None)
+
+    def known_active(self, user: str, connections: Iterable[str]) -> bool:
+        """Whether every one of ``connections`` was last seen ACTIVE (no request)."""
+        entry = self._seen.get((self._scope, user))
+        if entry is None:
+            return False
+        return all(is_active(entry.statuses.get(c)) for c in connections)
+
+    def last_seen(self, user: str) -> list[ConnectionAuthState] | None:
+        """The states last read for ``user`` (no links), or ``None`` when never read."""
+        entry = self._seen.get((self._scope, user))
+        if entry is None or not entry.statuses:
+            return None
+        return [
+            ConnectionAuthState(
+                connection_name=name,
+                provider=entry.providers.get(name),
+                connected_account_status=status,
+            )
+            for name, status in entry.statuses.items()
+        ]
+
+    def providers(self, user: str) -> dict[str, str | None]:
+        """Connection -> provider as last seen for ``user``."""
+        entry = self._seen.get((self._scope, user))
+        return dict(entry.providers) if entry else {}
+
+    async def fetch(self, user: str, *, include_links: bool) -> list[ConnectionAuthState]:
+        """Read every connection's state from Scalekit and remember it."""
+        self.checks += 1
+        states = await self._fetch(user, include_links)
+        self.record(user, states)
+        return states
+
+    async def pending(
+        self, user: str, connections: Sequence[str] | None = None
+    ) -> list[ConnectionAuthState]:
+        """Ask Scalekit (with links) which of ``connections`` (all when ``None``) are not ACTIVE.
+
+        A connection Scalekit does not report at all counts as not set up (pending).
+        """
+        states = await self.fetch(user, include_links=True)
+        if connections is None:
+            return [s for s in states if not s.is_active]
+        by_name = {s.connection_name: s for s in states}
+        out: list[ConnectionAuthState] = []
+        for name in connections:
+            state = by_name.get(name)
+            if state is None:
+                out.append(ConnectionAuthState(connection_name=name))
+            elif not state.is_active:
+                out.append(state)
+        return out
+
+    async def require(self, user: str, connections: Sequence[str] | None = None) -> None:
+        """Raise :class:`AuthorizationRequired` (fresh links) unless all are ACTIVE now."""
+        pending = await self.pending(user, connections)
+        if pending:
+            raise AuthorizationRequired(pending, user_identifier=user)

@@ -1,0 +1,308 @@
+"""One tool call, from the model's arguments to the answer: check, send once, classify, keep.
+
+The caller's side (:meth:`CallRunner.arun` / :meth:`CallRunner.run`, in the caller's loop or
+thread, where LangGraph's ``interrupt()`` and the checkpointer live):
+
+1. a call the ledger already holds (a resumed or retried node) returns its recorded answer,
+   or raises :class:`ToolCallOutcomeUnknown` again — it is never sent twice;
+2. otherwise the call goes to the session loop (:meth:`CallRunner._send`);
+3. :class:`AuthorizationRequired` pauses the run (interrupt) and, once resumed, the same call
+   starts over from step 2; outside a graph it is raised;
+4. the answer (or an unknown outcome) is recorded before it is returned.
+
+The session loop's side (:meth:`CallRunner._send`):
+
+* before the call: when the tool's connection was last seen not ACTIVE (or never seen), ask
+  Scalekit; still not ACTIVE → :class:`AuthorizationRequired`, nothing sent;
+* the call on the user's leased session;
+* after any refusal-like answer (HTTP 401/403, a JSON-RPC error, ``isError``, an answer that
+  asks to connect), ask Scalekit again: not ACTIVE → :class:`AuthorizationRequired` (nothing
+  ran, so the call runs after resume); ACTIVE → the answer stands (an error the model can fix,
+  or a typed exception for 401/403);
+* the instance answered 404 when the session opened (deleted, maybe recreated): ensure it
+  again and send once more (nothing ran).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from scalekit_langchain import _runner
+from scalekit_langchain._mcp_compat import ToolSpec, to_langchain, to_tool_result, to_tool_spec
+from scalekit_langchain.access import UserAccess
+from scalekit_langchain.auth import AuthTracker, ConnectionMap, is_active, looks_like_refusal
+from scalekit_langchain.errors import (
+    AuthorizationRequired,
+    NotFoundError,
+    ToolCallOutcomeUnknown,
+    ToolCallRejected,
+    error_class_for_status,
+)
+from scalekit_langchain.langgraph import pause_for_authorization
+from scalekit_langchain.ledger import CallLedger, call_key
+from scalekit_langchain.pool import SessionPool
+from scalekit_langchain.session import McpSession
+from scalekit_langchain.tools import ScalekitMCPTool, ToolBackend
+
+__all__ = ["CallRunner"]
+
+logger = logging.getLogger("scalekit_langchain")
+
+Answer = tuple[Any, Any, bool]  # (content, artifact, is_error)
+
+
+def _from_record(record: dict[str, Any], tool: str) -> Answer:
+    if record.get("outcome") == "unknown":
+        raise ToolCallOutcomeUnknown(tool, str(record.get("detail") or "") or None)
+    return record.get("content"), record.get("artifact"), bool(record.get("is_error"))
+
+
+def _record_of(answer: Answer) -> dict[str, Any]:
+    content, artifact, is_error = answer
+    return {"outcome": "done", "content": content, "artifact": artifact, "is_error": is_error}
+
+
+class CallRunner:
+    """Runs tool calls for one toolkit (see the module docstring for the steps).
+
+    Args:
+        access: How users reach the MCP server.
+        tracker: Last-seen connection states and auth checks.
+        ledger: Answers of calls that reached the server.
+        call_timeout: Seconds to wait for a tool's answer.
+        connect_timeout: Seconds to open an MCP session.
+        refresh_margin: Reconnect this many seconds before expiring credentials expire.
+        interrupt: Pause LangGraph runs for authorization (else always raise).
+    """
+
+    pool: SessionPool
+
+    def __init__(
+        self,
+        access: UserAccess,
+        tracker: AuthTracker,
+        *,
+        ledger: CallLedger,
+        call_timeout: float,
+        connect_timeout: float,
+        refresh_margin: float,
+        interrupt: bool = True,
+    ) -> None:
+        self.access = access
+        self.tracker = tracker
+        self.ledger = ledger
+        self._call_timeout = call_timeout
+        self._connect_timeout = connect_timeout
+        self._refresh_margin = refresh_margin
+        self._interrupt = interrupt
+        self._maps: dict[str, ConnectionMap] = {}
+        self.pending_at_discovery: list[Any] = []
+
+    # ------------------------------------------------------------------ sessions and tools
+
+    async def open_session(self, user: str) -> McpSession:
+        """A new (lazily connecting) session for ``user``; the pool's factory."""
+
+        async def params() -> Any:
+            return await self.access.connect_params(user)
+
+        return McpSession(
+            params,
+            label=f"{self.access.scope}/{user}",
+            call_timeout=self._call_timeout,
+            connect_timeout=self._connect_timeout,
+            refresh_margin=self._refresh_margin,
+        )
+
+    async def _map(self, user: str) -> ConnectionMap:
+        found = self._maps.get(user)
+        if found is None:
+            found = self._maps[user] = await self.access.connection_map(user)
+        return found
+
+    async def discover(
+        self,
+        user: str,
+        *,
+        only: list[str] | None,
+        name_prefix: str | None,
+        backend: ToolBackend,
+        config_name: str,
+    ) -> list[Any]:
+        """List the tools through ``user``'s session (auth state read alongside) and build them.
+
+        Tools the config names but the server does not list while their connection is not
+        ACTIVE (a server may hide them) are built as placeholders that pause for authorization.
+        """
+        cmap = await self._map(user)
+
+        async def listed() -> list[ToolSpec]:
+            async with self.pool.lease(user) as session:
+                return [to_tool_spec(t) for t in await session._list_tools()]
+
+        seen = self.tracker.last_seen(user)
+        if seen is not None:  # a returning user: no REST request before the first call
+            states, specs = seen, await listed()
+        else:  # read the auth state while the MCP session initializes
+            states, specs = await asyncio.gather(
+                self.tracker.fetch(user, include_links=False), listed()
+            )
+        self.pending_at_discovery = [s for s in states if not s.is_active]
+        for pending in self.pending_at_discovery:
+            logger.info(
+                "Connection %s (%s) is %s for user %r; tools that use it will ask for "
+                "authorization",
+                pending.connection_name,
+                pending.provider,
+                pending.status or "not set up",
+                user,
+            )
+        statuses = {s.connection_name: s.status for s in states}
+        providers = {s.connection_name: s.provider for s in states}
+        listed_names = {s.name for s in specs}
+        hidden = [
+            name
+            for name, conn in cmap.explicit_tools().items()
+            if name not in listed_names and not is_active(statuses.get(conn))
+        ]
+        available = listed_names | set(hidden)
+        if only is not None:
+            unknown = sorted(set(only) - available)
+            if unknown:
+                raise ValueError(
+                    f"tools: {unknown} not offered by config {config_name!r}; "
+                    f"available: {sorted(available)}"
+                )
+        built: list[Any] = []
+        entries: list[tuple[str, ToolSpec | None]] = [(s.name, s) for s in specs]
+        entries += [(name, None) for name in hidden]
+        for name, spec in entries:
+            if only is not None and name not in only:
+                continue
+            connections = cmap.connections_for(name)
+            connection = connections[0] if len(connections) == 1 else None
+            metadata = {
+                "scalekit_config": config_name,
+                "scalekit_connection": connection,
+                "scalekit_provider": providers.get(connection) if connection else None,
+            }
+            tags = ["scalekit", f"scalekit:{config_name}"]
+            if connection:
+                tags.append(f"scalekit_connection:{connection}")
+            built.append(
+                ScalekitMCPTool.from_spec(
+                    spec,
+                    backend,
+                    mcp_name=name,
+                    name_prefix=name_prefix,
+                    metadata=metadata,
+                    tags=tags,
+                )
+            )
+        return built
+
+    async def aclose(self) -> None:
+        """Close every session."""
+        await _runner.run(self.pool.aclose())
+
+    # ------------------------------------------------------------------ caller's side
+
+    async def arun(
+        self,
+        user: str,
+        tool: str,
+        arguments: dict[str, Any],
+        config: RunnableConfig | None,
+        tool_call_id: str | None,
+    ) -> Answer:
+        """Run one call from an async caller (see the module docstring)."""
+        key = call_key(config, tool_call_id)
+        if key is not None:
+            record = await self.ledger.alookup(config, key)
+            if record is not None:
+                return _from_record(record, tool)
+        while True:
+            try:
+                answer = await _runner.run(self._send(user, tool, arguments))
+            except AuthorizationRequired as exc:
+                self._pause(exc, config)
+                continue
+            except ToolCallOutcomeUnknown as exc:
+                if key is not None:
+                    await self.ledger.arecord(config, key, {"outcome": "unknown", "detail": str(exc)})
+                raise
+            if key is not None:
+                await self.ledger.arecord(config, key, _record_of(answer))
+            return answer
+
+    def run(
+        self,
+        user: str,
+        tool: str,
+        arguments: dict[str, Any],
+        config: RunnableConfig | None,
+        tool_call_id: str | None,
+    ) -> Answer:
+        """Sync twin of :meth:`arun` (same steps; the ledger's sync I/O)."""
+        key = call_key(config, tool_call_id)
+        if key is not None:
+            record = self.ledger.lookup(config, key)
+            if record is not None:
+                return _from_record(record, tool)
+        while True:
+            try:
+                answer = _runner.run_sync(self._send(user, tool, arguments))
+            except AuthorizationRequired as exc:
+                self._pause(exc, config)
+                continue
+            except ToolCallOutcomeUnknown as exc:
+                if key is not None:
+                    self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
+                raise
+            if key is not None:
+                self.ledger.record(config, key, _record_of(answer))
+            return answer
+
+    def _pause(self, error: AuthorizationRequired, config: RunnableConfig | None) -> None:
+        if not self._interrupt:
+            raise error
+        pause_for_authorization(error, config)
+
+    # ------------------------------------------------------------------ session loop
+
+    async def _send(self, user: str, tool: str, arguments: dict[str, Any]) -> Answer:
+        connections = (await self._map(user)).connections_for(tool)
+        if not self.tracker.known_active(user, connections):
+            await self.tracker.require(user, connections)
+        for attempt in (0, 1):
+            try:
+                async with self.pool.lease(user) as session:
+                    result = to_tool_result(await session._call_tool(tool, arguments))
+            except ToolCallRejected as exc:
+                await self.tracker.require(user, connections)
+                if exc.status_code is not None:
+                    raise error_class_for_status(exc.status_code)(
+                        f"The MCP server refused {tool!r} with HTTP {exc.status_code} although "
+                        f"its connections are ACTIVE: {exc.detail or 'no detail'}",
+                        status_code=exc.status_code,
+                    ) from None
+                return (f"Error: {exc.detail or 'the server rejected the call'}", None, True)
+            except NotFoundError:
+                if attempt:
+                    raise
+                # The instance is gone (deleted, maybe recreated): nothing ran. Ensure it again.
+                logger.info("The MCP server of %r answered 404; ensuring it again", user)
+                self.access.forget(user)
+                self.tracker.forget(user)
+                await self.pool.discard(user)
+                await self.tracker.require(user, connections)
+                continue
+            if looks_like_refusal(result):
+                await self.tracker.require(user, connections)
+            content, artifact = to_langchain(result)
+            return content, artifact, result.is_error
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,187 @@
+"""Per-user MCP sessions: a pool that lends them out and never closes one under a call.
+
+* A call takes a *lease* on its user's session and gives it back when the answer is in.
+* At most ``max_sessions`` sessions are open. A new user's first call closes the least
+  recently used session that no call holds; when every session is busy, it waits until one
+  is given back (like an HTTP connection pool waiting for a free slot).
+* Sessions idle longer than ``idle_ttl`` are closed by a timer, not only on the next call.
+
+Everything here runs on the session loop (:mod:`scalekit_langchain._runner`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from scalekit_langchain.errors import ScalekitError
+from scalekit_langchain.session import McpSession
+
+__all__ = ["SessionPool"]
+
+logger = logging.getLogger("scalekit_langchain")
+
+SessionFactory = Callable[[str], Awaitable[McpSession]]
+
+
+class _Entry:
+    def __init__(self, session: McpSession) -> None:
+        self.session = session
+        self.leases = 0
+        self.last_used = time.monotonic()
+
+
+class SessionPool:
+    """Open MCP sessions by user, lent out per call.
+
+    Args:
+        factory: Builds a (not yet connected) session for a user.
+        max_sessions: Sessions kept open at most.
+        idle_ttl: Seconds after which a session nobody uses is closed.
+    """
+
+    def __init__(self, factory: SessionFactory, *, max_sessions: int, idle_ttl: float) -> None:
+        self._factory = factory
+        self._max = max_sessions
+        self._idle_ttl = idle_ttl
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._opening: dict[str, asyncio.Future[_Entry]] = {}
+        self._freed: asyncio.Condition | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        self._closed = False
+        #: Sessions closed because they idled or made room (for tests and benchmarks).
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, user: object) -> bool:
+        return user in self._entries
+
+    def _condition(self) -> asyncio.Condition:
+        if self._freed is None:
+            self._freed = asyncio.Condition()
+        return self._freed
+
+    @contextlib.asynccontextmanager
+    async def lease(self, user: str) -> AsyncIterator[McpSession]:
+        """Lend ``user``'s session (opened lazily) for the duration of one call."""
+        entry = await self._acquire(user)
+        entry.leases += 1
+        try:
+            yield entry.session
+        finally:
+            entry.leases -= 1
+            entry.last_used = time.monotonic()
+            if entry.leases == 0:
+                async with self._condition():
+                    self._condition().notify_all()
+
+    def peek(self, user: str) -> McpSession | None:
+        """The user's open session, if any (no lease, no side effect)."""
+        entry = self._entries.get(user)
+        return entry.session if entry else None
+
+    async def _acquire(self, user: str) -> _Entry:
+        while True:
+            if self._closed:
+                raise ScalekitError("This toolkit is closed; create a new one")
+            entry = self._entries.get(user)
+            if entry is not None:
+                self._entries.move_to_end(user)
+                return entry
+            pending = self._opening.get(user)
+            if pending is not None:
+                await asyncio.shield(pending)
+                continue
+            if len(self._entries) + len(self._opening) < self._max:
+                return await self._open(user)
+            victim = next((u for u, e in self._entries.items() if e.leases == 0), None)
+            if victim is not None:
+                await self._evict(victim, why="to make room")
+                continue
+            async with self._condition():
+                await self._condition().wait()
+
+    async def _open(self, user: str) -> _Entry:
+        future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
+        self._opening[user] = future
+        try:
+            entry = _Entry(await self._factory(user))
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise it; nobody else needs to see it
+            raise
+        finally:
+            self._opening.pop(user, None)
+        self._entries[user] = entry
+        if not future.done():
+            future.set_result(entry)
+        self._start_reaper()
+        return entry
+
+    async def _evict(self, user: str, *, why: str) -> None:
+        entry = self._entries.pop(user, None)
+        if entry is None:
+            return
+        self.evictions += 1
+        logger.debug("Closing the MCP session of %r %s", user, why)
+        try:
+            await entry.session.aclose()
+        except Exception:  # a session that fails to close is gone all the same
+            logger.debug("Closing the MCP session of %r failed", user, exc_info=True)
+
+    async def discard(self, user: str) -> None:
+        """Close ``user``'s session now if no call holds it (e.g. its URL changed)."""
+        entry = self._entries.get(user)
+        if entry is not None and entry.leases == 0:
+            await self._evict(user, why="on request")
+
+    async def reap(self) -> int:
+        """Close sessions idle longer than ``idle_ttl``; return how many were closed."""
+        cutoff = time.monotonic() - self._idle_ttl
+        idle = [u for u, e in self._entries.items() if e.leases == 0 and e.last_used < cutoff]
+        for user in idle:
+            await self._evict(user, why=f"after {self._idle_ttl:g}s idle")
+        return len(idle)
+
+    def _start_reaper(self) -> None:
+        if self._reaper is not None and not self._reaper.done():
+            return
+        interval = max(0.05, min(self._idle_ttl / 2, 30.0))
+        self._reaper = asyncio.get_running_loop().create_task(
+            _reap_forever(weakref.ref(self), interval), name="scalekit-session-reaper"
+        )
+
+    async def aclose(self) -> None:
+        """Close every session and stop the timer."""
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reaper
+            self._reaper = None
+        entries, self._entries = self._entries, OrderedDict()
+        await asyncio.gather(*(e.session.aclose() for e in entries.values()), return_exceptions=True)
+        if self._freed is not None:
+            async with self._freed:
+                self._freed.notify_all()
+
+
+async def _reap_forever(pool_ref: weakref.ref[SessionPool], interval: float) -> None:
+    """The idle timer; holds the pool only weakly, so an abandoned pool can be collected."""
+    while True:
+        await asyncio.sleep(interval)
+        pool = pool_ref()
+        if pool is None or pool._closed:
+            return
+        await pool.reap()
+        if not pool._entries:
+            pool._reaper = None
+            return
+        del pool
