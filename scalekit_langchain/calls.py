@@ -26,6 +26,7 @@ The session loop's side (:meth:`CallRunner._send`):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -43,7 +44,7 @@ from scalekit_langchain.errors import (
     error_class_for_status,
 )
 from scalekit_langchain.langgraph import pause_for_authorization
-from scalekit_langchain.ledger import CallLedger, call_key
+from scalekit_langchain.ledger import CallKey, CallLedger, call_key
 from scalekit_langchain.pool import SessionPool
 from scalekit_langchain.session import McpSession
 from scalekit_langchain.tools import ScalekitMCPTool, ToolBackend
@@ -101,6 +102,7 @@ class CallRunner:
         self._interrupt = interrupt
         self._maps: dict[str, ConnectionMap] = {}
         self.pending_at_discovery: list[Any] = []
+        self._inflight: dict[tuple[str, str], set[asyncio.Future[Answer]]] = {}
 
     # ------------------------------------------------------------------ sessions and tools
 
@@ -227,10 +229,22 @@ class CallRunner:
                 return _from_record(record, tool)
         while True:
             try:
-                answer = await _runner.run(self._send(user, tool, arguments))
+                return await self._asend_and_record(user, tool, arguments, config, key)
             except AuthorizationRequired as exc:
+                await self._asettle(key)
                 self._pause(exc, config)
-                continue
+
+    async def _asend_and_record(
+        self,
+        user: str,
+        tool: str,
+        arguments: dict[str, Any],
+        config: RunnableConfig | None,
+        key: CallKey | None,
+    ) -> Answer:
+        async def send_and_record() -> Answer:
+            try:
+                answer = await _runner.run(self._send(user, tool, arguments))
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
                     await self.ledger.arecord(config, key, {"outcome": "unknown", "detail": str(exc)})
@@ -238,6 +252,35 @@ class CallRunner:
             if key is not None:
                 await self.ledger.arecord(config, key, _record_of(answer))
             return answer
+
+        # A ToolNode runs the calls of one AI message together, and LangGraph cancels the
+        # others when one pauses for authorization. A call that left for the server must not
+        # be cancelled half-way (it may have run, and its answer would be lost): it runs in its
+        # own task, shielded, and the pausing sibling waits for it (see _asettle).
+        task = asyncio.ensure_future(send_and_record())
+        if key is not None:
+            scope = key[:2]
+            self._inflight.setdefault(scope, set()).add(task)
+            task.add_done_callback(functools.partial(self._forget_inflight, scope))
+        return await asyncio.shield(task)
+
+    def _forget_inflight(self, scope: tuple[str, str], task: asyncio.Future[Any]) -> None:
+        tasks = self._inflight.get(scope)
+        if tasks is not None:
+            tasks.discard(task)
+            if not tasks:
+                self._inflight.pop(scope, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller may have been cancelled before seeing it
+
+    async def _asettle(self, key: CallKey | None) -> None:
+        """Before pausing: let sibling calls of the same node that are on the wire finish
+        and be recorded, so the resumed node finds their answers instead of sending again."""
+        if key is None:
+            return
+        others = [t for t in self._inflight.get(key[:2], ()) if not t.done()]
+        if others:
+            await asyncio.wait(others)
 
     def run(
         self,
