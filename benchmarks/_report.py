@@ -368,7 +368,7 @@ def render(r: Results) -> str:
         ("fake `ClientSession.call_tool` (the floor)", cpu["fake"], None, "-"),
         ("+ `McpSession._call_tool` (session.py: call id, `_race`)", cpu["session"],
          cpu["session"] - cpu["fake"], "ours"),
-        ("+ `ScalekitMCPToolkit.call_tool` (toolkit.py: user routing)", cpu["toolkit"],
+        ("+ `ScalekitMCPToolkit.arun_tool` (user routing, auth check, call runner)", cpu["toolkit"],
          cpu["toolkit"] - cpu["session"], "ours"),
         ("+ tool `ainvoke` on the session loop (LangChain `BaseTool`, adapters tool, our "
          "interceptor; tools.py)", cpu["tool_on_session_loop"],

@@ -27,6 +27,14 @@ from benchmarks._emulator import EmulatorProcess
 from scalekit_langchain import AsyncScalekitClient, McpConfigConnectionToolMapping, _runner
 from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
+
+def _session_of(toolkit: ScalekitMCPToolkit, user: str) -> Any:
+    """The user's open MCP session inside a toolkit (benchmarks reach past the public API)."""
+    assert toolkit._runner is not None
+    session = toolkit._runner.pool.peek(user)
+    assert session is not None
+    return session
+
 CONFIG = "bench-gmail"
 CONNECTION = "MY_GMAIL"
 TOOL = "gmail_fetch_mails"
@@ -460,7 +468,7 @@ async def overhead(
     try:
         tool = (await toolkit.aget_tools())[0]
         await invoke(tool, 0)
-        mcp_session = toolkit._users[user].session
+        mcp_session = _session_of(toolkit, user)
         live = mcp_session._live
         assert live is not None and live.session is not None
         cs = live.session
@@ -549,7 +557,7 @@ async def wrapper_cpu(
     toolkit = new_toolkit(client, user)
     try:
         tool = (await toolkit.aget_tools())[0]
-        mcp_session = toolkit._users[user].session
+        mcp_session = _session_of(toolkit, user)
         live = mcp_session._live
         assert live is not None and live.session is not None
         cs = live.session
@@ -579,7 +587,7 @@ async def wrapper_cpu(
                 on_session_loop = {
                     "fake": lambda i: cs.call_tool(TOOL, dict(ARGS)),
                     "session": lambda i: mcp_session._call_tool(TOOL, dict(ARGS)),
-                    "toolkit": lambda i: toolkit.call_tool(TOOL, dict(ARGS), None),
+                    "toolkit": lambda i: toolkit.arun_tool(TOOL, dict(ARGS), None, None),
                     "tool_on_session_loop": lambda i: tool.ainvoke(tool_call(tool, i)),
                 }
                 on_caller_loop = {

@@ -143,9 +143,7 @@ AuthFetcher = Callable[[str, bool], Awaitable[list[ConnectionAuthState]]]
 
 # Last-seen states shared by every tracker of the same owner (the Scalekit client), keyed by
 # (scope, user), where scope names the config or URL.
-_shared: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Seen]] = (
-    weakref.WeakKeyDictionary()
-)
+_shared: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Seen]] = weakref.WeakKeyDictionary()
 _shared_lock = threading.Lock()
 
 

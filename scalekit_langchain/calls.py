@@ -247,7 +247,9 @@ class CallRunner:
                 answer = await _runner.run(self._send(user, tool, arguments))
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
-                    await self.ledger.arecord(config, key, {"outcome": "unknown", "detail": str(exc)})
+                    await self.ledger.arecord(
+                        config, key, {"outcome": "unknown", "detail": str(exc)}
+                    )
                 raise
             if key is not None:
                 await self.ledger.arecord(config, key, _record_of(answer))
@@ -258,18 +260,18 @@ class CallRunner:
         # be cancelled half-way (it may have run, and its answer would be lost): it runs in its
         # own task, shielded, and the pausing sibling waits for it (see _asettle).
         task = asyncio.ensure_future(send_and_record())
-        if key is not None:
-            scope = key[:2]
+        scope = key[:2] if key is not None else None
+        if scope is not None:
             self._inflight.setdefault(scope, set()).add(task)
-            task.add_done_callback(functools.partial(self._forget_inflight, scope))
+        task.add_done_callback(functools.partial(self._forget_inflight, scope))
         return await asyncio.shield(task)
 
-    def _forget_inflight(self, scope: tuple[str, str], task: asyncio.Future[Any]) -> None:
-        tasks = self._inflight.get(scope)
+    def _forget_inflight(self, scope: tuple[str, str] | None, task: asyncio.Future[Any]) -> None:
+        tasks = self._inflight.get(scope) if scope is not None else None
         if tasks is not None:
             tasks.discard(task)
             if not tasks:
-                self._inflight.pop(scope, None)
+                self._inflight.pop(scope, None)  # type: ignore[arg-type]
         if not task.cancelled():
             task.exception()  # retrieved: the caller may have been cancelled before seeing it
 

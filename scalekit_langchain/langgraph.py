@@ -151,7 +151,9 @@ def authorization_gate(
 
     def gate(state: Any, config: RunnableConfig) -> None:
         user = toolkit.user_for_run(config)
-        while pending := [s for s in toolkit.auth_state(True, user_identifier=user) if not s.is_active]:
+        while pending := [
+            s for s in toolkit.auth_state(True, user_identifier=user) if not s.is_active
+        ]:
             pause_for_authorization(AuthorizationRequired(pending, user_identifier=user), config)
 
     async def agate(state: Any, config: RunnableConfig) -> None:

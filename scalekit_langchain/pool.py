@@ -167,7 +167,9 @@ class SessionPool:
                 await self._reaper
             self._reaper = None
         entries, self._entries = self._entries, OrderedDict()
-        await asyncio.gather(*(e.session.aclose() for e in entries.values()), return_exceptions=True)
+        await asyncio.gather(
+            *(e.session.aclose() for e in entries.values()), return_exceptions=True
+        )
         if self._freed is not None:
             async with self._freed:
                 self._freed.notify_all()

@@ -141,9 +141,7 @@ class ScalekitMCPTool(BaseTool):
         finally:
             _tool_call_id.reset(token)
 
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Any:
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         token = _tool_call_id.set(_call_id_of(input))
         try:
             return await super().ainvoke(input, config, **kwargs)

@@ -72,9 +72,7 @@ class SessionTokenAccess:
                 "enabled for this environment; use mode='instance'"
             )
         try:
-            token = await self.client.mcp.create_session_token(
-                config.id, user, expiry=self._expiry
-            )
+            token = await self.client.mcp.create_session_token(config.id, user, expiry=self._expiry)
         except BadRequestError:
             pending = [s for s in await self.auth_state(user, True) if not s.is_active]
             if pending:

@@ -22,9 +22,12 @@ async def main(step: str, db: str, user: str) -> None:
     # The resuming process's model is asked once more, after the tools ran.
     first = [AIMessage(content="", tool_calls=[SEND, EVENT])] if step == "start" else []
     model = ScriptedChatModel(steps=[*first, AIMessage(content="All done.")])
-    async with AsyncSqliteSaver.from_conn_string(db) as saver, ScalekitMCPToolkit(
-        config_name=MAIL_CONFIG, user_identifier=user, connection_tool_mappings=MAIL_MAPPINGS
-    ) as toolkit:
+    async with (
+        AsyncSqliteSaver.from_conn_string(db) as saver,
+        ScalekitMCPToolkit(
+            config_name=MAIL_CONFIG, user_identifier=user, connection_tool_mappings=MAIL_MAPPINGS
+        ) as toolkit,
+    ):
         graph = _custom_graph(model, await toolkit.aget_tools(), saver)
         run = {"configurable": {"thread_id": "cross-process"}}
         if step == "start":

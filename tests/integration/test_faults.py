@@ -594,11 +594,8 @@ async def test_cancelling_a_call_mid_flight_leaves_no_task_and_the_session_works
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            await asyncio.sleep(0.05)
-            left = [t for t in await _session_loop_tasks() if t not in before]
-            # Ours are gone at once; only the MCP transport's own request handler may wait for
-            # the server's answer to the request that already left.
-            assert all("handle_request_async" in t.get_name() for t in left), left
+            # A call that left for the server is not abandoned half-way (it may have run and
+            # its answer must be recorded): it finishes on its own, then nothing is left.
             await asyncio.sleep(1.1)  # the server answers the request that left
             assert [t for t in await _session_loop_tasks() if t not in before] == []
             emu.set_latency(0)

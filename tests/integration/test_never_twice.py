@@ -45,10 +45,19 @@ from tests.integration._toolkit_support import (
 )
 
 USER = "grace"
-SEND = {"name": "gmail_send_message", "args": mail("Q3 budget"), "id": "call_send", "type": "tool_call"}
+SEND = {
+    "name": "gmail_send_message",
+    "args": mail("Q3 budget"),
+    "id": "call_send",
+    "type": "tool_call",
+}
 EVENT = {
     "name": "googlecalendar_create_event",
-    "args": {"summary": "Budget review", "start_datetime": rfc3339(utcnow()), "event_duration_minutes": 15},
+    "args": {
+        "summary": "Budget review",
+        "start_datetime": rfc3339(utcnow()),
+        "event_duration_minutes": 15,
+    },
     "id": "call_event",
     "type": "tool_call",
 }
@@ -180,7 +189,9 @@ async def test_async_resume_sends_the_mail_once(
         result = await graph.ainvoke(ASK, run)
         pauses = _interrupts(result)
         assert pauses, result
-        assert {c["connection_name"] for p in pauses for c in p.value["connections"]} == {"MY_CALENDAR"}
+        assert {c["connection_name"] for p in pauses for c in p.value["connections"]} == {
+            "MY_CALENDAR"
+        }
         assert _sent(emu) == 1  # the authorized call went out; the pending one did not
         assert len(new_events(emu, USER)) == 0
         emu.authorize(USER, "MY_CALENDAR")
@@ -267,7 +278,9 @@ def _worker(step: str, db: Path, emu: ScalekitEmulator) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_resume_in_another_process_sends_the_mail_once(emu: ScalekitEmulator, tmp_path: Path) -> None:
+def test_resume_in_another_process_sends_the_mail_once(
+    emu: ScalekitEmulator, tmp_path: Path
+) -> None:
     db = tmp_path / "checkpoints.db"
     first = _worker("start", db, emu)
     assert first["interrupted"] is True
@@ -286,10 +299,15 @@ async def test_retry_policy_does_not_resend_a_call_whose_outcome_is_unknown(
     emu: ScalekitEmulator, client: AsyncScalekitClient
 ) -> None:
     emu.authorize(USER, "MY_CALENDAR")
-    model = ScriptedChatModel(steps=[AIMessage(content="", tool_calls=[SEND]), AIMessage(content="ok")])
+    model = ScriptedChatModel(
+        steps=[AIMessage(content="", tool_calls=[SEND]), AIMessage(content="ok")]
+    )
     async with _toolkit(client) as toolkit:
         graph = _custom_graph(
-            model, await toolkit.aget_tools(), InMemorySaver(), retry_policy=RetryPolicy(max_attempts=3)
+            model,
+            await toolkit.aget_tools(),
+            InMemorySaver(),
+            retry_policy=RetryPolicy(max_attempts=3),
         )
         emu.fail_next(200, kind="mcp.tools/call", mode="drop_after")
         with pytest.raises(ToolCallOutcomeUnknown):
@@ -302,7 +320,9 @@ async def test_even_a_retry_on_every_exception_does_not_resend(
     emu: ScalekitEmulator, client: AsyncScalekitClient
 ) -> None:
     emu.authorize(USER, "MY_CALENDAR")
-    model = ScriptedChatModel(steps=[AIMessage(content="", tool_calls=[SEND]), AIMessage(content="ok")])
+    model = ScriptedChatModel(
+        steps=[AIMessage(content="", tool_calls=[SEND]), AIMessage(content="ok")]
+    )
     async with _toolkit(client) as toolkit:
         graph = _custom_graph(
             model,
@@ -445,4 +465,3 @@ async def test_warm_calls_on_active_connections_cost_no_rest_request(
         for _ in range(5):
             await fetch.ainvoke({"max_results": 1})
         assert emu.counts() == {"mcp.tools/call": 5}
-

@@ -472,13 +472,13 @@ def test_model_arguments_named_like_langchain_parameters_reach_the_server(
     send_tool: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, Any] = {}
-    original = ScalekitMCPToolkit.call_tool
+    original = ScalekitMCPToolkit.run_tool
 
-    async def spy(self: Any, mcp_name: str, arguments: dict[str, Any], config: Any) -> Any:
+    def spy(self: Any, mcp_name: str, arguments: dict[str, Any], config: Any, call_id: Any) -> Any:
         seen.update(arguments)
-        return await original(self, mcp_name, arguments, config)
+        return original(self, mcp_name, arguments, config, call_id)
 
-    monkeypatch.setattr(ScalekitMCPToolkit, "call_tool", spy)
+    monkeypatch.setattr(ScalekitMCPToolkit, "run_tool", spy)
     args = {"to": "ops@acme.example", "subject": "s", "body": "b", "config": "X", "run_manager": 1}
     result = send_tool.invoke(
         {"name": send_tool.name, "args": args, "id": "c", "type": "tool_call"}
