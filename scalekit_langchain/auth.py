@@ -116,13 +116,12 @@ def looks_like_refusal(result: ToolResult) -> bool:
     if any(_META_HINT.search(str(key)) for key in result.meta):
         return True
     structured = result.structured_content
-    if isinstance(structured, dict) and any(_META_HINT.search(str(k)) for k in structured):
-        if any(
-            v is True or (isinstance(v, str) and _URL.search(v))
-            for k, v in structured.items()
-            if _META_HINT.search(str(k))
-        ):
-            return True
+    if isinstance(structured, dict) and any(
+        v is True or (isinstance(v, str) and _URL.search(v))
+        for k, v in structured.items()
+        if _META_HINT.search(str(k))
+    ):
+        return True
     if structured is not None:
         return False
     text = result.text
