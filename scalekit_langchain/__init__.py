@@ -39,6 +39,7 @@ from scalekit_langchain.tools import ScalekitMCPTool
 __all__ = [
     "AUTHORIZATION_INTERRUPT_TYPE",
     "AsyncScalekitClient",
+    "AuthorizationMiddleware",
     "AuthenticationError",
     "AuthorizationRequired",
     "BadRequestError",
@@ -68,3 +69,13 @@ __all__ = [
     "authorization_gate",
     "resume_authorization",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The middleware needs `langchain` itself; import it only when asked for, so the rest of
+    # the package works with langchain-core alone.
+    if name == "AuthorizationMiddleware":
+        from scalekit_langchain.middleware import AuthorizationMiddleware
+
+        return AuthorizationMiddleware
+    raise AttributeError(f"module 'scalekit_langchain' has no attribute {name!r}")

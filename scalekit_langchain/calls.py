@@ -207,6 +207,14 @@ class CallRunner:
             )
         return built
 
+    async def pending_all(self, user: str) -> list[Any]:
+        """Every connection of ``user`` not ACTIVE (fresh links); no request while all of the
+        config's connections were last seen ACTIVE."""
+        cmap = await self._map(user)
+        if cmap.connections and self.tracker.known_active(user, cmap.connections):
+            return []
+        return await self.tracker.pending(user)
+
     async def aclose(self) -> None:
         """Close every session."""
         await _runner.run(self.pool.aclose())

@@ -277,6 +277,15 @@ class ScalekitMCPToolkit(BaseToolkit):
             self.await_authorization(timeout, poll_interval, user_identifier=user_identifier)
         )
 
+    async def _apending_connections(self, user: str) -> list[ConnectionAuthState]:
+        """Every connection of ``user`` that is not ACTIVE (no request while all were last seen
+        ACTIVE), with fresh links."""
+        return await _runner.run(self._calls().pending_all(user))
+
+    def _pending_connections(self, user: str) -> list[ConnectionAuthState]:
+        """Sync :meth:`_apending_connections`."""
+        return _runner.run_sync(self._calls().pending_all(user))
+
     @property
     def pending_connections(self) -> list[ConnectionAuthState]:
         """Connections found not ACTIVE when the toolkit connected (empty if none or unknown)."""
@@ -394,9 +403,9 @@ class ScalekitMCPToolkit(BaseToolkit):
                 user = context.get(self.user_id_key)
             elif context is not None:
                 user = getattr(context, self.user_id_key, None)
-        if user is None:
-            platform_user = configurable.get("langgraph_auth_user")
-            user = getattr(platform_user, "identity", None)
+        if user is None:  # the LangGraph Platform user
+            server_user = getattr(getattr(runtime, "server_info", None), "user", None)
+            user = getattr(server_user or configurable.get("langgraph_auth_user"), "identity", None)
         if user is None:
             raise ValueError(
                 "No user for this run: pass config={'configurable': "
