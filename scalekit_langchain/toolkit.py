@@ -27,11 +27,12 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from scalekit_langchain import _base, _runner
 from scalekit_langchain.access import InstanceAccess, SessionTokenAccess, UserAccess
-from scalekit_langchain.auth import AuthTracker
+from scalekit_langchain.access.url import TokenProvider, UrlAccess
+from scalekit_langchain.auth import AuthTracker, ConnectionMap
 from scalekit_langchain.calls import CallRunner
 from scalekit_langchain.client import AsyncScalekitClient
 from scalekit_langchain.errors import AuthorizationRequired, ScalekitError
@@ -49,7 +50,8 @@ class ScalekitMCPToolkit(BaseToolkit):
 
     Args:
         client: An :class:`AsyncScalekitClient`; built from ``SCALEKIT_*`` env vars when omitted.
-        config_name: The MCP config to use (``^[a-z0-9_-]{1,100}$``).
+        config_name: The MCP config to use (``^[a-z0-9_-]{1,100}$``). Optional with ``url``
+            (then it only names the config whose connected accounts tell the auth state).
         user_identifier: Whose accounts the tools act on. ``None`` resolves the user per call
             from the run's config (``configurable[user_id_key]``): one tool set for many users.
         connection_tool_mappings: Create the config with these when it does not exist yet.
@@ -72,6 +74,12 @@ class ScalekitMCPToolkit(BaseToolkit):
         max_sessions: Open user sessions kept at most; a new user waits for a free one when
             every session is serving a call (sessions are never closed under a call).
         session_idle_ttl: Seconds after which an unused user session is closed (on a timer).
+        url: Connect to this MCP URL instead of asking Scalekit for one: a pre-authenticated
+            instance URL you already have, or any MCP URL (with ``bearer_token`` or
+            ``token_provider``). Treated as a secret.
+        bearer_token: A fixed token sent as ``Authorization: Bearer`` to ``url``.
+        token_provider: Called (sync or async) for a fresh bearer token on every connect to
+            ``url`` and again after a 401, so tokens can be renewed.
         interrupt_on_authorization: Pause a LangGraph run with ``interrupt()`` when a
             connection needs authorization (``"auto"`` or ``True``: inside a graph that has a
             checkpointer; ``False``: always raise :class:`AuthorizationRequired`).
@@ -81,7 +89,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     client: AsyncScalekitClient | None = None
-    config_name: str
+    config_name: str | None = None
     user_identifier: str | None = None
     connection_tool_mappings: list[McpConfigConnectionToolMapping] | None = None
     description: str | None = None
@@ -99,6 +107,9 @@ class ScalekitMCPToolkit(BaseToolkit):
     max_sessions: int = Field(default=1000, ge=1)
     session_idle_ttl: float = Field(default=900.0, gt=0)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
+    url: SecretStr | None = None
+    bearer_token: SecretStr | None = None
+    token_provider: TokenProvider | None = None
 
     _owned_client: AsyncScalekitClient | None = PrivateAttr(default=None)
     _runner: CallRunner | None = PrivateAttr(default=None)
@@ -111,8 +122,20 @@ class ScalekitMCPToolkit(BaseToolkit):
 
     @field_validator("config_name")
     @classmethod
-    def _check_config_name(cls, value: str) -> str:
-        return _base.check_config_name(value, "config_name")
+    def _check_config_name(cls, value: str | None) -> str | None:
+        return None if value is None else _base.check_config_name(value, "config_name")
+
+    @model_validator(mode="after")
+    def _check_target(self) -> ScalekitMCPToolkit:
+        if self.config_name is None and self.url is None:
+            raise ValueError("config_name is required (or url, to connect to a URL you have)")
+        if self.url is None and (self.bearer_token or self.token_provider):
+            raise ValueError("bearer_token and token_provider go with url")
+        return self
+
+    @property
+    def _scope(self) -> str:
+        return self.config_name or "mcp-url"
 
     @field_validator("user_identifier")
     @classmethod
@@ -137,7 +160,8 @@ class ScalekitMCPToolkit(BaseToolkit):
     def __repr__(self) -> str:
         return (
             f"ScalekitMCPToolkit(config_name={self.config_name!r}, "
-            f"user_identifier={self.user_identifier!r}, mode={self.mode!r})"
+            f"user_identifier={self.user_identifier!r}, "
+            f"mode={'url' if self.url is not None else self.mode!r})"
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -301,6 +325,20 @@ class ScalekitMCPToolkit(BaseToolkit):
         return self._owned_client
 
     def _access(self) -> UserAccess:
+        if self.url is not None:
+            auth_source = None
+            if self.config_name is not None:
+                accounts = SessionTokenAccess(self._client(), self.config_name)
+                auth_source = accounts.auth_state
+            return UrlAccess(
+                self.url,
+                token=self.bearer_token,
+                token_provider=self.token_provider,
+                auth_state=auth_source,
+                connection_map=ConnectionMap(self.connection_tool_mappings or []),
+                scope=self._scope,
+            )
+        assert self.config_name is not None
         client = self._client()
         if self.mode == "instance":
             return InstanceAccess(
@@ -324,8 +362,9 @@ class ScalekitMCPToolkit(BaseToolkit):
             raise ScalekitError("This toolkit is closed; create a new one")
         if self._runner is None:
             access = self._access()
+            owner = None if self.url is not None and self.config_name is None else self._client()
             tracker = AuthTracker(
-                access.auth_state, scope=f"{self.mode}:{self.config_name}", owner=self._client()
+                access.auth_state, scope=f"{self.mode}:{self._scope}", owner=owner
             )
             runner = CallRunner(
                 access,
@@ -369,7 +408,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 only=self.tools,
                 name_prefix=self.tool_name_prefix,
                 backend=self,
-                config_name=self.config_name,
+                config_name=self._scope,
             )
 
     async def _aclose(self) -> None:
