@@ -179,6 +179,13 @@ class CallRunner:
                     f"tools: {unknown} not offered by config {config_name!r}; "
                     f"available: {sorted(available)}"
                 )
+        if name_prefix is not None:
+            too_long = [n for n in available if len(name_prefix) + 1 + len(n) > 64]
+            if too_long:
+                raise ValueError(
+                    f"tool_name_prefix {name_prefix!r} makes these tool names longer than the "
+                    f"64 characters models accept: {sorted(too_long)}"
+                )
         built: list[Any] = []
         entries: list[tuple[str, ToolSpec | None]] = [(s.name, s) for s in specs]
         entries += [(name, None) for name in hidden]

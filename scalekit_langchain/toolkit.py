@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+import warnings
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
@@ -124,6 +126,17 @@ class ScalekitMCPToolkit(BaseToolkit):
     @classmethod
     def _check_config_name(cls, value: str | None) -> str | None:
         return None if value is None else _base.check_config_name(value, "config_name")
+
+    @field_validator("tool_name_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str | None) -> str | None:
+        # Tool names must match ^[a-zA-Z0-9_-]{1,64}$ for OpenAI and Anthropic models.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
+            raise ValueError(
+                "tool_name_prefix must be 1-40 letters, digits, '_' or '-' (tool names sent to "
+                f"models allow only those), got {value!r}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check_target(self) -> ScalekitMCPToolkit:
@@ -410,6 +423,23 @@ class ScalekitMCPToolkit(BaseToolkit):
                 backend=self,
                 config_name=self._scope,
             )
+
+    def __del__(self) -> None:
+        # An abandoned toolkit must not keep sessions and sockets open for the process's life.
+        runner = getattr(self, "__pydantic_private__", None) or {}
+        calls = runner.get("_runner") if isinstance(runner, dict) else None
+        if calls is None or not len(calls.pool):
+            return
+        warnings.warn(
+            f"{self!r} was not closed; closing its MCP sessions now (use `async with` or "
+            "aclose())",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        try:
+            _runner.submit(calls.pool.aclose())
+        except RuntimeError:  # interpreter shutting down
+            pass
 
     async def _aclose(self) -> None:
         self._closed = True

@@ -123,3 +123,31 @@ async def test_closed_toolkit_says_so(client: AsyncScalekitClient, emu: Scalekit
     await toolkit.aclose()
     with pytest.raises(ScalekitError, match="closed"):
         await fetch.ainvoke({"max_results": 1}, config={"configurable": {"user_id": "u0"}})
+
+
+async def test_an_unclosed_toolkit_warns_and_closes_its_sessions(
+    emu: ScalekitEmulator, client: AsyncScalekitClient
+) -> None:
+    import gc
+    import warnings
+
+    _authorize(emu, ["u0"])
+    toolkit = _shared(client)
+    fetch = {t.name: t for t in await toolkit.aget_tools()}["gmail_fetch_mails"]
+    await fetch.ainvoke({"max_results": 1}, config={"configurable": {"user_id": "u0"}})
+    del fetch
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del toolkit
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) for w in caught)
+    deadline = time.monotonic() + 10
+    while emu.count("mcp.DELETE") < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert emu.count("mcp.DELETE") == 1
+
+
+@pytest.mark.parametrize("prefix", ["has space", "x" * 41, "ünï", ""])
+def test_prefixes_that_make_invalid_tool_names_are_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="tool_name_prefix"):
+        ScalekitMCPToolkit(config_name="cfg", user_identifier="u", tool_name_prefix=prefix)
