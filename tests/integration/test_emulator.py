@@ -476,7 +476,7 @@ def test_unknown_route_and_counts(api: Api, emu: ScalekitEmulator) -> None:
     api("GET", f"/api/v1/mcp/configs/{cfg['id']}")
     inst = api.ensure("counted", "u")
     api("POST", f"/api/v1/mcp/instances/{inst['id']}:get_auth_state")
-    api.http.post("/_emulator/counts")  # control routes are not counted
+    api.http.post("/_emulator/counts", headers=emu.control_headers)  # not counted
     counts = emu.counts()
     assert counts == {"other": 1, "configs.create": 1, "configs.list": 1, "configs.get": 1,
                       "instances.ensure": 1, "instances.auth_state": 1}
@@ -488,7 +488,9 @@ def test_unknown_route_and_counts(api: Api, emu: ScalekitEmulator) -> None:
 
 
 def test_control_routes(api: Api, emu: ScalekitEmulator) -> None:
-    post = api.http.post
+    def post(path: str, **kwargs: Any) -> httpx.Response:
+        return api.http.post(path, headers=emu.control_headers, **kwargs)
+
     assert post("/_emulator/authorize", json={"user_identifier": "zed",
                                               "connection_name": "MY_SLACK"}).json() == {
         "status": "ACTIVE"}

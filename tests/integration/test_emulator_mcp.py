@@ -134,6 +134,7 @@ async def test_tool_call_mutates_user_data(emu: ScalekitEmulator, rest: Rest) ->
 
 
 async def test_not_authorized_is_error_with_meta(emu: ScalekitEmulator, rest: Rest) -> None:
+    emu.set_refusal_mode("marker")  # the refusal shape this test pins; the default has no _meta
     rest.config("assistant")
     url = rest.instance("assistant", "alice")["url"]
     emu.authorize("alice", "MY_GMAIL")
@@ -265,7 +266,7 @@ async def test_drop_mcp_sessions(emu: ScalekitEmulator, rest: Rest) -> None:
         assert (await ping(http, url, sid)).status_code == 404
         new_sid = await raw_init(http, url)
         assert (await ping(http, url, new_sid)).status_code == 200
-        await http.post(f"{emu.env_url}/_emulator/drop_mcp_sessions")
+        await http.post(f"{emu.env_url}/_emulator/drop_mcp_sessions", headers=emu.control_headers)
         assert (await ping(http, url, new_sid)).status_code == 404
 
 
