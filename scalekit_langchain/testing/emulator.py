@@ -91,6 +91,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import secrets
 import socket
 import threading
@@ -137,7 +138,17 @@ from scalekit_langchain.testing._tokens import SigningKey
 if TYPE_CHECKING:
     from scalekit_langchain.testing._providers import UserData
 
-__all__ = ["ANSWER_MODES", "REFUSAL_MODES", "AnswerMode", "RefusalMode", "ScalekitEmulator"]
+__all__ = [
+    "ANSWER_MODES",
+    "REFUSAL_MODES",
+    "REFUSAL_MODE_ENV",
+    "AnswerMode",
+    "RefusalMode",
+    "ScalekitEmulator",
+]
+
+#: Environment variable naming the refusal mode of emulators created without ``refusal_mode``.
+REFUSAL_MODE_ENV = "SCALEKIT_EMULATOR_REFUSAL_MODE"
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 15.0
@@ -241,7 +252,9 @@ class ScalekitEmulator:
         now: Clock returning UNIX seconds (or an aware datetime); defaults to ``time.time``.
         refusal_mode: How MCP servers refuse a tool whose connection is not ACTIVE for the
             user; one of :data:`REFUSAL_MODES` (wire shapes in
-            :mod:`~scalekit_langchain.testing._refusals`).
+            :mod:`~scalekit_langchain.testing._refusals`). When omitted, the environment
+            variable ``SCALEKIT_EMULATOR_REFUSAL_MODE`` decides (so a whole test suite can be
+            run once per mode), else ``"is_error_text"``.
         answer_mode: ``"sse"`` answers each MCP POST as ``text/event-stream``; ``"json"`` as
             ``application/json``.
         tools_page_size: Tools per ``tools/list`` page (``nextCursor`` beyond); None = all.
@@ -264,7 +277,7 @@ class ScalekitEmulator:
         connections: dict[str, str] | None = None,
         auth_link_ttl: float = 600.0,
         now: Callable[[], float | datetime] | None = None,
-        refusal_mode: RefusalMode = DEFAULT_REFUSAL_MODE,
+        refusal_mode: RefusalMode | None = None,
         answer_mode: AnswerMode = "sse",
         tools_page_size: int | None = None,
         control_token: str | None = None,
@@ -280,7 +293,9 @@ class ScalekitEmulator:
         if tools_page_size is not None and tools_page_size < 1:
             raise ValueError("tools_page_size must be >= 1")
         self._mcp_settings = McpSettings(
-            refusal_mode=check_refusal_mode(refusal_mode),
+            refusal_mode=check_refusal_mode(
+                refusal_mode or os.environ.get(REFUSAL_MODE_ENV) or DEFAULT_REFUSAL_MODE
+            ),
             answer_mode=check_answer_mode(answer_mode),
             tools_page_size=tools_page_size,
         )

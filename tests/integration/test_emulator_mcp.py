@@ -3,58 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
 from scalekit_langchain.testing import ScalekitEmulator
-
-MAPPINGS = [
-    {"connection_name": "MY_GMAIL", "tools": ["gmail_fetch_mails", "gmail_send_message"]},
-    {"connection_name": "MY_CALENDAR"},
-]
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0", "id": 1, "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-               "clientInfo": {"name": "raw-test", "version": "0"}},
-}
-
-
-class Rest:
-    """Just enough REST to set up configs, instances and session tokens."""
-
-    def __init__(self, emu: ScalekitEmulator) -> None:
-        self.http = httpx.Client(base_url=emu.env_url, timeout=10)
-        r = self.http.post("/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": emu.client_id,
-            "client_secret": emu.client_secret})
-        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def config(self, name: str, mappings: list[dict[str, Any]] | None = None) -> Any:
-        r = self.http.post("/api/v1/mcp/configs", json={
-            "name": name, "connection_tool_mappings": MAPPINGS if mappings is None else mappings})
-        assert r.status_code == 201, r.text
-        return r.json()["config"]
-
-    def instance(self, config_name: str, user: str) -> Any:
-        r = self.http.post("/api/v1/mcp/instances",
-                           json={"config_name": config_name, "user_identifier": user})
-        assert r.status_code == 200, r.text
-        return r.json()["instance"]
-
-    def token(self, config_id: str, user: str, expiry: str = "3600s") -> str:
-        r = self.http.post(f"/api/v1/mcp/configs/{config_id}/tokens",
-                           json={"identifier": user, "expiry": expiry})
-        assert r.status_code == 200, r.text
-        return str(r.json()["token"])
+from tests.integration._emulator_support import (
+    ACCEPT,
+    INIT,
+    Rest,
+    body_message,
+    mcp_session,
+    ping,
+    raw_init,
+    rpc,
+)
 
 
 @pytest.fixture
@@ -68,30 +35,6 @@ def rest(emu: ScalekitEmulator) -> Iterator[Rest]:
     r = Rest(emu)
     yield r
     r.http.close()
-
-
-@asynccontextmanager
-async def mcp_session(url: str, headers: dict[str, str] | None = None
-                      ) -> AsyncIterator[ClientSession]:
-    async with httpx.AsyncClient(headers=headers, timeout=10) as http, streamable_http_client(
-        url, http_client=http
-    ) as (read, write, _), ClientSession(read, write) as session:
-        await session.initialize()
-        yield session
-
-
-async def raw_init(http: httpx.AsyncClient, url: str, **headers: str) -> str:
-    r = await http.post(url, json=INIT, headers={**ACCEPT, **headers})
-    assert r.status_code == 200, r.text
-    sid = r.headers["mcp-session-id"]
-    await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-                    headers={**ACCEPT, "mcp-session-id": sid, **headers})
-    return str(sid)
-
-
-def ping(http: httpx.AsyncClient, url: str, sid: str, **headers: str) -> Any:
-    return http.post(url, json={"jsonrpc": "2.0", "id": 7, "method": "ping"},
-                     headers={**ACCEPT, "mcp-session-id": sid, **headers})
 
 
 # --- instance URLs ----------------------------------------------------------------------------
