@@ -289,3 +289,188 @@ async def test_counts_per_mcp_request(emu: ScalekitEmulator, rest: Rest) -> None
     assert counts.get("mcp.GET", 0) <= 1
     assert emu.count("mcp.") == sum(counts.values())
     assert emu.count("configs.") == 0
+
+
+# --- the streamable-HTTP endpoint itself --------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer_mode", ["sse", "json"])
+async def test_answer_modes(answer_mode: str) -> None:
+    wanted = "text/event-stream" if answer_mode == "sse" else "application/json"
+    with ScalekitEmulator(answer_mode=answer_mode) as emu:  # type: ignore[arg-type]
+        rest = Rest(emu)
+        try:
+            rest.config("assistant")
+            url = rest.instance("assistant", "alice")["url"]
+            emu.authorize("alice", "MY_GMAIL")
+            async with httpx.AsyncClient(timeout=10) as http:
+                r = await http.post(url, json=INIT, headers=ACCEPT)
+                assert r.status_code == 200
+                assert r.headers["content-type"] == wanted
+                sid = r.headers["mcp-session-id"]
+                for method, params in (("tools/list", None), ("ping", None), (
+                        "tools/call", {"name": "gmail_fetch_mails", "arguments": {}})):
+                    r = await rpc(http, url, sid, method, params)
+                    assert r.status_code == 200 and r.headers["content-type"] == wanted
+                    assert "result" in body_message(r)
+                # A client that only accepts JSON gets JSON, whatever the mode.
+                r = await http.post(url, json={"jsonrpc": "2.0", "id": 9, "method": "ping"},
+                                    headers={**ACCEPT, "accept": "application/json",
+                                             "mcp-session-id": sid})
+                assert r.headers["content-type"] == "application/json"
+            # The SDK client works in both modes.
+            async with mcp_session(url) as session:
+                assert len((await session.list_tools()).tools) == 6
+                result = await session.call_tool("gmail_fetch_mails", {"max_results": 1})
+                assert not result.isError
+        finally:
+            rest.http.close()
+    emu.set_answer_mode("json")
+    with pytest.raises(ValueError, match="answer mode"):
+        emu.set_answer_mode("xml")
+
+
+@pytest.mark.parametrize(("asked", "answered"), [
+    ("2024-11-05", "2024-11-05"), ("2025-03-26", "2025-03-26"), ("2025-06-18", "2025-06-18"),
+    ("2025-11-25", "2025-11-25"), ("2023-01-01", "2025-11-25"),
+])
+async def test_protocol_version_negotiation(
+    emu: ScalekitEmulator, rest: Rest, asked: str, answered: str
+) -> None:
+    rest.config("assistant")
+    url = rest.instance("assistant", "alice")["url"]
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": asked}}  # type: ignore[dict-item]
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.post(url, json=init, headers=ACCEPT)
+        message = body_message(r)
+    assert message == {"jsonrpc": "2.0", "id": 1, "result": {
+        "protocolVersion": answered,
+        "capabilities": {"tools": {"listChanged": False}},
+        "serverInfo": {"name": "scalekit-emulator", "version": message["result"]["serverInfo"][
+            "version"]},
+        "instructions": "Local Scalekit emulator: demo Gmail, Google Calendar and Slack tools.",
+    }}
+
+
+async def test_jsonrpc_and_transport_errors(emu: ScalekitEmulator, rest: Rest) -> None:
+    rest.config("assistant")
+    url = rest.instance("assistant", "alice")["url"]
+
+    def code(r: httpx.Response) -> int:
+        return int(body_message(r)["error"]["code"])
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.post(url, content=b"{not json", headers=ACCEPT)
+        assert r.status_code == 400 and code(r) == -32700
+        r = await http.post(url, json={"id": 1, "method": "initialize"}, headers=ACCEPT)
+        assert r.status_code == 400 and code(r) == -32600
+        r = await http.post(url, json=[INIT], headers=ACCEPT)
+        assert r.status_code == 400 and code(r) == -32600
+        r = await http.post(url, json=INIT, headers={**ACCEPT, "content-type": "text/plain"})
+        assert r.status_code == 415
+        r = await http.post(url, json=INIT, headers={**ACCEPT, "accept": "text/html"})
+        assert r.status_code == 406
+        no_version = {**INIT, "params": {"capabilities": {}}}
+        r = await http.post(url, json=no_version, headers=ACCEPT)
+        assert r.status_code == 200 and code(r) == -32602
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "ping"},
+                            headers=ACCEPT)
+        assert r.status_code == 400 and "session" in r.json()["error"]["message"].lower()
+        assert "mcp-session-id" not in r.headers
+
+        sid = await raw_init(http, url)
+        r = await http.post(url, json=INIT, headers={**ACCEPT, "mcp-session-id": sid})
+        assert r.status_code == 400 and code(r) == -32600
+        r = await rpc(http, url, sid, "resources/list")
+        assert r.status_code == 200 and code(r) == -32601
+        assert body_message(r)["id"] == 5
+        for params in ({}, {"name": 3}, {"name": "gmail_fetch_mails", "arguments": [1]}):
+            r = await rpc(http, url, sid, "tools/call", params)
+            assert code(r) == -32602, params
+        r = await rpc(http, url, sid, "tools/list", {"cursor": "bogus"})
+        assert code(r) == -32602
+        r = await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                       "params": {"requestId": 1}},
+                            headers={**ACCEPT, "mcp-session-id": sid})
+        assert r.status_code == 202 and r.content == b""
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "result": {}},
+                            headers={**ACCEPT, "mcp-session-id": sid})
+        assert r.status_code == 202
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 8, "method": "ping"},
+                            headers={**ACCEPT, "mcp-session-id": sid,
+                                     "mcp-protocol-version": "1999-01-01"})
+        assert r.status_code == 400
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 8, "method": "ping"},
+                            headers={**ACCEPT, "mcp-session-id": sid,
+                                     "mcp-protocol-version": "2025-06-18"})
+        assert r.status_code == 200
+        assert (await http.put(url, headers={"mcp-session-id": sid})).status_code == 405
+
+
+async def test_get_stream_and_delete(emu: ScalekitEmulator, rest: Rest) -> None:
+    rest.config("assistant")
+    url = rest.instance("assistant", "alice")["url"]
+    sse = {"accept": "text/event-stream"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.get(url, headers=sse)).status_code == 400
+        assert (await http.get(url, headers={**sse, "mcp-session-id": "nope"})).status_code == 404
+        sid = await raw_init(http, url)
+        headers = {**sse, "mcp-session-id": sid}
+        async with http.stream("GET", url, headers=headers) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"] == "text/event-stream"
+            assert (await http.get(url, headers=headers)).status_code == 409
+            assert (await ping(http, url, sid)).status_code == 200
+            r = await http.delete(url, headers={"mcp-session-id": sid})
+            assert r.status_code == 200
+            assert await stream.aread() == b""  # the stream ends with the session
+        assert (await ping(http, url, sid)).status_code == 404
+        assert (await http.delete(url, headers={"mcp-session-id": sid})).status_code == 404
+        assert (await http.delete(url)).status_code == 400
+
+
+async def test_tools_list_pages_with_cursor(rest: Rest) -> None:
+    with ScalekitEmulator(tools_page_size=4) as emu:
+        paged = Rest(emu)
+        try:
+            paged.config("assistant")
+            url = paged.instance("assistant", "alice")["url"]
+            async with mcp_session(url) as session:
+                first = await session.list_tools()
+                assert len(first.tools) == 4 and first.nextCursor
+                second = await session.list_tools(cursor=first.nextCursor)
+                assert len(second.tools) == 2 and second.nextCursor is None
+            names = [t.name for t in first.tools + second.tools]
+            assert names[0] == "gmail_fetch_mails" and len(set(names)) == 6
+        finally:
+            paged.http.close()
+    with pytest.raises(ValueError, match="tools_page_size"):
+        ScalekitEmulator(tools_page_size=0)
+
+
+async def test_imports_nothing_from_the_mcp_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def guard(name, *a, **k):\n"
+        "    if name == 'mcp' or name.startswith('mcp.'):\n"
+        "        raise ImportError('emulator imported ' + name)\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = guard\n"
+        "sys.modules['scalekit_langchain'] = type(sys)('scalekit_langchain')\n"
+        "sys.modules['scalekit_langchain'].__path__ = [__import__('os').path.join("
+        "sys.argv[1], 'scalekit_langchain')]\n"
+        "from scalekit_langchain.testing import ScalekitEmulator\n"
+        "with ScalekitEmulator() as emu:\n"
+        "    print('ok', emu.env_url)\n"
+    )
+    import pathlib
+
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    proc = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok http://127.0.0.1:")
