@@ -164,7 +164,7 @@ def _emulator(args: argparse.Namespace) -> int:
     if args.token_ttl <= 0:
         print(f"error: --token-ttl must be positive, got {args.token_ttl:g}", file=sys.stderr)
         return 2
-    from scalekit_langchain.testing.emulator import is_loopback
+    from scalekit_langchain.testing._server import is_loopback
 
     if not is_loopback(args.host):
         if not args.allow_remote:
