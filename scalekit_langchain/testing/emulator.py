@@ -14,10 +14,12 @@ starlette):
   serves mcp 1.x and mcp 2.x clients alike;
 * fault injection, request counting and ``/_emulator/...`` control routes.
 
-Refusals: how a call to a tool whose connection is not ACTIVE is refused is chosen with
-``refusal_mode`` (:data:`REFUSAL_MODES`; wire shapes in
-:mod:`~scalekit_langchain.testing._refusals`). ``answer_mode`` picks SSE (default) or JSON
-answers to MCP POSTs.
+Refusals: Scalekit does not document how its MCP servers refuse a tool whose connection is
+not ACTIVE, so the emulator plays each plausible answer, chosen with ``refusal_mode``
+(:data:`REFUSAL_MODES`, default ``is_error_text``, or the ``SCALEKIT_EMULATOR_REFUSAL_MODE``
+environment variable; wire shapes in :mod:`~scalekit_langchain.testing._refusals`). The tool
+never runs; the auth-state REST APIs stay the source of truth. ``answer_mode`` picks SSE
+(default) or JSON answers to MCP POSTs.
 
 Control routes (POST JSON, all under ``/_emulator/``, table in
 :mod:`~scalekit_langchain.testing._control`): ``authorize``, ``expire_connection``,
