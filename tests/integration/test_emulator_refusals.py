@@ -27,6 +27,12 @@ SDK_MODES = ("is_error_text", "marker", "jsonrpc_error", "connect_prompt", "hidd
 HTTP_MODES = ("http_401", "http_403")
 
 
+@pytest.fixture(autouse=True)
+def _default_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin the default mode, whatever SCALEKIT_EMULATOR_REFUSAL_MODE says."""
+    monkeypatch.delenv("SCALEKIT_EMULATOR_REFUSAL_MODE", raising=False)
+
+
 @pytest.fixture
 def emu() -> Iterator[ScalekitEmulator]:
     with ScalekitEmulator() as e:
