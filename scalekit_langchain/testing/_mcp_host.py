@@ -188,7 +188,7 @@ class McpHost:
             return
         method = scope["method"]
         if method == "POST":
-            await self._post(scope, receive, send, headers, resolved)
+            await self._post(receive, send, headers, resolved)
         elif method == "GET":
             await self._get(receive, send, headers, resolved)
         elif method == "DELETE":
@@ -215,9 +215,7 @@ class McpHost:
             return "", Reply(404, error_response(None, SERVER_ERROR, "Session not found"))
         return session_id, session
 
-    async def _post(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, target: Target
-    ) -> None:
+    async def _post(self, receive: Receive, send: Send, headers: Headers, target: Target) -> None:
         wants_json, wants_sse = _accepts(headers)
         if not (wants_json or wants_sse):
             await _send_error(send, 406, INVALID_REQUEST, "Not Acceptable: accept JSON or SSE")
