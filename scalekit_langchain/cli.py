@@ -17,6 +17,18 @@ from scalekit_langchain.errors import ScalekitError
 
 __all__ = ["main"]
 
+# The emulator's refusal modes (kept here so `--help` needs no emulator import; a test checks
+# it against scalekit_langchain.testing.REFUSAL_MODES).
+REFUSAL_MODE_CHOICES = (
+    "is_error_text",
+    "marker",
+    "jsonrpc_error",
+    "http_401",
+    "http_403",
+    "connect_prompt",
+    "hidden",
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -49,7 +61,16 @@ def _parser() -> argparse.ArgumentParser:
         help="run a local Scalekit emulator until Ctrl-C",
         description="Serve a local Scalekit emulator (REST API, auth pages, MCP servers).",
     )
-    emu.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    emu.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default: 127.0.0.1); non-loopback needs --allow-remote",
+    )
+    emu.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (anyone who can reach it can use the emulator)",
+    )
     emu.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
     emu.add_argument(
         "--token-ttl",
@@ -57,6 +78,27 @@ def _parser() -> argparse.ArgumentParser:
         default=3600.0,
         metavar="S",
         help="lifetime of access tokens in seconds (default: 3600)",
+    )
+    emu.add_argument(
+        "--refusal-mode",
+        choices=REFUSAL_MODE_CHOICES,
+        default=None,
+        help=(
+            "how MCP servers refuse a tool whose connection is not ACTIVE (default:"
+            " $SCALEKIT_EMULATOR_REFUSAL_MODE, else is_error_text)"
+        ),
+    )
+    emu.add_argument(
+        "--answer-mode",
+        choices=("sse", "json"),
+        default="sse",
+        help="answer MCP POSTs as text/event-stream (sse, default) or application/json (json)",
+    )
+    emu.add_argument(
+        "--control-token",
+        default=None,
+        metavar="TOKEN",
+        help="token the /_emulator/... control routes require (default: a random one)",
     )
 
     tools = sub.add_parser(
@@ -122,8 +164,31 @@ def _emulator(args: argparse.Namespace) -> int:
     if args.token_ttl <= 0:
         print(f"error: --token-ttl must be positive, got {args.token_ttl:g}", file=sys.stderr)
         return 2
+    from scalekit_langchain.testing._server import is_loopback
+
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            print(
+                f"error: --host {args.host} is not a loopback address; add --allow-remote to"
+                " serve other machines",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"warning: serving on {args.host}: anyone who can reach this port can use the"
+            " emulator (its credentials are printed below and it has no real security)",
+            file=sys.stderr,
+        )
     try:
-        emulator = ScalekitEmulator(host=args.host, port=args.port, token_ttl=args.token_ttl)
+        emulator = ScalekitEmulator(
+            host=args.host,
+            port=args.port,
+            token_ttl=args.token_ttl,
+            refusal_mode=args.refusal_mode,
+            answer_mode=args.answer_mode,
+            control_token=args.control_token,
+            allow_remote=args.allow_remote,
+        )
         emulator.start()
     except OSError as exc:
         print(
@@ -145,11 +210,20 @@ def _emulator(args: argparse.Namespace) -> int:
         _print(f"  client_id      {emulator.client_id}")
         # A throwaway local emulator: showing its secret is the point.
         _print(f"  client_secret  {emulator.client_secret}")
+        _print(f"  control_token  {emulator.control_token}")
+        _print(f"  refusal_mode   {emulator.refusal_mode}")
+        _print(f"  answer_mode    {emulator.answer_mode}")
         _print("")
         _print("Point a client at it (e.g. in another shell):")
         _print(f"  export SCALEKIT_ENV_URL={emulator.env_url}")
         _print(f"  export SCALEKIT_CLIENT_ID={emulator.client_id}")
         _print(f"  export SCALEKIT_CLIENT_SECRET={emulator.client_secret}")
+        _print("")
+        _print("Control routes (POST JSON) need the control token, e.g.:")
+        _print(
+            f"  curl -X POST -H 'X-Emulator-Token: {emulator.control_token}'"
+            f" {emulator.env_url}/_emulator/counts"
+        )
         _print("")
         _print("Press Ctrl-C to stop.")
         while not stop.wait(0.5):

@@ -1,6 +1,10 @@
 """``/_emulator/...`` control routes: the emulator's test controls over HTTP (POST JSON).
 
 They let scripts drive a standalone emulator. They are not counted, delayed or faulted.
+Every control request needs the emulator's control token (``ScalekitEmulator.control_token``,
+printed by ``scalekit-langchain emulator`` at start) as ``Authorization: Bearer <token>`` or
+``X-Emulator-Token: <token>``: without it 401, with a wrong one 403 (see
+:mod:`~scalekit_langchain.testing._guard`).
 
 =================================  ==============================================================
 route                              body
@@ -17,6 +21,9 @@ route                              body
 ``/_emulator/drop_mcp_sessions``   ``{}``
 ``/_emulator/counts``              ``{}`` (GET works too); answers ``{"counts": {...}}``
 ``/_emulator/reset_counts``        ``{}``
+``/_emulator/refusal_mode``        ``{"mode"?}``; sets the refusal mode when given, answers
+                                   ``{"mode": "..."}``
+``/_emulator/answer_mode``         ``{"mode"?}``; same, for ``sse`` / ``json``
 =================================  ==============================================================
 
 Errors answer 400 ``{"error": "..."}``.
@@ -33,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
-    from scalekit_langchain.testing._mcp import McpHost
+    from scalekit_langchain.testing._mcp_host import McpHost
     from scalekit_langchain.testing.emulator import ScalekitEmulator
 
 _Action = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -114,6 +121,16 @@ def control_routes(emulator: ScalekitEmulator, host: McpHost) -> list[Route]:
         emulator.reset_counts()
         return {}
 
+    async def refusal_mode(body: dict[str, Any]) -> Any:
+        if body.get("mode") is not None:
+            emulator.set_refusal_mode(str(body["mode"]))
+        return {"mode": emulator.refusal_mode}
+
+    async def answer_mode(body: dict[str, Any]) -> Any:
+        if body.get("mode") is not None:
+            emulator.set_answer_mode(str(body["mode"]))
+        return {"mode": emulator.answer_mode}
+
     actions: dict[str, _Action] = {
         "authorize": authorize,
         "expire_connection": expire,
@@ -127,6 +144,8 @@ def control_routes(emulator: ScalekitEmulator, host: McpHost) -> list[Route]:
         "drop_mcp_sessions": drop_sessions,
         "counts": counts,
         "reset_counts": reset_counts,
+        "refusal_mode": refusal_mode,
+        "answer_mode": answer_mode,
     }
 
     def endpoint(action: _Action) -> Callable[[Request], Awaitable[Response]]:

@@ -32,7 +32,8 @@ def classify(method: str, path: str, body: bytes = b"") -> str:
         body: Request body (only read for MCP POSTs, to find the JSON-RPC method).
 
     Returns:
-        A kind such as ``configs.list``, ``instances.auth_state`` or ``mcp.tools/call``;
+        A kind such as ``configs.list``, ``instances.auth_state``, ``connections.tokens`` or
+        ``mcp.tools/call``;
         ``other`` for anything the emulator does not serve.
     """
     if path == "/oauth/token":
@@ -45,6 +46,8 @@ def classify(method: str, path: str, body: bytes = b"") -> str:
         if method == "POST":
             return "mcp." + _jsonrpc_method(body)
         return "mcp." + method
+    if path.startswith("/api/v1/mcp/connections/") and path.endswith("/tokens"):
+        return "connections.tokens" if method == "POST" else "other"
     for resource in ("configs", "instances"):
         base = f"/api/v1/mcp/{resource}"
         if path == base or path.startswith(base + "/"):

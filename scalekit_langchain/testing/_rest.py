@@ -76,6 +76,22 @@ def _page_json(page: Page, key: str, items: list[dict[str, Any]]) -> dict[str, A
     }
 
 
+def _token_request(body: dict[str, Any]) -> tuple[str, int, str]:
+    """Check a tokens body; return ``(identifier, expiry seconds, access level)``.
+
+    Raises:
+        ApiError: 400 for a bad identifier, expiry or access level.
+    """
+    identifier = body.get("identifier")
+    if not isinstance(identifier, str) or not 1 <= len(identifier) <= 255:
+        raise invalid("identifier", "value length must be between 1 and 255 characters")
+    seconds = parse_expiry(body.get("expiry"))
+    access_level = body.get("access_level") or "FULL"
+    if access_level not in ACCESS_LEVELS:
+        raise invalid("access_level", "must be FULL or READ_ONLY")
+    return identifier, seconds, str(access_level)
+
+
 def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
@@ -121,6 +137,11 @@ class RestApi:
                 methods=["POST"],
             ),
             Route(f"{base}/configs/{{config_id}}/tokens", self._api(self.mint), methods=["POST"]),
+            Route(
+                f"{base}/connections/{{key_id}}/tokens",
+                self._api(self.mint_connection),
+                methods=["POST"],
+            ),
             Route(f"{base}/instances", self._api(self.list_instances), methods=["GET"]),
             Route(f"{base}/instances", self._api(self.ensure_instance), methods=["POST"]),
             Route(f"{base}/instances/{{ref}}", self._api(self.get_instance), methods=["GET"]),
@@ -202,13 +223,7 @@ class RestApi:
         """``POST /api/v1/mcp/configs/{id}/tokens``: an RS256 session token for one user."""
         body = await _json_body(request)
         config = self.state.get_config(request.path_params["config_id"])
-        identifier = body.get("identifier")
-        if not isinstance(identifier, str) or not 1 <= len(identifier) <= 255:
-            raise invalid("identifier", "value length must be between 1 and 255 characters")
-        seconds = parse_expiry(body.get("expiry"))
-        access_level = body.get("access_level") or "FULL"
-        if access_level not in ACCESS_LEVELS:
-            raise invalid("access_level", "must be FULL or READ_ONLY")
+        identifier, seconds, access_level = _token_request(body)
         if not config.mappings:
             raise ApiError(400, "the MCP config has no connections")
         account_ids: list[str] = []
@@ -222,12 +237,41 @@ class RestApi:
                     error_code="FAILED_PRECONDITION",
                 )
             account_ids.append(acct.id)
+        claims = {"aud": self.state.server_url(config), "mcp_cfg": config.id}
+        return self._sign(identifier, seconds, access_level, account_ids, claims)
+
+    async def mint_connection(self, request: Request) -> dict[str, Any]:
+        """``POST /api/v1/mcp/connections/{key_id}/tokens``: a token for a per-connection server.
+
+        The emulator plays an environment with the hosted connected-accounts widget enabled:
+        a user with no ACTIVE account still gets a token (a PENDING_AUTH account is created),
+        so the agent meets the refusal at call time.
+        """
+        body = await _json_body(request)
+        key_id: str = request.path_params["key_id"]
+        try:
+            conn = self.state.connection(key_id)
+        except KeyError:
+            raise ApiError(404, f"no active connection with key_id {key_id!r}") from None
+        identifier, seconds, access_level = _token_request(body)
+        acct = self.state.account(identifier, conn.name, create=True)
+        assert acct is not None
+        claims = {"aud": self.state.connection_server_url(conn), "conn_id": conn.id}
+        return self._sign(identifier, seconds, access_level, [acct.id], claims)
+
+    def _sign(
+        self,
+        identifier: str,
+        seconds: int,
+        access_level: str,
+        account_ids: list[str],
+        claims: dict[str, Any],
+    ) -> dict[str, Any]:
         now = int(self.state.clock())
-        claims: dict[str, Any] = {
+        claims = {
             "iss": self.state.env_url,
             "sub": identifier,
-            "aud": self.state.server_url(config),
-            "mcp_cfg": config.id,
+            **claims,
             "ca_ids": account_ids,
             "iat": now,
             "exp": now + seconds,

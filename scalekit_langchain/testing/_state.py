@@ -589,6 +589,10 @@ class EmulatorState:
         """Return a config's virtual MCP server URL."""
         return f"{self.env_url}/mcp/v3/servers/{config.server_key}"
 
+    def connection_server_url(self, conn: Connection) -> str:
+        """Return a connection's per-connection MCP server URL (configured spelling)."""
+        return f"{self.env_url}/mcp/v3/connections/{conn.name}"
+
     def instance_url(self, inst: InstanceRecord) -> str:
         """Return an instance's (capability) URL."""
         return f"{self.env_url}/mcp/v2/servers/{inst.secret}"

@@ -7,10 +7,32 @@ starlette):
   (JWKS), MCP configs, MCP instances, ``:get_auth_state``, config ``connected_accounts`` and
   ``tokens`` (RS256 session tokens);
 * authorization pages at ``/connect/<token>`` that turn a connected account ACTIVE;
-* streamable-HTTP MCP servers (official ``mcp`` SDK) at instance URLs and at each config's
-  virtual server URL, whose demo Gmail / Google Calendar / Slack tools act on per-user
-  in-memory data (:meth:`ScalekitEmulator.user_data`);
+* streamable-HTTP MCP servers at instance URLs, at each config's virtual server URL and at
+  per-connection server URLs, whose demo Gmail / Google Calendar / Slack tools act on per-user
+  in-memory data (:meth:`ScalekitEmulator.user_data`). The MCP endpoint is the emulator's own
+  (:mod:`~scalekit_langchain.testing._mcp_host`): it imports nothing from the ``mcp`` SDK and
+  serves mcp 1.x and mcp 2.x clients alike;
 * fault injection, request counting and ``/_emulator/...`` control routes.
+
+Refusals: Scalekit does not document how its MCP servers refuse a tool whose connection is
+not ACTIVE, so the emulator plays each plausible answer, chosen with ``refusal_mode``
+(:data:`REFUSAL_MODES`, default ``is_error_text``, or the ``SCALEKIT_EMULATOR_REFUSAL_MODE``
+environment variable; wire shapes in :mod:`~scalekit_langchain.testing._refusals`). The tool
+never runs; the auth-state REST APIs stay the source of truth. ``answer_mode`` picks SSE
+(default) or JSON answers to MCP POSTs.
+
+Control routes (POST JSON, all under ``/_emulator/``, table in
+:mod:`~scalekit_langchain.testing._control`): ``authorize``, ``expire_connection``,
+``disconnect``, ``connection_status``, ``user_data``, ``latency``, ``fail_next``,
+``clear_faults``, ``expire_access_tokens``, ``drop_mcp_sessions``, ``counts``,
+``reset_counts``, ``refusal_mode``, ``answer_mode``. They need :attr:`control_token`
+(``Authorization: Bearer <token>`` or ``X-Emulator-Token: <token>``; 401 without, 403 when
+wrong). The Python methods act on the state directly and need no token.
+
+Hardening: requests whose ``Host`` is not the loopback interface with the bound port, or whose
+``Origin`` is not their own origin, get 403 (DNS-rebinding and cross-site protection; see
+:mod:`~scalekit_langchain.testing._guard`). Binding a non-loopback interface needs
+``allow_remote=True``, which also lifts the ``Host`` check.
 
 Readings chosen where the contract is unsure (its section 11), and other emulator choices:
 
@@ -51,42 +73,52 @@ Readings chosen where the contract is unsure (its section 11), and other emulato
 14. A ``fail_next`` fault in ``status`` mode uses the same JSON error body on MCP URLs as on
     REST ones. ``Retry-After`` is whole seconds, or the fractional value as given.
     ``clear_faults()`` clears queued faults and latency.
-15. MCP servers use SSE responses (the SDK default, not JSON responses) and the SDK's default
-    idle timeout (30 minutes). Tool arguments are checked against the tool's JSON schema with
-    the SDK's message (``Input validation error: ...``), using one compiled validator per tool.
+15. MCP servers answer with SSE by default (as the SDK servers do; ``answer_mode="json"``
+    for plain JSON). Sessions do not expire by idleness; they end on DELETE, on
+    :meth:`ScalekitEmulator.drop_mcp_sessions`, on restart and when their instance or config
+    is deleted. Tool arguments are checked against the tool's JSON schema with the SDK's
+    message (``Input validation error: ...``), using one compiled validator per tool. The
+    refusal of a tool of a non-ACTIVE connection comes after that check.
 16. ``drop_after`` sends the response head, swallows the body and lets uvicorn close the
     connection: a plain HTTP client sees a transport error; the ``mcp`` SDK client (which
     ignores broken SSE streams) sees no result until its read timeout.
-17. Starting an emulator adds a logging filter to ``mcp.server.streamable_http`` that hides
-    the SDK's traceback for a GET stream closed by a normal session end.
+17. ``POST /api/v1/mcp/connections/<connection_name>/tokens`` mints a token for the
+    per-connection server ``/mcp/v3/connections/<connection_name>`` (claim ``conn_id``
+    instead of ``mcp_cfg``). It behaves as with the hosted connected-accounts widget enabled:
+    a user with no ACTIVE account still gets a token; the tools refuse at call time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scalekit_langchain.testing._control import control_routes
-from scalekit_langchain.testing._errors import ApiError
 from scalekit_langchain.testing._faults import Fault, FaultBoard, FaultMode
-from scalekit_langchain.testing._mcp import McpHost
-from scalekit_langchain.testing._middleware import EmulatorMiddleware
-from scalekit_langchain.testing._rest import RestApi, error_response
+from scalekit_langchain.testing._guard import TOKEN_HEADER
+from scalekit_langchain.testing._mcp_protocol import (
+    ANSWER_MODES,
+    AnswerMode,
+    McpSettings,
+    check_answer_mode,
+)
+from scalekit_langchain.testing._refusals import (
+    DEFAULT_REFUSAL_MODE,
+    REFUSAL_MODES,
+    RefusalMode,
+    check_refusal_mode,
+)
+from scalekit_langchain.testing._server import ServerRun, is_loopback
 from scalekit_langchain.testing._state import (
     ACTIVE,
     DISCONNECTED,
@@ -98,61 +130,20 @@ from scalekit_langchain.testing._tokens import SigningKey
 if TYPE_CHECKING:
     from scalekit_langchain.testing._providers import UserData
 
-__all__ = ["ScalekitEmulator"]
+__all__ = [
+    "ANSWER_MODES",
+    "REFUSAL_MODES",
+    "REFUSAL_MODE_ENV",
+    "AnswerMode",
+    "RefusalMode",
+    "ScalekitEmulator",
+]
+
+#: Environment variable naming the refusal mode of emulators created without ``refusal_mode``.
+REFUSAL_MODE_ENV = "SCALEKIT_EMULATOR_REFUSAL_MODE"
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 15.0
-
-
-class _Run:
-    """One run of the HTTP server (between a start and a stop)."""
-
-    def __init__(self, emulator: ScalekitEmulator) -> None:
-        self.host = McpHost(emulator._state, emulator._key)
-        self.stopping = asyncio.Event()
-        rest = RestApi(emulator._state, emulator._key)
-
-        @contextlib.asynccontextmanager
-        async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            async with self.host.lifespan():
-                yield
-
-        async def not_found(request: Request, exc: Exception) -> Response:
-            status = exc.status_code if isinstance(exc, HTTPException) else 404
-            message = "Not Found" if status == 404 else "Method Not Allowed"
-            return error_response(request, ApiError(status, message))
-
-        starlette = Starlette(
-            routes=[*rest.routes(), *control_routes(emulator, self.host)],
-            lifespan=lifespan,
-            exception_handlers={404: not_found, 405: not_found},
-        )
-        self.app: ASGIApp = EmulatorMiddleware(
-            _Dispatch(starlette, self.host), emulator._faults, self
-        )
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.server: uvicorn.Server | None = None
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-
-    async def begin_shutdown(self) -> None:
-        """Release hung requests and end every MCP session, so uvicorn can drain quickly."""
-        self.stopping.set()
-        self.host.shutdown()
-
-
-class _Dispatch:
-    """Sends ``/mcp/...`` to the MCP host and everything else to starlette."""
-
-    def __init__(self, app: ASGIApp, host: McpHost) -> None:
-        self.app = app
-        self.host = host
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/mcp/"):
-            await self.host(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
 
 
 def _as_clock(now: Callable[[], float | datetime] | None) -> Callable[[], float]:
@@ -187,6 +178,20 @@ class ScalekitEmulator:
             ``slack``). Defaults to ``MY_GMAIL``, ``MY_CALENDAR`` and ``MY_SLACK``.
         auth_link_ttl: Lifetime of authorization links in seconds.
         now: Clock returning UNIX seconds (or an aware datetime); defaults to ``time.time``.
+        refusal_mode: How MCP servers refuse a tool whose connection is not ACTIVE for the
+            user; one of :data:`REFUSAL_MODES` (wire shapes in
+            :mod:`~scalekit_langchain.testing._refusals`). When omitted, the environment
+            variable ``SCALEKIT_EMULATOR_REFUSAL_MODE`` decides (so a whole test suite can be
+            run once per mode), else ``"is_error_text"``.
+        answer_mode: ``"sse"`` answers each MCP POST as ``text/event-stream``; ``"json"`` as
+            ``application/json``.
+        tools_page_size: Tools per ``tools/list`` page (``nextCursor`` beyond); None = all.
+        control_token: Token the ``/_emulator/...`` routes require; random when omitted.
+        allow_remote: Allow binding a non-loopback ``host`` (and accept any ``Host`` header).
+
+    Raises:
+        ValueError: Unknown refusal or answer mode, a page size below 1, or a non-loopback
+            ``host`` without ``allow_remote``.
     """
 
     def __init__(
@@ -200,8 +205,30 @@ class ScalekitEmulator:
         connections: dict[str, str] | None = None,
         auth_link_ttl: float = 600.0,
         now: Callable[[], float | datetime] | None = None,
+        refusal_mode: RefusalMode | None = None,
+        answer_mode: AnswerMode = "sse",
+        tools_page_size: int | None = None,
+        control_token: str | None = None,
+        allow_remote: bool = False,
     ) -> None:
         from scalekit_langchain.testing._state import DEFAULT_CONNECTIONS
+
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"host {host!r} is not a loopback address; pass allow_remote=True to serve"
+                " other machines (the emulator has no real security)"
+            )
+        if tools_page_size is not None and tools_page_size < 1:
+            raise ValueError("tools_page_size must be >= 1")
+        self._mcp_settings = McpSettings(
+            refusal_mode=check_refusal_mode(
+                refusal_mode or os.environ.get(REFUSAL_MODE_ENV) or DEFAULT_REFUSAL_MODE
+            ),
+            answer_mode=check_answer_mode(answer_mode),
+            tools_page_size=tools_page_size,
+        )
+        self._control_token = control_token or "ske_" + secrets.token_urlsafe(24)
+        self._allow_remote = allow_remote
 
         self._host = host
         self._port = port
@@ -216,7 +243,7 @@ class ScalekitEmulator:
         self._faults = FaultBoard()
         self._key = SigningKey()
         self._lifecycle = threading.Lock()
-        self._run: _Run | None = None
+        self._run: ServerRun | None = None
 
     def __repr__(self) -> str:
         state = "running" if self._run else "stopped"
@@ -243,6 +270,42 @@ class ScalekitEmulator:
     def client_secret(self) -> str:
         """The OAuth client secret the token endpoint accepts."""
         return self._state.client_secret
+
+    @property
+    def control_token(self) -> str:
+        """The token the ``/_emulator/...`` control routes require (kept across restarts)."""
+        return self._control_token
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """Headers that authenticate a control request: ``{"X-Emulator-Token": <token>}``."""
+        return {TOKEN_HEADER: self._control_token}
+
+    @property
+    def refusal_mode(self) -> RefusalMode:
+        """How MCP servers refuse a tool of a non-ACTIVE connection (:data:`REFUSAL_MODES`)."""
+        return self._mcp_settings.refusal_mode
+
+    def set_refusal_mode(self, mode: str) -> None:
+        """Change the refusal mode; it applies to the next MCP request, sessions are kept.
+
+        Raises:
+            ValueError: Unknown mode.
+        """
+        self._mcp_settings.refusal_mode = check_refusal_mode(mode)
+
+    @property
+    def answer_mode(self) -> AnswerMode:
+        """``"sse"`` or ``"json"``: how MCP POSTs are answered."""
+        return self._mcp_settings.answer_mode
+
+    def set_answer_mode(self, mode: str) -> None:
+        """Change the answer mode; it applies to the next MCP request.
+
+        Raises:
+            ValueError: Unknown mode.
+        """
+        self._mcp_settings.answer_mode = check_answer_mode(mode)
 
     @property
     def running(self) -> bool:
@@ -277,7 +340,7 @@ class ScalekitEmulator:
             self._port = sock.getsockname()[1]
             netloc = f"[{self._host}]" if family == socket.AF_INET6 else self._host
             self._state.env_url = f"http://{netloc}:{self._port}"
-            run = _Run(self)
+            run = ServerRun(self)
             config = uvicorn.Config(
                 run.app,
                 log_level="warning",
@@ -304,7 +367,7 @@ class ScalekitEmulator:
             return self
 
     @staticmethod
-    def _serve(run: _Run, sock: socket.socket) -> None:
+    def _serve(run: ServerRun, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
         run.loop = loop
         try:

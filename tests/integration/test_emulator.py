@@ -476,7 +476,7 @@ def test_unknown_route_and_counts(api: Api, emu: ScalekitEmulator) -> None:
     api("GET", f"/api/v1/mcp/configs/{cfg['id']}")
     inst = api.ensure("counted", "u")
     api("POST", f"/api/v1/mcp/instances/{inst['id']}:get_auth_state")
-    api.http.post("/_emulator/counts")  # control routes are not counted
+    api.http.post("/_emulator/counts", headers=emu.control_headers)  # not counted
     counts = emu.counts()
     assert counts == {"other": 1, "configs.create": 1, "configs.list": 1, "configs.get": 1,
                       "instances.ensure": 1, "instances.auth_state": 1}
@@ -488,7 +488,9 @@ def test_unknown_route_and_counts(api: Api, emu: ScalekitEmulator) -> None:
 
 
 def test_control_routes(api: Api, emu: ScalekitEmulator) -> None:
-    post = api.http.post
+    def post(path: str, **kwargs: Any) -> httpx.Response:
+        return api.http.post(path, headers=emu.control_headers, **kwargs)
+
     assert post("/_emulator/authorize", json={"user_identifier": "zed",
                                               "connection_name": "MY_SLACK"}).json() == {
         "status": "ACTIVE"}
@@ -537,3 +539,118 @@ async def test_async_context_manager() -> None:
     async with ScalekitEmulator() as emu, httpx.AsyncClient(base_url=emu.env_url) as http:
         assert (await http.get("/keys")).status_code == 200
     assert not emu.running
+
+
+# --- hardening: control token, Host and Origin ---------------------------------------------
+
+
+def test_control_routes_need_the_token(api: Api, emu: ScalekitEmulator) -> None:
+    path = "/_emulator/authorize"
+    body = {"user_identifier": "zed", "connection_name": "MY_SLACK"}
+    r = api.http.post(path, json=body)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    r = api.http.post(path, json=body, headers={"X-Emulator-Token": "guess"})
+    assert r.status_code == 403
+    r = api.http.post(path, json=body, headers={"Authorization": f"Bearer {api.token}"})
+    assert r.status_code == 403  # a REST access token is not the control token
+    assert emu.connection_status("zed", "MY_SLACK") is None
+    r = api.http.post(path, json=body, headers={"Authorization": f"Bearer {emu.control_token}"})
+    assert r.status_code == 200 and r.json() == {"status": "ACTIVE"}
+    assert api.http.get("/_emulator/counts", headers=emu.control_headers).status_code == 200
+    assert emu.counts() == {"oauth.token": 1}  # refused and control requests are not counted
+
+
+def test_control_token_is_kept_across_restart_and_can_be_chosen() -> None:
+    with ScalekitEmulator(control_token="fixed-token") as emu:
+        assert emu.control_token == "fixed-token"
+        emu.restart()
+        with httpx.Client(base_url=emu.env_url, timeout=10) as http:
+            r = http.post("/_emulator/counts", headers={"X-Emulator-Token": "fixed-token"})
+            assert r.status_code == 200
+    assert ScalekitEmulator().control_token != ScalekitEmulator().control_token
+
+
+@pytest.mark.parametrize("path", ["/keys", "/oauth/token", "/_emulator/counts",
+                                  "/mcp/v2/servers/whatever", "/connect/x"])
+def test_foreign_host_is_refused(api: Api, emu: ScalekitEmulator, path: str) -> None:
+    emu.reset_counts()
+    for host in ("evil.example", f"evil.example:{emu.port}", f"127.0.0.1:{emu.port + 1}",
+                 "127.0.0.1"):
+        r = api.http.post(path, headers={"host": host, **emu.control_headers})
+        assert r.status_code == 403, (host, r.text)
+        assert "Host" in r.json()["error"]
+    assert emu.counts() == {}
+    for host in (f"localhost:{emu.port}", f"127.0.0.1:{emu.port}", f"LOCALHOST:{emu.port}"):
+        assert api.http.get("/keys", headers={"host": host}).status_code == 200
+
+
+def test_foreign_origin_is_refused(api: Api, emu: ScalekitEmulator) -> None:
+    cfg = api.create_config("origins")
+    inst = api.ensure("origins", "olga")
+    states = api("POST", f"/api/v1/mcp/instances/{inst['id']}:get_auth_state",
+                 params={"include_auth_links": "true"}).json()["connections"]
+    link = states[0]["authentication_link"]
+    for origin in ("http://evil.example", f"http://localhost:{emu.port + 1}", "null",
+                   f"https://127.0.0.1:{emu.port}"):
+        assert api.http.post(link, headers={"origin": origin}).status_code == 403, origin
+        r = api("GET", f"/api/v1/mcp/configs/{cfg['id']}", headers={"origin": origin})
+        assert r.status_code == 403
+        r = api.http.post("/_emulator/counts", headers={"origin": origin, **emu.control_headers})
+        assert r.status_code == 403
+    assert emu.connection_status("olga", "MY_GMAIL") == "PENDING_AUTH"
+    # The auth page's own form posts with its own origin: accepted.
+    assert api.http.post(link, headers={"origin": emu.env_url}).status_code == 200
+    assert emu.connection_status("olga", "MY_GMAIL") == "ACTIVE"
+
+
+def test_non_loopback_host_needs_allow_remote() -> None:
+    with pytest.raises(ValueError, match="allow_remote"):
+        ScalekitEmulator(host="0.0.0.0")
+    ScalekitEmulator(host="0.0.0.0", allow_remote=True)  # not started: nothing to clean up
+    ScalekitEmulator(host="localhost")
+    ScalekitEmulator(host="::1")
+
+
+def test_cli_emulator_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from scalekit_langchain.cli import REFUSAL_MODE_CHOICES, main
+    from scalekit_langchain.testing import REFUSAL_MODES
+
+    assert REFUSAL_MODE_CHOICES == REFUSAL_MODES
+    assert main(["emulator", "--host", "0.0.0.0"]) == 2
+    assert "--allow-remote" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["emulator", "--refusal-mode", "teapot"])
+    assert info.value.code == 2
+
+
+def test_cli_emulator_prints_control_token_and_modes() -> None:
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scalekit_langchain.cli", "emulator", "--refusal-mode", "hidden",
+         "--answer-mode", "json", "--control-token", "tok-123"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:
+            lines.append(line.strip())
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert "control_token  tok-123" in lines
+        assert "refusal_mode   hidden" in lines and "answer_mode    json" in lines
+        env_url = next(x.split("=", 1)[1] for x in lines if "SCALEKIT_ENV_URL=" in x)
+        with httpx.Client(base_url=env_url, timeout=10) as http:
+            assert http.post("/_emulator/refusal_mode").status_code == 401
+            r = http.post("/_emulator/refusal_mode", headers={"X-Emulator-Token": "tok-123"})
+            assert r.json() == {"mode": "hidden"}
+            r = http.post("/_emulator/answer_mode", headers={"X-Emulator-Token": "tok-123"})
+            assert r.json() == {"mode": "json"}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0

@@ -3,58 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import McpError
 
 from scalekit_langchain.testing import ScalekitEmulator
-
-MAPPINGS = [
-    {"connection_name": "MY_GMAIL", "tools": ["gmail_fetch_mails", "gmail_send_message"]},
-    {"connection_name": "MY_CALENDAR"},
-]
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0", "id": 1, "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-               "clientInfo": {"name": "raw-test", "version": "0"}},
-}
-
-
-class Rest:
-    """Just enough REST to set up configs, instances and session tokens."""
-
-    def __init__(self, emu: ScalekitEmulator) -> None:
-        self.http = httpx.Client(base_url=emu.env_url, timeout=10)
-        r = self.http.post("/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": emu.client_id,
-            "client_secret": emu.client_secret})
-        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def config(self, name: str, mappings: list[dict[str, Any]] | None = None) -> Any:
-        r = self.http.post("/api/v1/mcp/configs", json={
-            "name": name, "connection_tool_mappings": MAPPINGS if mappings is None else mappings})
-        assert r.status_code == 201, r.text
-        return r.json()["config"]
-
-    def instance(self, config_name: str, user: str) -> Any:
-        r = self.http.post("/api/v1/mcp/instances",
-                           json={"config_name": config_name, "user_identifier": user})
-        assert r.status_code == 200, r.text
-        return r.json()["instance"]
-
-    def token(self, config_id: str, user: str, expiry: str = "3600s") -> str:
-        r = self.http.post(f"/api/v1/mcp/configs/{config_id}/tokens",
-                           json={"identifier": user, "expiry": expiry})
-        assert r.status_code == 200, r.text
-        return str(r.json()["token"])
+from tests.integration._emulator_support import (
+    ACCEPT,
+    INIT,
+    Rest,
+    body_message,
+    mcp_session,
+    ping,
+    raw_init,
+    rpc,
+)
 
 
 @pytest.fixture
@@ -68,30 +35,6 @@ def rest(emu: ScalekitEmulator) -> Iterator[Rest]:
     r = Rest(emu)
     yield r
     r.http.close()
-
-
-@asynccontextmanager
-async def mcp_session(url: str, headers: dict[str, str] | None = None
-                      ) -> AsyncIterator[ClientSession]:
-    async with httpx.AsyncClient(headers=headers, timeout=10) as http, streamable_http_client(
-        url, http_client=http
-    ) as (read, write, _), ClientSession(read, write) as session:
-        await session.initialize()
-        yield session
-
-
-async def raw_init(http: httpx.AsyncClient, url: str, **headers: str) -> str:
-    r = await http.post(url, json=INIT, headers={**ACCEPT, **headers})
-    assert r.status_code == 200, r.text
-    sid = r.headers["mcp-session-id"]
-    await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-                    headers={**ACCEPT, "mcp-session-id": sid, **headers})
-    return str(sid)
-
-
-def ping(http: httpx.AsyncClient, url: str, sid: str, **headers: str) -> Any:
-    return http.post(url, json={"jsonrpc": "2.0", "id": 7, "method": "ping"},
-                     headers={**ACCEPT, "mcp-session-id": sid, **headers})
 
 
 # --- instance URLs ----------------------------------------------------------------------------
@@ -134,6 +77,7 @@ async def test_tool_call_mutates_user_data(emu: ScalekitEmulator, rest: Rest) ->
 
 
 async def test_not_authorized_is_error_with_meta(emu: ScalekitEmulator, rest: Rest) -> None:
+    emu.set_refusal_mode("marker")  # the refusal shape this test pins; the default has no _meta
     rest.config("assistant")
     url = rest.instance("assistant", "alice")["url"]
     emu.authorize("alice", "MY_GMAIL")
@@ -265,7 +209,7 @@ async def test_drop_mcp_sessions(emu: ScalekitEmulator, rest: Rest) -> None:
         assert (await ping(http, url, sid)).status_code == 404
         new_sid = await raw_init(http, url)
         assert (await ping(http, url, new_sid)).status_code == 200
-        await http.post(f"{emu.env_url}/_emulator/drop_mcp_sessions")
+        await http.post(f"{emu.env_url}/_emulator/drop_mcp_sessions", headers=emu.control_headers)
         assert (await ping(http, url, new_sid)).status_code == 404
 
 
@@ -345,3 +289,188 @@ async def test_counts_per_mcp_request(emu: ScalekitEmulator, rest: Rest) -> None
     assert counts.get("mcp.GET", 0) <= 1
     assert emu.count("mcp.") == sum(counts.values())
     assert emu.count("configs.") == 0
+
+
+# --- the streamable-HTTP endpoint itself --------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer_mode", ["sse", "json"])
+async def test_answer_modes(answer_mode: str) -> None:
+    wanted = "text/event-stream" if answer_mode == "sse" else "application/json"
+    with ScalekitEmulator(answer_mode=answer_mode) as emu:  # type: ignore[arg-type]
+        rest = Rest(emu)
+        try:
+            rest.config("assistant")
+            url = rest.instance("assistant", "alice")["url"]
+            emu.authorize("alice", "MY_GMAIL")
+            async with httpx.AsyncClient(timeout=10) as http:
+                r = await http.post(url, json=INIT, headers=ACCEPT)
+                assert r.status_code == 200
+                assert r.headers["content-type"] == wanted
+                sid = r.headers["mcp-session-id"]
+                for method, params in (("tools/list", None), ("ping", None), (
+                        "tools/call", {"name": "gmail_fetch_mails", "arguments": {}})):
+                    r = await rpc(http, url, sid, method, params)
+                    assert r.status_code == 200 and r.headers["content-type"] == wanted
+                    assert "result" in body_message(r)
+                # A client that only accepts JSON gets JSON, whatever the mode.
+                r = await http.post(url, json={"jsonrpc": "2.0", "id": 9, "method": "ping"},
+                                    headers={**ACCEPT, "accept": "application/json",
+                                             "mcp-session-id": sid})
+                assert r.headers["content-type"] == "application/json"
+            # The SDK client works in both modes.
+            async with mcp_session(url) as session:
+                assert len((await session.list_tools()).tools) == 6
+                result = await session.call_tool("gmail_fetch_mails", {"max_results": 1})
+                assert not result.isError
+        finally:
+            rest.http.close()
+    emu.set_answer_mode("json")
+    with pytest.raises(ValueError, match="answer mode"):
+        emu.set_answer_mode("xml")
+
+
+@pytest.mark.parametrize(("asked", "answered"), [
+    ("2024-11-05", "2024-11-05"), ("2025-03-26", "2025-03-26"), ("2025-06-18", "2025-06-18"),
+    ("2025-11-25", "2025-11-25"), ("2023-01-01", "2025-11-25"),
+])
+async def test_protocol_version_negotiation(
+    emu: ScalekitEmulator, rest: Rest, asked: str, answered: str
+) -> None:
+    rest.config("assistant")
+    url = rest.instance("assistant", "alice")["url"]
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": asked}}  # type: ignore[dict-item]
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.post(url, json=init, headers=ACCEPT)
+        message = body_message(r)
+    assert message == {"jsonrpc": "2.0", "id": 1, "result": {
+        "protocolVersion": answered,
+        "capabilities": {"tools": {"listChanged": False}},
+        "serverInfo": {"name": "scalekit-emulator", "version": message["result"]["serverInfo"][
+            "version"]},
+        "instructions": "Local Scalekit emulator: demo Gmail, Google Calendar and Slack tools.",
+    }}
+
+
+async def test_jsonrpc_and_transport_errors(emu: ScalekitEmulator, rest: Rest) -> None:
+    rest.config("assistant")
+    url = rest.instance("assistant", "alice")["url"]
+
+    def code(r: httpx.Response) -> int:
+        return int(body_message(r)["error"]["code"])
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.post(url, content=b"{not json", headers=ACCEPT)
+        assert r.status_code == 400 and code(r) == -32700
+        r = await http.post(url, json={"id": 1, "method": "initialize"}, headers=ACCEPT)
+        assert r.status_code == 400 and code(r) == -32600
+        r = await http.post(url, json=[INIT], headers=ACCEPT)
+        assert r.status_code == 400 and code(r) == -32600
+        r = await http.post(url, json=INIT, headers={**ACCEPT, "content-type": "text/plain"})
+        assert r.status_code == 415
+        r = await http.post(url, json=INIT, headers={**ACCEPT, "accept": "text/html"})
+        assert r.status_code == 406
+        no_version = {**INIT, "params": {"capabilities": {}}}
+        r = await http.post(url, json=no_version, headers=ACCEPT)
+        assert r.status_code == 200 and code(r) == -32602
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "ping"},
+                            headers=ACCEPT)
+        assert r.status_code == 400 and "session" in r.json()["error"]["message"].lower()
+        assert "mcp-session-id" not in r.headers
+
+        sid = await raw_init(http, url)
+        r = await http.post(url, json=INIT, headers={**ACCEPT, "mcp-session-id": sid})
+        assert r.status_code == 400 and code(r) == -32600
+        r = await rpc(http, url, sid, "resources/list")
+        assert r.status_code == 200 and code(r) == -32601
+        assert body_message(r)["id"] == 5
+        for params in ({}, {"name": 3}, {"name": "gmail_fetch_mails", "arguments": [1]}):
+            r = await rpc(http, url, sid, "tools/call", params)
+            assert code(r) == -32602, params
+        r = await rpc(http, url, sid, "tools/list", {"cursor": "bogus"})
+        assert code(r) == -32602
+        r = await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                       "params": {"requestId": 1}},
+                            headers={**ACCEPT, "mcp-session-id": sid})
+        assert r.status_code == 202 and r.content == b""
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "result": {}},
+                            headers={**ACCEPT, "mcp-session-id": sid})
+        assert r.status_code == 202
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 8, "method": "ping"},
+                            headers={**ACCEPT, "mcp-session-id": sid,
+                                     "mcp-protocol-version": "1999-01-01"})
+        assert r.status_code == 400
+        r = await http.post(url, json={"jsonrpc": "2.0", "id": 8, "method": "ping"},
+                            headers={**ACCEPT, "mcp-session-id": sid,
+                                     "mcp-protocol-version": "2025-06-18"})
+        assert r.status_code == 200
+        assert (await http.put(url, headers={"mcp-session-id": sid})).status_code == 405
+
+
+async def test_get_stream_and_delete(emu: ScalekitEmulator, rest: Rest) -> None:
+    rest.config("assistant")
+    url = rest.instance("assistant", "alice")["url"]
+    sse = {"accept": "text/event-stream"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.get(url, headers=sse)).status_code == 400
+        assert (await http.get(url, headers={**sse, "mcp-session-id": "nope"})).status_code == 404
+        sid = await raw_init(http, url)
+        headers = {**sse, "mcp-session-id": sid}
+        async with http.stream("GET", url, headers=headers) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"] == "text/event-stream"
+            assert (await http.get(url, headers=headers)).status_code == 409
+            assert (await ping(http, url, sid)).status_code == 200
+            r = await http.delete(url, headers={"mcp-session-id": sid})
+            assert r.status_code == 200
+            assert await stream.aread() == b""  # the stream ends with the session
+        assert (await ping(http, url, sid)).status_code == 404
+        assert (await http.delete(url, headers={"mcp-session-id": sid})).status_code == 404
+        assert (await http.delete(url)).status_code == 400
+
+
+async def test_tools_list_pages_with_cursor(rest: Rest) -> None:
+    with ScalekitEmulator(tools_page_size=4) as emu:
+        paged = Rest(emu)
+        try:
+            paged.config("assistant")
+            url = paged.instance("assistant", "alice")["url"]
+            async with mcp_session(url) as session:
+                first = await session.list_tools()
+                assert len(first.tools) == 4 and first.nextCursor
+                second = await session.list_tools(cursor=first.nextCursor)
+                assert len(second.tools) == 2 and second.nextCursor is None
+            names = [t.name for t in first.tools + second.tools]
+            assert names[0] == "gmail_fetch_mails" and len(set(names)) == 6
+        finally:
+            paged.http.close()
+    with pytest.raises(ValueError, match="tools_page_size"):
+        ScalekitEmulator(tools_page_size=0)
+
+
+async def test_imports_nothing_from_the_mcp_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def guard(name, *a, **k):\n"
+        "    if name == 'mcp' or name.startswith('mcp.'):\n"
+        "        raise ImportError('emulator imported ' + name)\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = guard\n"
+        "sys.modules['scalekit_langchain'] = type(sys)('scalekit_langchain')\n"
+        "sys.modules['scalekit_langchain'].__path__ = [__import__('os').path.join("
+        "sys.argv[1], 'scalekit_langchain')]\n"
+        "from scalekit_langchain.testing import ScalekitEmulator\n"
+        "with ScalekitEmulator() as emu:\n"
+        "    print('ok', emu.env_url)\n"
+    )
+    import pathlib
+
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    proc = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok http://127.0.0.1:")
