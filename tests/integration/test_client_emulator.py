@@ -21,7 +21,8 @@ import httpx
 import jwt
 import pytest
 
-import scalekit_langchain.client as client_module
+import scalekit_langchain._base as base_module
+import scalekit_langchain._http as http_module
 from scalekit_langchain import (
     AsyncScalekitClient,
     AuthenticationError,
@@ -72,39 +73,30 @@ async def api(
     return Api(aclient if request.param == "async" else client)
 
 
-class _SleepRecorder:
-    """Stands in for the ``asyncio`` or ``time`` module inside ``scalekit_langchain.client``:
-    ``sleep`` records the delay and returns at once; everything else is the real module."""
+class _Clock:
+    """Stands in for the ``time`` module inside ``scalekit_langchain._base``: ``monotonic`` runs
+    ``monotonic_offset`` seconds ahead; everything else is the real module."""
 
-    def __init__(self, module: Any, delays: list[float], *, is_async: bool) -> None:
-        self._module = module
-        self._delays = delays
-        self._is_async = is_async
-        self.monotonic_offset = 0.0
+    def __init__(self, offset: float) -> None:
+        self.monotonic_offset = offset
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)
-
-    def sleep(self, delay: float, result: Any = None) -> Any:
-        self._delays.append(delay)
-        if self._is_async:
-
-            async def done() -> Any:
-                return result
-
-            return done()
-        return None
+        return getattr(time, name)
 
     def monotonic(self) -> float:
-        return float(self._module.monotonic()) + self.monotonic_offset
+        return time.monotonic() + self.monotonic_offset
 
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Delays the clients' retry loops asked to sleep (they do not actually sleep)."""
     delays: list[float] = []
-    monkeypatch.setattr(client_module, "asyncio", _SleepRecorder(asyncio, delays, is_async=True))
-    monkeypatch.setattr(client_module, "time", _SleepRecorder(time, delays, is_async=False))
+
+    async def asleep(delay: float) -> None:
+        delays.append(delay)
+
+    monkeypatch.setattr(http_module, "asleep", asleep)
+    monkeypatch.setattr(http_module, "sleep", delays.append)
     return delays
 
 
@@ -334,9 +326,7 @@ async def test_token_refreshed_before_expiry_without_a_401(
     api: Api, emulator: ScalekitEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await api("list_configs")
-    clock = _SleepRecorder(time, [], is_async=False)
-    clock.monotonic_offset = 3600.0  # the emulator's tokens live 3600 s
-    monkeypatch.setattr(client_module, "time", clock)
+    monkeypatch.setattr(base_module, "time", _Clock(3600.0))  # the emulator's tokens live 3600 s
     emulator.reset_counts()
     await api("list_configs")
     assert emulator.count("oauth.token") == 1
