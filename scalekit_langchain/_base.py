@@ -92,14 +92,16 @@ def _missing_message(missing: Sequence[str], env_set: Sequence[str]) -> str:
 
 
 def wrap_secret(value: str | SecretStr | None) -> SecretStr | None:
-    """``value`` as a ``SecretStr`` (``None`` when empty), so no frame keeps the raw string."""
+    """``value`` as a ``SecretStr`` (``None`` when blank), so no frame keeps the raw string."""
     if isinstance(value, SecretStr):
-        return value if value.get_secret_value() else None
-    return SecretStr(value) if isinstance(value, str) and value else None
+        return value if value.get_secret_value().strip() else None
+    return SecretStr(value) if isinstance(value, str) and value.strip() else None
 
 
 def resolve_credentials(
-    env_url: str | None, client_id: str | None, client_secret: str | SecretStr | None
+    env_url: str | SecretStr | None,
+    client_id: str | None,
+    client_secret: str | SecretStr | None,
 ) -> Credentials:
     """Fill missing arguments from ``SCALEKIT_*`` environment variables and check them.
 
@@ -116,10 +118,13 @@ def resolve_credentials(
             variables were set, when only some were), or a malformed env URL: not http(s), no
             host, or with credentials, a query or a fragment in it.
     """
+    # The secret and the URL (which may carry a password) stay wrapped in every frame.
     client_secret = wrap_secret(client_secret)
     if client_secret is None:
         client_secret = wrap_secret(os.environ.get(ENV_CLIENT_SECRET, "").strip() or None)
-    env_url = (env_url or "").strip() or os.environ.get(ENV_URL, "").strip() or None
+    env_url = wrap_secret(env_url)
+    if env_url is None:
+        env_url = wrap_secret(os.environ.get(ENV_URL, "").strip() or None)
     client_id = (client_id or "").strip() or os.environ.get(ENV_CLIENT_ID, "").strip() or None
     present = {"env_url": env_url, "client_id": client_id, "client_secret": client_secret}
     missing = [f"{arg} (or ${env})" for arg, env in _ENV_NAMES if present[arg] is None]
@@ -130,39 +135,47 @@ def resolve_credentials(
     return Credentials(check_env_url(env_url), client_id, client_secret)
 
 
-def check_env_url(env_url: str) -> str:
+def _env_url_problem(text: str) -> tuple[str, str]:
+    """``(checked URL, "")`` or ``("", what is wrong)``; returns rather than raises, so no
+    traceback frame holds the raw URL (it may carry a password)."""
+    example = "https://your-env.scalekit.com"
+    text = text.strip()
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return "", f"env_url must be an http(s) URL like {example}"
+    if parts.scheme not in ("http", "https") or not host:
+        shown = f"{parts.scheme}://{host}" if host and "@" not in text else "a malformed URL"
+        return "", f"env_url must be an http(s) URL like {example}, got {shown}"
+    if "@" in parts.netloc:
+        return "", (
+            f"env_url must not contain a user name or password (got one for host {host!r}); "
+            "pass client_id and client_secret instead"
+        )
+    if parts.query or parts.fragment:
+        return "", f"env_url must not have a query or fragment, like {example}"
+    return text.rstrip("/"), ""
+
+
+def check_env_url(env_url: str | SecretStr) -> str:
     """Check an environment URL and return it without a trailing slash.
 
     URLs with user info (``https://user:pass@host``) are refused rather than silently
     stripped: credentials belong in ``client_id``/``client_secret``, and a URL is printed in
-    too many places (reprs, logs) to carry one. Error messages never echo the user info.
+    too many places (reprs, logs) to carry one. Until checked, the URL is handled like a
+    secret: error messages and traceback frames never show its user info.
 
     Raises:
         ScalekitConfigurationError: Not an http(s) URL with a host, or with user info, a query
             or a fragment.
     """
-    text = env_url.strip()
-    example = "https://your-env.scalekit.com"
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        raise ScalekitConfigurationError(f"env_url must be an http(s) URL like {example}") from None
-    if parts.scheme not in ("http", "https") or not host:
-        shown = f"{parts.scheme}://{host}" if host and "@" not in text else "a malformed URL"
-        raise ScalekitConfigurationError(
-            f"env_url must be an http(s) URL like {example}, got {shown}"
-        )
-    if "@" in parts.netloc:
-        raise ScalekitConfigurationError(
-            "env_url must not contain a user name or password (got one for host "
-            f"{host!r}); pass client_id and client_secret instead"
-        )
-    if parts.query or parts.fragment:
-        raise ScalekitConfigurationError(
-            f"env_url must not have a query or fragment, like {example}"
-        )
-    return text.rstrip("/")
+    url, problem = _env_url_problem(
+        env_url.get_secret_value() if isinstance(env_url, SecretStr) else env_url
+    )
+    if problem:
+        raise ScalekitConfigurationError(problem)
+    return url
 
 
 def credentials_from_env_available() -> bool:

@@ -88,10 +88,10 @@ class ScalekitClient(ClientBase):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = b.DEFAULT_MAX_RETRIES,
     ) -> None:
-        client_secret = b.wrap_secret(client_secret)  # no frame keeps the raw secret
-        super().__init__(
-            env_url, client_id, client_secret, timeout=timeout, max_retries=max_retries
-        )
+        # No frame keeps the raw secret, nor a password in env_url (refused, but later).
+        secret, url = b.wrap_secret(client_secret), b.wrap_secret(env_url)
+        del client_secret, env_url
+        super().__init__(url, client_id, secret, timeout=timeout, max_retries=max_retries)
         self._http = _http.Http(http_client, transport, owner=type(self).__name__)
         self.mcp = McpApi(self)
 

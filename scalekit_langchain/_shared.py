@@ -29,15 +29,17 @@ class ClientBase:
 
     def __init__(
         self,
-        env_url: str | None,
+        env_url: str | SecretStr | None,
         client_id: str | None,
         client_secret: str | SecretStr | None,
         *,
         timeout: float | httpx.Timeout | None,
         max_retries: int,
     ) -> None:
-        client_secret = b.wrap_secret(client_secret)  # no frame keeps the raw secret
-        self._creds = b.resolve_credentials(env_url, client_id, client_secret)
+        # No frame keeps the raw secret, nor a password in env_url (refused, but later).
+        secret, url = b.wrap_secret(client_secret), b.wrap_secret(env_url)
+        del client_secret, env_url
+        self._creds = b.resolve_credentials(url, client_id, secret)
         self._timeouts = b.resolve_timeouts(timeout)
         self._max_retries = b.check_max_retries(max_retries)
         self._tokens = b.TokenStore()
@@ -73,7 +75,10 @@ class ClientBase:
         return self._tokens.fetches
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(env_url={self.env_url!r}, client_id={self.client_id!r})"
+        creds: b.Credentials | None = getattr(self, "_creds", None)
+        if creds is None:  # repr of a half-built client (a traceback of its __init__ shows it)
+            return f"{type(self).__name__}(<not configured>)"
+        return f"{type(self).__name__}(env_url={creds.env_url!r}, client_id={creds.client_id!r})"
 
     def _log_retry(self, op: Operation[Any], attempt: int, why: str, delay: float) -> None:
         logger.info(
