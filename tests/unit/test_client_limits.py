@@ -20,8 +20,8 @@ from scalekit_langchain import (
     ScalekitClient,
     ScalekitConfigurationError,
     ScalekitTimeoutError,
+    _base,
 )
-from scalekit_langchain import _base
 from tests.unit.fake_scalekit import ACCESS, ENV, SECRET, FakeScalekit
 
 CONFIG = {"id": "cfg_1", "name": "abc", "connection_tool_mappings": []}
@@ -116,9 +116,11 @@ async def test_control_characters_in_identifiers_are_refused(
     async with AsyncScalekitClient(ENV, "cid", SECRET, transport=fake.async_transport()) as client:
         with pytest.raises(ValueError, match=f"{field} must not contain control characters"):
             await call(client.mcp, value)
-    with ScalekitClient(ENV, "cid", SECRET, transport=fake.sync_transport()) as sync_client:
-        with pytest.raises(ValueError, match=field):
-            call(sync_client.mcp, value)
+    with (
+        ScalekitClient(ENV, "cid", SECRET, transport=fake.sync_transport()) as sync_client,
+        pytest.raises(ValueError, match=field),
+    ):
+        call(sync_client.mcp, value)
     assert fake.requests == []
 
 
