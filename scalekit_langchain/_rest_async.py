@@ -76,8 +76,8 @@ class AsyncScalekitClient(ClientBase):
 
     Use as ``async with AsyncScalekitClient() as client:`` or call :meth:`aclose`. A client that
     opened connections and is never closed emits a ``ResourceWarning`` when collected and
-    closes them where it can.
-    """  # one client per app: share it between tasks
+    closes them where it can. Share one client between tasks.
+    """
 
     def __init__(
         self,

@@ -65,6 +65,9 @@ class ScalekitClient(ClientBase):
             last byte of the answer (connecting gets at most 10 s of it); a retry gets a fresh
             deadline. An ``httpx.Timeout`` sets httpx's per-phase limits instead, and its
             largest value becomes the total deadline. Default 30 s (10 s to connect).
+            The deadline is checked after each read of the answer, since a blocking
+            read cannot be cut short: a server dripping its *headers* is bounded by
+            the per-read limit (``timeout`` too) rather than by the total.
         max_retries: Retries of calls that are safe to repeat (see the README); default 3.
 
     Raises:
@@ -74,8 +77,8 @@ class ScalekitClient(ClientBase):
 
     Use as ``with ScalekitClient() as client:`` or call :meth:`close`. A client that
     opened connections and is never closed emits a ``ResourceWarning`` when collected and
-    closes them where it can.
-    """  # one client per app: share it between threads
+    closes them where it can. Safe to share between threads.
+    """
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ from scalekit_langchain._rest_async import AsyncMcpApi, AsyncScalekitClient
 from scalekit_langchain._rest_sync import McpApi
 from scalekit_langchain._rest_sync import ScalekitClient as _SyncClient
 
-__all__ = ["AsyncMcpApi", "AsyncScalekitClient", "McpApi", "ScalekitClient"]
+__all__ = ["AsyncScalekitClient", "ScalekitClient"]
 
 
 class ScalekitClient(_SyncClient):

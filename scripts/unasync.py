@@ -36,8 +36,14 @@ TEXT_SWAPS: dict[str, str] = {
     "            not also use it directly from another event loop.\n": (
         "        http_client: Your own ``httpx.Client``; we never close it.\n"
     ),
-    '    """  # one client per app: share it between tasks': (
-        '    """  # one client per app: share it between threads'
+    "    closes them where it can. Share one client between tasks.": (
+        "    closes them where it can. Safe to share between threads."
+    ),
+    "            largest value becomes the total deadline. Default 30 s (10 s to connect).": (
+        "            largest value becomes the total deadline. Default 30 s (10 s to connect).\n"
+        "            The deadline is checked after each read of the answer, since a blocking\n"
+        "            read cannot be cut short: a server dripping its *headers* is bounded by\n"
+        "            the per-read limit (``timeout`` too) rather than by the total."
     ),
 }
 
