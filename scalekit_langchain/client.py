@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import httpx
 
-from scalekit_langchain._rest_async import AsyncMcpApi, AsyncScalekitClient
-from scalekit_langchain._rest_sync import McpApi
+# AsyncMcpApi and McpApi stay importable from here, as before the split.
+from scalekit_langchain._rest_async import AsyncMcpApi as AsyncMcpApi
+from scalekit_langchain._rest_async import AsyncScalekitClient
+from scalekit_langchain._rest_sync import McpApi as McpApi
 from scalekit_langchain._rest_sync import ScalekitClient as _SyncClient
 
 __all__ = ["AsyncScalekitClient", "ScalekitClient"]
