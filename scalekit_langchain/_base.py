@@ -1,8 +1,8 @@
 """The sans-I/O core of the Scalekit clients: everything but sending bytes.
 
-Credentials, input validation, timeouts, how a request is built, the retry policy and the
-access-token bookkeeping live here once. Reading answers (parsing, the error table) lives in
-:mod:`scalekit_langchain._responses`; the async and sync clients in ``_rest_async`` /
+Credentials, input validation, timeouts, how a request is built and the retry policy live
+here once. The access token's lifetime and holder live in ``_tokens``, reading answers
+(parsing, the error table) in ``_responses``; the async and sync clients in ``_rest_async`` /
 ``_rest_sync`` only drive I/O.
 
 Secrets stay wrapped (``SecretStr``, :class:`AccessToken`) in every object a frame on an error
@@ -17,8 +17,6 @@ import os
 import platform
 import random
 import re
-import threading
-import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from scalekit_langchain import _redact
+from scalekit_langchain._tokens import AccessToken
 from scalekit_langchain._version import __version__
 from scalekit_langchain.errors import ScalekitConfigurationError
 from scalekit_langchain.models import McpConfigConnectionToolMapping
@@ -531,75 +530,3 @@ def should_retry_failure(op: Operation[Any], failure: TransportFailure) -> bool:
     if failure.connect:
         return True
     return op.idempotent and failure.read
-
-
-# --------------------------------------------------------------------------- access token
-
-_DEFAULT_TOKEN_LIFETIME = 3600.0
-_MAX_TOKEN_LIFETIME = 7 * 24 * 3600.0
-
-
-@dataclass
-class AccessToken:
-    """A client-credentials access token and when we stop trusting it."""
-
-    value: SecretStr = field(repr=False)
-    refresh_at: float  # time.monotonic() after which we fetch a new one
-
-
-def new_access_token(value: str, expires_in: Any) -> AccessToken:
-    """Wrap a fresh token; its lifetime counts from now on the local monotonic clock.
-
-    ``expires_in`` is trusted as a duration only (never compared with wall-clock time, so clock
-    skew changes nothing); a missing or unreadable one means an hour, a negative one zero.
-    """
-    try:
-        lifetime = float(expires_in) if expires_in is not None else _DEFAULT_TOKEN_LIFETIME
-    except (TypeError, ValueError, OverflowError):
-        lifetime = _DEFAULT_TOKEN_LIFETIME
-    if isinstance(expires_in, bool) or math.isnan(lifetime):
-        lifetime = _DEFAULT_TOKEN_LIFETIME
-    lifetime = min(max(lifetime, 0.0), _MAX_TOKEN_LIFETIME)
-    # Refresh a little before expiry: 10% of the lifetime, at most a minute, so a request that
-    # starts with a token never arrives with an expired one.
-    margin = min(60.0, lifetime * 0.1)
-    return AccessToken(SecretStr(value), time.monotonic() + lifetime - margin)
-
-
-class TokenStore:
-    """The access token of one set of credentials, shared by every client built on them.
-
-    Thread-safe. Single flight (one fetch at a time) is the clients' job; this only holds
-    the current token and counts fetches.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._token: AccessToken | None = None
-        self.fetches = 0
-
-    def __repr__(self) -> str:
-        return f"TokenStore(fetches={self.fetches})"
-
-    def valid(self) -> AccessToken | None:
-        """The current token, unless it is missing or due for refresh."""
-        with self._lock:
-            token = self._token
-        if token is not None and time.monotonic() < token.refresh_at:
-            return token
-        return None
-
-    def store(self, token: AccessToken) -> None:
-        """Make ``token`` current (and redacted from our logs from now on)."""
-        _redact.register_secret(token.value.get_secret_value())
-        with self._lock:
-            old, self._token = self._token, token
-            self.fetches += 1
-        if old is not None:
-            _redact.forget_secret(old.value.get_secret_value())
-
-    def invalidate(self, token: AccessToken) -> None:
-        """Drop ``token`` if it is still current (the server refused it)."""
-        with self._lock:
-            if self._token is token:
-                self._token = None

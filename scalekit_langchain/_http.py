@@ -27,7 +27,8 @@ import httpx
 
 from scalekit_langchain import _base as b
 from scalekit_langchain import _runner
-from scalekit_langchain._base import AccessToken, Credentials, Operation, Timeouts, TransportFailure
+from scalekit_langchain._base import Credentials, Operation, Timeouts, TransportFailure
+from scalekit_langchain._tokens import AccessToken
 
 Outcome = httpx.Response | TransportFailure
 
@@ -114,20 +115,23 @@ class AsyncHttp:
         self._caller = http_client
         self._transport = transport
         self._owned: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._owned_lock = threading.Lock()  # loops in different threads share this map
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        weakref.finalize(self, _release_async, self._owned, owner)
+        # Not at interpreter exit: a client still referenced then is not a leak.
+        weakref.finalize(self, _release_async, self._owned, owner).atexit = False
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        http = self._owned.get(loop)
-        if http is None:
-            for stale in [lp for lp in self._owned if lp.is_closed()]:
-                del self._owned[stale]
-            http = httpx.AsyncClient(transport=self._transport)
-            self._owned[loop] = http
-        return http
+        with self._owned_lock:
+            http = self._owned.get(loop)
+            if http is None:
+                for stale in [lp for lp in self._owned if lp.is_closed()]:
+                    del self._owned[stale]
+                http = httpx.AsyncClient(transport=self._transport)
+                self._owned[loop] = http
+            return http
 
     async def send(
         self,
@@ -153,8 +157,9 @@ class AsyncHttp:
 
     async def aclose(self) -> None:
         """Close the AsyncClients we created (never the caller's)."""
-        clients = dict(self._owned)
-        self._owned.clear()
+        with self._owned_lock:
+            clients = dict(self._owned)
+            self._owned.clear()
         current = asyncio.get_running_loop()
         for loop, http in clients.items():
             if loop is current:
@@ -238,7 +243,7 @@ class Http:
         self._owned: dict[str, httpx.Client] = {}
         self._create_lock = threading.Lock()
         self._token_lock = threading.Lock()
-        weakref.finalize(self, _release_sync, self._owned, owner)
+        weakref.finalize(self, _release_sync, self._owned, owner).atexit = False
 
     def _client(self) -> httpx.Client:
         if self._caller is not None:

@@ -20,7 +20,6 @@ from scalekit_langchain import _base as b
 from scalekit_langchain import _http
 from scalekit_langchain import _responses as r
 from scalekit_langchain._base import (
-    AccessToken,
     MappingInput,
     Operation,
     TransportFailure,
@@ -29,6 +28,7 @@ from scalekit_langchain._base import (
 from scalekit_langchain._mcp_ops import McpOperations as Ops
 from scalekit_langchain._mcp_ops import token_operation
 from scalekit_langchain._shared import ClientBase
+from scalekit_langchain._tokens import AccessToken
 from scalekit_langchain.errors import ScalekitError
 from scalekit_langchain.models import (
     ConnectionAuthState,

@@ -1,7 +1,7 @@
 """What the async and the sync client hold in common: credentials, options, the token store.
 
 No I/O. Two clients built with ``from_client`` (or :meth:`ScalekitClient.to_async`) share one
-:class:`~scalekit_langchain._base.TokenStore`, so they fetch one access token between them.
+:class:`~scalekit_langchain._tokens.TokenStore`, so they fetch one access token between them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from scalekit_langchain import _base as b
 from scalekit_langchain import _redact
 from scalekit_langchain._base import Operation
+from scalekit_langchain._tokens import TokenStore
 
 logger = logging.getLogger("scalekit_langchain")
 
@@ -42,7 +43,7 @@ class ClientBase:
         self._creds = b.resolve_credentials(url, client_id, secret)
         self._timeouts = b.resolve_timeouts(timeout)
         self._max_retries = b.check_max_retries(max_retries)
-        self._tokens = b.TokenStore()
+        self._tokens = TokenStore()
         _redact.register_secret(self._creds.client_secret.get_secret_value())
 
     def _share_tokens_with(self, other: ClientBase) -> None:

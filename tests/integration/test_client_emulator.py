@@ -23,7 +23,7 @@ import httpx
 import jwt
 import pytest
 
-import scalekit_langchain._base as base_module
+import scalekit_langchain._tokens as tokens_module
 import scalekit_langchain._http as http_module
 from scalekit_langchain import (
     AsyncScalekitClient,
@@ -77,7 +77,7 @@ async def api(
 
 
 class _Clock:
-    """Stands in for the ``time`` module inside ``scalekit_langchain._base``: ``monotonic`` runs
+    """Stands in for the ``time`` module inside ``scalekit_langchain._tokens``: ``monotonic`` runs
     ``monotonic_offset`` seconds ahead; everything else is the real module."""
 
     def __init__(self, offset: float) -> None:
@@ -332,7 +332,7 @@ async def test_token_refreshed_before_expiry_without_a_401(
     api: Api, emulator: ScalekitEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await api("list_configs")
-    monkeypatch.setattr(base_module, "time", _Clock(3600.0))  # the emulator's tokens live 3600 s
+    monkeypatch.setattr(tokens_module, "time", _Clock(3600.0))  # the emulator's tokens live 3600 s
     emulator.reset_counts()
     await api("list_configs")
     assert emulator.count("oauth.token") == 1
