@@ -479,8 +479,13 @@ class TransportFailure:
     read: bool = False
 
     @classmethod
-    def from_exception(cls, exc: httpx.TransportError) -> TransportFailure:
-        """Describe an httpx transport error without keeping a reference to it."""
+    def from_exception(cls, exc: Exception) -> TransportFailure:
+        """Describe an error raised while sending, without keeping a reference to it.
+
+        Besides httpx's transport errors this covers whatever a caller's ``httpx`` client or
+        its event hooks raise (a closed client, ``raise_for_status`` in a hook): those carry
+        the request too. Only transport errors can be retried.
+        """
         return cls(
             name=type(exc).__name__,
             detail=_redact.redact(str(exc)) or "no detail",

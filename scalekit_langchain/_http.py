@@ -9,8 +9,9 @@ differ in how bytes move; the clients themselves (``_rest_async`` and the genera
 * enforces the total deadline of a request (:attr:`Timeouts.total`), including a server that
   drips its answer one byte at a time;
 * returns a :class:`~scalekit_langchain._base.TransportFailure` instead of raising httpx's
-  error, so no raised error ever references a request (its headers hold the bearer token,
-  the token call's body the client secret).
+  error (or whatever a caller's client or its event hooks raise), so no raised error ever
+  references a request (its headers hold the bearer token, the token call's body the client
+  secret).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def _send_async(
             return await http.send(request)
     except TimeoutError:
         return TransportFailure.deadline(timeouts.total)
-    except httpx.TransportError as exc:
+    except Exception as exc:  # transport errors, and anything a caller's client raises
         return TransportFailure.from_exception(exc)
 
 
@@ -140,7 +141,7 @@ class AsyncHttp:
         token: AccessToken | None,
         timeouts: Timeouts,
     ) -> Outcome:
-        """Send ``op`` once; the answer, or what went wrong below HTTP. Never raises httpx's."""
+        """Send ``op`` once: the answer, or what went wrong sending it. Raises no ``Exception``."""
         if self._caller is not None:
             if _runner.on_session_loop():
                 return await _send_async(self._caller, creds, op, token, timeouts)
@@ -206,7 +207,7 @@ def _send_sync(
                     return TransportFailure.deadline(total)
         finally:
             response.close()
-    except httpx.TransportError as exc:
+    except Exception as exc:  # transport errors, and anything a caller's client raises
         return TransportFailure.from_exception(exc)
     if deadline is not None and time.monotonic() > deadline:
         return TransportFailure.deadline(total)
@@ -261,7 +262,7 @@ class Http:
         token: AccessToken | None,
         timeouts: Timeouts,
     ) -> Outcome:
-        """Send ``op`` once; the answer, or what went wrong below HTTP. Never raises httpx's."""
+        """Send ``op`` once: the answer, or what went wrong sending it. Raises no ``Exception``."""
         return _send_sync(self._client(), creds, op, token, timeouts)
 
     def lock(self) -> threading.Lock:

@@ -482,3 +482,58 @@ async def test_emulator_token_and_rest_faults_leak_nothing(kind: str) -> None:
 
 async def _maybe(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
+
+
+# --------------------------------------------------------------------------- a caller's client
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    response.read()
+    response.raise_for_status()  # an HTTPStatusError holding the request and the response
+
+
+async def _araise_for_status(response: httpx.Response) -> None:
+    await response.aread()
+    response.raise_for_status()
+
+
+async def test_errors_from_a_callers_async_client_hooks_leak_nothing() -> None:
+    fake = Fake()
+    fake.fault = "500"
+    hooks = {"response": [_araise_for_status]}
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(fake.handler), event_hooks=hooks) as ahttp,
+        AsyncScalekitClient(ENV, "cid", SECRET, http_client=ahttp, max_retries=0) as aclient,
+    ):
+        exc = await _raised(lambda: aclient.mcp.get_config("cfg_1"))
+    assert type(exc).__name__ == "ScalekitConnectionError" and "HTTPStatusError" in str(exc)
+    assert_no_secret(exc)
+
+
+def _raised_sync(call: Callable[[], Any]) -> BaseException:
+    try:
+        call()
+    except BaseException as exc:
+        return exc
+    raise AssertionError("expected an error")
+
+
+def test_errors_from_a_callers_sync_client_leak_nothing() -> None:
+    fake = Fake()
+    fake.fault = "500"
+    transport = httpx.MockTransport(fake.handler)
+    hooks = {"response": [_raise_for_status]}
+    with (
+        httpx.Client(transport=transport, event_hooks=hooks) as http,
+        ScalekitClient(ENV, "cid", SECRET, http_client=http, max_retries=0) as client,
+    ):
+        exc = _raised_sync(lambda: client.mcp.get_config("cfg_1"))
+    assert type(exc).__name__ == "ScalekitConnectionError" and "HTTPStatusError" in str(exc)
+    assert_no_secret(exc)
+
+    closed = httpx.Client(transport=transport)
+    closed.close()
+    with ScalekitClient(ENV, "cid", SECRET, http_client=closed) as client:
+        exc = _raised_sync(lambda: client.mcp.get_config("cfg_1"))
+    assert "closed" in str(exc)
+    assert_no_secret(exc)
