@@ -97,7 +97,9 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 
 def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    """A server string on one line (newlines and tabs collapsed), or ``None`` when blank."""
+    text = " ".join(value.split()) if isinstance(value, str) else ""
+    return text or None
 
 
 def _detail_causes(detail: dict[str, Any]) -> list[str]:

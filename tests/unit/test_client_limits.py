@@ -391,3 +391,13 @@ def test_from_client_builds_either_twin() -> None:
         twin.mcp.get_config("a")
     assert source.token_fetches == 1  # shared store: the async client now holds a token too
     assert source._tokens.valid() is not None
+
+
+async def test_server_text_is_kept_on_one_line() -> None:
+    body = {"message": "bad\r\nFAKE LOG LINE", "details": [{"debug_info": {"detail": "a\n\tb"}}]}
+    fake = FakeScalekit(lambda r: httpx.Response(400, json=body))
+    async with AsyncScalekitClient(ENV, "cid", SECRET, transport=fake.async_transport()) as client:
+        with pytest.raises(BadRequestError) as err:
+            await client.mcp.get_config("c")
+    assert "\n" not in str(err.value) and "\r" not in str(err.value)
+    assert "bad FAKE LOG LINE: a b" in str(err.value)
