@@ -3,9 +3,9 @@
 The async client is the one source; its sync twin is derived by rewriting tokens:
 ``async def`` → ``def``, ``await x`` → ``x``, ``async with``/``async for`` → ``with``/``for``,
 ``AsyncName`` → ``Name`` (``AsyncScalekitClient``, ``httpx.AsyncClient``, ``AsyncIterator``,
-``_http.AsyncHttp``...), ``aclose``/``asleep``/``__aenter__``/``__aexit__`` → their sync names, ``for x in xs: yield x``
-→ ``yield from xs``,
-plus a few exact text swaps for prose that differs (each must apply, or generation fails).
+``_http.AsyncHttp``...), ``aclose``/``asleep``/``__aenter__``/``__aexit__`` → their sync
+names, ``for x in xs: yield x`` → ``yield from xs``, plus a few exact text swaps for prose that
+differs (each must apply, or generation fails).
 
 Usage:
     python scripts/unasync.py           # rewrite the generated file

@@ -23,8 +23,8 @@ import httpx
 import jwt
 import pytest
 
-import scalekit_langchain._tokens as tokens_module
 import scalekit_langchain._http as http_module
+import scalekit_langchain._tokens as tokens_module
 from scalekit_langchain import (
     AsyncScalekitClient,
     AuthenticationError,
