@@ -1,45 +1,37 @@
-"""What the async and sync Scalekit clients share: everything but I/O.
+"""The sans-I/O core of the Scalekit clients: everything but sending bytes.
 
-Credentials, request building, response parsing, the error table, the retry policy and the
-access-token bookkeeping live here once; :mod:`scalekit_langchain.client` only sends.
+Credentials, input validation, timeouts, how a request is built and the retry policy live
+here once. The access token's lifetime and holder live in ``_tokens``, reading answers
+(parsing, the error table) in ``_responses``; the async and sync clients in ``_rest_async`` /
+``_rest_sync`` only drive I/O.
+
+Secrets stay wrapped (``SecretStr``, :class:`AccessToken`) in every object a frame on an error
+path can hold; :func:`build_request` unwraps them only as temporaries of one expression, so no
+frame's locals ever hold a raw client secret or bearer header.
 """
 
 from __future__ import annotations
 
-import logging
+import math
 import os
 import platform
 import random
 import re
-import time
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from scalekit_langchain import _redact
+from scalekit_langchain._tokens import AccessToken
 from scalekit_langchain._version import __version__
-from scalekit_langchain.errors import (
-    RateLimitError,
-    ScalekitAPIError,
-    ScalekitConfigurationError,
-    ScalekitProtocolError,
-    error_class_for_status,
-)
-from scalekit_langchain.models import (
-    ConnectionAuthState,
-    McpConfig,
-    McpConfigConnectionToolMapping,
-    McpInstance,
-    Page,
-    SessionToken,
-)
-
-logger = logging.getLogger("scalekit_langchain")
+from scalekit_langchain.errors import ScalekitConfigurationError
+from scalekit_langchain.models import McpConfigConnectionToolMapping
 
 T = TypeVar("T")
 
@@ -78,52 +70,141 @@ class Credentials:
     client_secret: SecretStr = field(repr=False)
 
 
+_ENV_NAMES = (
+    ("env_url", ENV_URL),
+    ("client_id", ENV_CLIENT_ID),
+    ("client_secret", ENV_CLIENT_SECRET),
+)
+
+
+def _missing_message(missing: Sequence[str], env_set: Sequence[str]) -> str:
+    listed = ", ".join(missing)
+    if env_set:
+        return (
+            f"Incomplete Scalekit credentials: {', '.join(env_set)} set but {listed} missing. "
+            "Set all three SCALEKIT_* variables or pass the missing values to the client."
+        )
+    return (
+        f"Missing Scalekit credentials: {listed}. Pass them to the client or set the "
+        "environment variables."
+    )
+
+
+def wrap_secret(value: str | SecretStr | None) -> SecretStr | None:
+    """``value`` as a ``SecretStr`` (``None`` when blank), so no frame keeps the raw string."""
+    if isinstance(value, SecretStr):
+        return value if value.get_secret_value().strip() else None
+    return SecretStr(value) if isinstance(value, str) and value.strip() else None
+
+
 def resolve_credentials(
-    env_url: str | None, client_id: str | None, client_secret: str | SecretStr | None
+    env_url: str | SecretStr | None,
+    client_id: str | None,
+    client_secret: str | SecretStr | None,
 ) -> Credentials:
     """Fill missing arguments from ``SCALEKIT_*`` environment variables and check them.
 
+    Args:
+        env_url: e.g. ``https://your-env.scalekit.com``; ``$SCALEKIT_ENV_URL`` when empty.
+        client_id: ``$SCALEKIT_CLIENT_ID`` when empty.
+        client_secret: ``$SCALEKIT_CLIENT_SECRET`` when empty; pass a ``SecretStr``.
+
+    Returns:
+        The checked credentials, the secret wrapped in a ``SecretStr``.
+
     Raises:
-        ScalekitConfigurationError: naming every missing value, or a malformed env URL.
+        ScalekitConfigurationError: Naming every missing value (and which ``SCALEKIT_*``
+            variables were set, when only some were), or a malformed env URL: not http(s), no
+            host, or with credentials, a query or a fragment in it.
     """
-    env_url = env_url or os.environ.get(ENV_URL) or None
-    client_id = client_id or os.environ.get(ENV_CLIENT_ID) or None
-    if client_secret is None or (isinstance(client_secret, str) and not client_secret):
-        client_secret = os.environ.get(ENV_CLIENT_SECRET) or None
-    missing = [
-        f"{arg} (or ${env})"
-        for arg, env, value in (
-            ("env_url", ENV_URL, env_url),
-            ("client_id", ENV_CLIENT_ID, client_id),
-            ("client_secret", ENV_CLIENT_SECRET, client_secret),
-        )
-        if not value
-    ]
+    # The secret and the URL (which may carry a password) stay wrapped in every frame.
+    client_secret = wrap_secret(client_secret)
+    if client_secret is None:
+        client_secret = wrap_secret(os.environ.get(ENV_CLIENT_SECRET, "").strip() or None)
+    env_url = wrap_secret(env_url)
+    if env_url is None:
+        env_url = wrap_secret(os.environ.get(ENV_URL, "").strip() or None)
+    client_id = (client_id or "").strip() or os.environ.get(ENV_CLIENT_ID, "").strip() or None
+    present = {"env_url": env_url, "client_id": client_id, "client_secret": client_secret}
+    missing = [f"{arg} (or ${env})" for arg, env in _ENV_NAMES if present[arg] is None]
     if missing:
-        raise ScalekitConfigurationError(
-            "Missing Scalekit credentials: " + ", ".join(missing) + ". Pass them to the client "
-            "or set the environment variables."
-        )
+        env_set = [env for _, env in _ENV_NAMES if os.environ.get(env, "").strip()]
+        raise ScalekitConfigurationError(_missing_message(missing, env_set))
     assert env_url and client_id and client_secret  # for the type checker
-    parts = urlsplit(env_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ScalekitConfigurationError(
-            f"env_url must be an http(s) URL like https://your-env.scalekit.com, got {env_url!r}"
+    return Credentials(check_env_url(env_url), client_id, client_secret)
+
+
+def _env_url_problem(text: str) -> tuple[str, str]:
+    """``(checked URL, "")`` or ``("", what is wrong)``; returns rather than raises, so no
+    traceback frame holds the raw URL (it may carry a password)."""
+    example = "https://your-env.scalekit.com"
+    text = text.strip()
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return "", f"env_url must be an http(s) URL like {example}"
+    if parts.scheme not in ("http", "https") or not host:
+        shown = f"{parts.scheme}://{host}" if host and "@" not in text else "a malformed URL"
+        return "", f"env_url must be an http(s) URL like {example}, got {shown}"
+    if "@" in parts.netloc:
+        return "", (
+            f"env_url must not contain a user name or password (got one for host {host!r}); "
+            "pass client_id and client_secret instead"
         )
-    secret = client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
-    return Credentials(env_url.strip().rstrip("/"), client_id.strip(), secret)
+    if parts.query or parts.fragment:
+        return "", f"env_url must not have a query or fragment, like {example}"
+    return text.rstrip("/"), ""
+
+
+def check_env_url(env_url: str | SecretStr) -> str:
+    """Check an environment URL and return it without a trailing slash.
+
+    URLs with user info (``https://user:pass@host``) are refused rather than silently
+    stripped: credentials belong in ``client_id``/``client_secret``, and a URL is printed in
+    too many places (reprs, logs) to carry one. Until checked, the URL is handled like a
+    secret: error messages and traceback frames never show its user info.
+
+    Raises:
+        ScalekitConfigurationError: Not an http(s) URL with a host, or with user info, a query
+            or a fragment.
+    """
+    url, problem = _env_url_problem(
+        env_url.get_secret_value() if isinstance(env_url, SecretStr) else env_url
+    )
+    if problem:
+        raise ScalekitConfigurationError(problem)
+    return url
 
 
 def credentials_from_env_available() -> bool:
-    """Whether all three ``SCALEKIT_*`` variables are set."""
-    return all(os.environ.get(v) for v in (ENV_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET))
+    """Whether all three ``SCALEKIT_*`` variables are set.
+
+    Returns:
+        ``True`` when all three are set, ``False`` when none is.
+
+    Raises:
+        ScalekitConfigurationError: Only one or two are set (naming the missing ones), so a
+            half-configured environment is never mistaken for an unconfigured one.
+    """
+    present = [env for _, env in _ENV_NAMES if os.environ.get(env, "").strip()]
+    if not present:
+        return False
+    if len(present) == len(_ENV_NAMES):
+        return True
+    missing = [f"{arg} (or ${env})" for arg, env in _ENV_NAMES if env not in present]
+    raise ScalekitConfigurationError(_missing_message(missing, present))
 
 
 # --------------------------------------------------------------------------- validation
 
 
 def require_id(value: str, field_name: str) -> str:
-    """Check a path identifier and percent-encode it for a URL path segment."""
+    """Check a path identifier and percent-encode it for a URL path segment.
+
+    Raises:
+        ValueError: Empty, blank, ``.`` or ``..``.
+    """
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{field_name} must be a non-empty string, got {value!r}")
     if value in (".", ".."):
@@ -131,18 +212,36 @@ def require_id(value: str, field_name: str) -> str:
     return quote(value, safe="")
 
 
+def _has_control_character(value: str) -> bool:
+    # Cc covers C0/C1 controls (newline, tab, NUL, DEL...); Zl/Zp are Unicode line breaks.
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value)
+
+
 def require_identifier(value: str, field_name: str, *, max_len: int | None = None) -> str:
-    """Check a user identifier (sent in a JSON body, not a path)."""
+    """Check a user identifier or name sent in a JSON body.
+
+    Raises:
+        ValueError: Empty or blank, longer than ``max_len``, or holding a control character
+            (a newline, a tab, NUL...), which would forge log lines and never names a user.
+    """
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{field_name} must be a non-empty string, got {value!r}")
     if max_len is not None and len(value) > max_len:
         raise ValueError(f"{field_name} must be at most {max_len} characters, got {len(value)}")
+    if _has_control_character(value):
+        raise ValueError(
+            f"{field_name} must not contain control characters such as a newline, got {value!r}"
+        )
     return value
 
 
 def check_config_name(name: str, field_name: str = "name") -> str:
-    """Check a config name against Scalekit's rule ``^[a-z0-9_-]{1,100}$``."""
-    if not isinstance(name, str) or not CONFIG_NAME_RE.match(name):
+    """Check a config name against Scalekit's rule ``^[a-z0-9_-]{1,100}$``.
+
+    Raises:
+        ValueError: The name does not match.
+    """
+    if not isinstance(name, str) or not CONFIG_NAME_RE.fullmatch(name):
         raise ValueError(
             f"{field_name} must match ^[a-z0-9_-]{{1,100}}$ (lowercase letters, digits, '-' and "
             f"'_', 1 to 100 characters), got {name!r}"
@@ -154,7 +253,11 @@ MappingInput = McpConfigConnectionToolMapping | Mapping[str, Any]
 
 
 def mappings_body(mappings: Sequence[MappingInput]) -> list[dict[str, Any]]:
-    """Validate ``connection_tool_mappings`` and render them for the wire."""
+    """Validate ``connection_tool_mappings`` and render them for the wire.
+
+    Raises:
+        ValueError: Not a list, more than 25 entries, or an invalid entry (named by index).
+    """
     if isinstance(mappings, (str, bytes)) or not isinstance(mappings, Sequence):
         raise ValueError("connection_tool_mappings must be a list of mappings")
     if len(mappings) > MAX_MAPPINGS:
@@ -181,6 +284,11 @@ def mappings_body(mappings: Sequence[MappingInput]) -> list[dict[str, Any]]:
 
 
 def check_page_size(page_size: int | None) -> int | None:
+    """Check ``page_size`` (1 to 30, or ``None`` for the server default).
+
+    Raises:
+        ValueError: Not an integer from 1 to 30.
+    """
     if page_size is None:
         return None
     if (
@@ -195,7 +303,11 @@ def check_page_size(page_size: int | None) -> int | None:
 
 
 def duration_str(expiry: timedelta | float | int) -> str:
-    """Render a session-token lifetime as a protobuf Duration (``"3600s"``), checking 60s to 24h."""
+    """Render a session-token lifetime as a protobuf Duration (``"3600s"``), checking 60s to 24h.
+
+    Raises:
+        ValueError: Not a duration, not finite, or outside 60 seconds to 24 hours.
+    """
     if isinstance(expiry, bool) or not isinstance(expiry, (timedelta, int, float)):
         raise ValueError(f"expiry must be a timedelta or a number of seconds, got {expiry!r}")
     seconds = expiry.total_seconds() if isinstance(expiry, timedelta) else float(expiry)
@@ -214,242 +326,190 @@ def query_params(**params: Any) -> dict[str, Any]:
     return out
 
 
+def check_max_retries(max_retries: int) -> int:
+    """Check ``max_retries``.
+
+    Raises:
+        ValueError: Not a non-negative integer.
+    """
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
+    return max_retries
+
+
+# --------------------------------------------------------------------------- timeouts
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one HTTP request may take.
+
+    Attributes:
+        phases: httpx's per-phase limits (connect, each read, each write, pool wait), each
+            capped at ``total``.
+        total: Seconds for the whole request, from sending to the last byte of the answer;
+            ``None`` for no overall limit.
+    """
+
+    phases: httpx.Timeout
+    total: float | None
+
+
+def _check_seconds(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a finite number of seconds above 0, got {value!r}")
+    return seconds
+
+
+def resolve_timeouts(timeout: float | httpx.Timeout | None) -> Timeouts:
+    """Turn the clients' ``timeout`` argument into :class:`Timeouts`.
+
+    A number is the total deadline of each request (connecting included; connecting alone
+    gets at most 10 s of it). An ``httpx.Timeout`` keeps its per-phase limits and its largest
+    limit becomes the total deadline. ``None`` means 30 s total, 10 s to connect.
+
+    Raises:
+        ValueError: ``timeout`` (or a phase of it) is not a finite number above 0.
+    """
+    if timeout is None:
+        return Timeouts(DEFAULT_TIMEOUT, 30.0)
+    if isinstance(timeout, httpx.Timeout):
+        limits = {
+            "connect": timeout.connect,
+            "read": timeout.read,
+            "write": timeout.write,
+            "pool": timeout.pool,
+        }
+        for phase, value in limits.items():
+            if value is not None:
+                _check_seconds(value, f"timeout.{phase}")
+        given = [float(v) for v in limits.values() if v is not None]
+        return Timeouts(timeout, max(given) if given else None)
+    total = _check_seconds(timeout, "timeout")
+    return Timeouts(httpx.Timeout(total, connect=min(total, 10.0)), total)
+
+
 # --------------------------------------------------------------------------- operations
 
 
 @dataclass(frozen=True)
 class Operation(Generic[T]):
-    """One REST call: how to build it, whether it is safe to retry, how to read the answer."""
+    """One REST call: how to build it, whether it is safe to retry, how to read the answer.
+
+    Attributes:
+        method: The HTTP method.
+        path: The path below the env URL (ids already percent-encoded).
+        parse: Reads the JSON answer of a success.
+        params: Query parameters.
+        json: The JSON body (never a credential).
+        idempotent: Whether repeating the call after an uncertain failure is harmless.
+        sends_credentials: The client-credentials token call: the form body with the client
+            secret is rendered only inside :func:`build_request`.
+    """
 
     method: str
     path: str
     parse: Callable[[Any], T]
     params: Mapping[str, Any] | None = None
     json: Any = None
-    data: Mapping[str, str] | None = field(default=None, repr=False)  # form body (token call)
     idempotent: bool = True
+    sends_credentials: bool = False
     ok_statuses: frozenset[int] = frozenset({200, 201})
 
 
-def _field(data: Any, key: str, what: str) -> Any:
-    if not isinstance(data, dict) or key not in data:
-        raise ScalekitProtocolError(f"Malformed Scalekit response for {what}: missing {key!r}")
-    return data[key]
+def build_request(
+    http: httpx.Client | httpx.AsyncClient,
+    creds: Credentials,
+    op: Operation[Any],
+    token: AccessToken | None,
+    timeouts: Timeouts,
+) -> httpx.Request:
+    """Build the request for ``op``, unwrapping secrets only as temporaries of this call.
 
-
-def _model(model: type[T], data: Any, what: str) -> T:
-    try:
-        return model.model_validate(data)  # type: ignore[attr-defined, no-any-return]
-    except ValidationError as exc:
-        raise ScalekitProtocolError(
-            f"Malformed Scalekit response for {what}: {exc.error_count()} invalid field(s), "
-            f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
-        ) from None
-
-
-def parse_config(data: Any) -> McpConfig:
-    return _model(McpConfig, _field(data, "config", "config"), "config")
-
-
-def parse_instance(data: Any) -> McpInstance:
-    return _model(McpInstance, _field(data, "instance", "instance"), "instance")
-
-
-def parse_empty(data: Any) -> None:
-    return None
-
-
-def _page(key: str, model: type[T]) -> Callable[[Any], Page[T]]:
-    def parse(data: Any) -> Page[T]:
-        if not isinstance(data, dict):
-            raise ScalekitProtocolError(f"Malformed Scalekit response for {key}: not an object")
-        raw = data.get(key) or []
-        if not isinstance(raw, list):
-            raise ScalekitProtocolError(f"Malformed Scalekit response for {key}: not a list")
-        total = data.get("total_size")
-        return Page[T](
-            items=[_model(model, item, key) for item in raw],
-            next_page_token=_page_token(data, "next_page_token"),
-            prev_page_token=_page_token(data, "prev_page_token"),
-            total_size=_as_count(total),
-        )
-
-    return parse
-
-
-def _page_token(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ScalekitProtocolError(f"Malformed Scalekit response: {key} is not a string")
-    return value
-
-
-def _as_count(value: Any) -> int | None:
-    """A non-negative count from a JSON number or an ASCII digit string; ``None`` otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    return None
-
-
-parse_config_page = _page("configs", McpConfig)
-parse_instance_page = _page("instances", McpInstance)
-
-
-def _states(key: str) -> Callable[[Any], list[ConnectionAuthState]]:
-    def parse(data: Any) -> list[ConnectionAuthState]:
-        if not isinstance(data, dict):
-            raise ScalekitProtocolError(f"Malformed Scalekit response for {key}: not an object")
-        raw = data.get(key) or []
-        if not isinstance(raw, list):
-            raise ScalekitProtocolError(f"Malformed Scalekit response for {key}: not a list")
-        return [_model(ConnectionAuthState, item, key) for item in raw]
-
-    return parse
-
-
-parse_auth_state = _states("connections")
-parse_connected_accounts = _states("connected_accounts")
-
-
-def parse_session_token(data: Any) -> SessionToken:
-    token = _field(data, "token", "session token")
-    if not isinstance(token, str) or not token:
-        raise ScalekitProtocolError("Malformed Scalekit response for session token: empty token")
-    return _model(SessionToken, data, "session token")
-
-
-# --------------------------------------------------------------------------- access token
-
-
-@dataclass
-class AccessToken:
-    """A client-credentials access token and when we stop trusting it."""
-
-    value: SecretStr = field(repr=False)
-    refresh_at: float  # time.monotonic() after which we fetch a new one
-
-
-def token_request(creds: Credentials) -> tuple[str, dict[str, str]]:
-    return "/oauth/token", {
-        "grant_type": "client_credentials",
-        "client_id": creds.client_id,
-        "client_secret": creds.client_secret.get_secret_value(),
-    }
-
-
-def parse_token_response(response: httpx.Response) -> AccessToken:
-    if response.status_code != 200:
-        raise api_error(response)
-    data = json_body(response)
-    token = data.get("access_token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
-        raise ScalekitProtocolError("Malformed Scalekit token response: no access_token")
-    expires_in = data.get("expires_in")
-    try:
-        lifetime = float(expires_in) if expires_in is not None else 3600.0
-    except (TypeError, ValueError):
-        lifetime = 3600.0
-    # Refresh a little before expiry: 10% of the lifetime, at most a minute, so a request that
-    # starts with a token never arrives with an expired one.
-    margin = min(60.0, lifetime * 0.1)
-    return AccessToken(SecretStr(token), time.monotonic() + max(0.0, lifetime - margin))
-
-
-# --------------------------------------------------------------------------- responses
-
-
-def json_body(response: httpx.Response) -> Any:
-    if not response.content:
-        return {}
-    try:
-        return response.json()
-    except ValueError:
-        ctype = response.headers.get("content-type", "?")
-        raise ScalekitProtocolError(
-            f"Scalekit answered HTTP {response.status_code} with a body that is not JSON "
-            f"(content-type {ctype}) for {response.request.method} {response.request.url.path}"
-        ) from None
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def api_error(response: httpx.Response) -> ScalekitAPIError:
-    """Build the typed error for an error response (never raises while reading it)."""
-    status = response.status_code
-    message = response.reason_phrase or "error"
-    grpc_code = error_code = None
-    request_id = response.headers.get("x-request-id")
-    try:
-        data = response.json() if response.content else None
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        if isinstance(data.get("message"), str) and data["message"]:
-            message = data["message"]
-        elif isinstance(data.get("error_description"), str):  # plain OAuth error bodies
-            message = data["error_description"]
-        elif isinstance(data.get("error"), str):
-            message = data["error"]
-        if isinstance(data.get("code"), int):
-            grpc_code = data["code"]
-        details = data.get("details")
-        for detail in details if isinstance(details, list) else []:
-            if not isinstance(detail, dict):
-                continue
-            error_code = error_code or (detail.get("error_code") or None)
-            info = detail.get("request_info")
-            if isinstance(info, dict) and info.get("request_id"):
-                request_id = request_id or info["request_id"]
-    elif response.content:
-        message = f"{message} (non-JSON error body)"
-    cls = error_class_for_status(status)
-    kwargs: dict[str, Any] = dict(
-        status_code=status,
-        grpc_code=grpc_code,
-        error_code=error_code,
-        request_id=request_id,
-        method=response.request.method,
-        path=response.request.url.path,
+    The client secret (token call) and the bearer header exist as raw strings only while
+    this one expression runs; no local variable of any frame ever names them.
+    """
+    return http.build_request(
+        op.method,
+        creds.env_url + op.path,
+        params=op.params,
+        json=op.json,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret.get_secret_value(),
+        }
+        if op.sends_credentials
+        else None,
+        headers={
+            "user-agent": USER_AGENT,
+            "accept": "application/json",
+            **(
+                {"authorization": "Bearer " + token.value.get_secret_value()}
+                if token is not None
+                else {}
+            ),
+        },
+        timeout=timeouts.phases,
     )
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=retry_after_seconds(response), **kwargs)
-    return cls(message, **kwargs)
-
-
-def parse_success(op: Operation[T], response: httpx.Response) -> T:
-    if response.status_code not in op.ok_statuses and not (200 <= response.status_code < 300):
-        raise api_error(response)
-    ctype = response.headers.get("content-type", "")
-    if response.content and "json" not in ctype:
-        raise ScalekitProtocolError(
-            f"Scalekit answered {op.method} {op.path} with content-type {ctype or 'none'}, "
-            "expected JSON"
-        )
-    return op.parse(json_body(response))
 
 
 # --------------------------------------------------------------------------- retries
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """What went wrong below HTTP, kept without the request (and its secrets) it failed on.
+
+    Attributes:
+        name: The failure's kind, e.g. ``"ConnectError"`` or ``"DeadlineExceeded"``.
+        detail: A description with every registered secret redacted.
+        connect: The request never reached the server (safe to repeat any call).
+        timeout: A time limit ran out.
+        read: The request may have reached the server (repeat only idempotent calls).
+    """
+
+    name: str
+    detail: str
+    connect: bool = False
+    timeout: bool = False
+    read: bool = False
+
+    @classmethod
+    def from_exception(cls, exc: Exception) -> TransportFailure:
+        """Describe an error raised while sending, without keeping a reference to it.
+
+        Besides httpx's transport errors this covers whatever a caller's ``httpx`` client or
+        its event hooks raise (a closed client, ``raise_for_status`` in a hook): those carry
+        the request too. Only transport errors can be retried.
+        """
+        return cls(
+            name=type(exc).__name__,
+            detail=_redact.redact(str(exc)) or "no detail",
+            connect=isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)),
+            timeout=isinstance(exc, httpx.TimeoutException),
+            read=isinstance(
+                exc,
+                (
+                    httpx.ReadTimeout,
+                    httpx.WriteTimeout,
+                    httpx.RemoteProtocolError,
+                    httpx.ReadError,
+                    httpx.WriteError,
+                ),
+            ),
+        )
+
+    @classmethod
+    def deadline(cls, seconds: float | None) -> TransportFailure:
+        """The request's total deadline ran out (it may have reached the server)."""
+        limit = f"{seconds:g}s" if seconds is not None else "its deadline"
+        return cls(
+            "DeadlineExceeded", f"no complete answer within {limit}", timeout=True, read=True
+        )
 
 
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -470,17 +530,8 @@ def should_retry_status(op: Operation[Any], status: int) -> bool:
     return op.idempotent and status in _RETRY_STATUSES
 
 
-def should_retry_exception(op: Operation[Any], exc: httpx.TransportError) -> bool:
+def should_retry_failure(op: Operation[Any], failure: TransportFailure) -> bool:
     """Connect failures never reached the server; anything else only for idempotent calls."""
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+    if failure.connect:
         return True
-    return op.idempotent and isinstance(
-        exc, (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError)
-    )
-
-
-def build_headers(access_token: AccessToken | None) -> dict[str, str]:
-    headers = {"user-agent": USER_AGENT, "accept": "application/json"}
-    if access_token is not None:
-        headers["authorization"] = f"Bearer {access_token.value.get_secret_value()}"
-    return headers
+    return op.idempotent and failure.read

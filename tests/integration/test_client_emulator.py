@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -21,7 +23,8 @@ import httpx
 import jwt
 import pytest
 
-import scalekit_langchain.client as client_module
+import scalekit_langchain._http as http_module
+import scalekit_langchain._tokens as tokens_module
 from scalekit_langchain import (
     AsyncScalekitClient,
     AuthenticationError,
@@ -32,6 +35,7 @@ from scalekit_langchain import (
     RateLimitError,
     ScalekitClient,
     ScalekitConfigurationError,
+    ScalekitTimeoutError,
     ServerError,
 )
 from scalekit_langchain.testing import ScalekitEmulator
@@ -72,39 +76,30 @@ async def api(
     return Api(aclient if request.param == "async" else client)
 
 
-class _SleepRecorder:
-    """Stands in for the ``asyncio`` or ``time`` module inside ``scalekit_langchain.client``:
-    ``sleep`` records the delay and returns at once; everything else is the real module."""
+class _Clock:
+    """Stands in for the ``time`` module inside ``scalekit_langchain._tokens``: ``monotonic`` runs
+    ``monotonic_offset`` seconds ahead; everything else is the real module."""
 
-    def __init__(self, module: Any, delays: list[float], *, is_async: bool) -> None:
-        self._module = module
-        self._delays = delays
-        self._is_async = is_async
-        self.monotonic_offset = 0.0
+    def __init__(self, offset: float) -> None:
+        self.monotonic_offset = offset
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)
-
-    def sleep(self, delay: float, result: Any = None) -> Any:
-        self._delays.append(delay)
-        if self._is_async:
-
-            async def done() -> Any:
-                return result
-
-            return done()
-        return None
+        return getattr(time, name)
 
     def monotonic(self) -> float:
-        return float(self._module.monotonic()) + self.monotonic_offset
+        return time.monotonic() + self.monotonic_offset
 
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Delays the clients' retry loops asked to sleep (they do not actually sleep)."""
     delays: list[float] = []
-    monkeypatch.setattr(client_module, "asyncio", _SleepRecorder(asyncio, delays, is_async=True))
-    monkeypatch.setattr(client_module, "time", _SleepRecorder(time, delays, is_async=False))
+
+    async def asleep(delay: float) -> None:
+        delays.append(delay)
+
+    monkeypatch.setattr(http_module, "asleep", asleep)
+    monkeypatch.setattr(http_module, "sleep", delays.append)
     return delays
 
 
@@ -298,6 +293,9 @@ async def test_server_side_validation_is_bad_request(api: Api) -> None:
             "create_config", "bad-mapping", connection_tool_mappings=[{"connection_name": "NOPE"}]
         )
     assert bad.value.error_code == "INVALID_ARGUMENT" and bad.value.request_id
+    # The server's cause (a field violation), not just "Validation error", reaches the user.
+    assert "connection_tool_mappings[0].connection_name" in str(bad.value)
+    assert "'NOPE'" in str(bad.value)
 
 
 async def test_wrong_secret_is_authentication_error(emulator: ScalekitEmulator) -> None:
@@ -334,9 +332,7 @@ async def test_token_refreshed_before_expiry_without_a_401(
     api: Api, emulator: ScalekitEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await api("list_configs")
-    clock = _SleepRecorder(time, [], is_async=False)
-    clock.monotonic_offset = 3600.0  # the emulator's tokens live 3600 s
-    monkeypatch.setattr(client_module, "time", clock)
+    monkeypatch.setattr(tokens_module, "time", _Clock(3600.0))  # the emulator's tokens live 3600 s
     emulator.reset_counts()
     await api("list_configs")
     assert emulator.count("oauth.token") == 1
@@ -626,3 +622,120 @@ async def test_no_secret_in_logs_reprs_or_errors(
     blob = "\n".join([logs, *texts, *(_exception_text(e) for e in errors)])
     for what, secret in secrets.items():
         assert secret and secret not in blob, f"{what} leaked"
+
+
+# --------------------------------------------------------------------------- total deadline
+
+
+class _DripServer:
+    """A loopback HTTP server that answers the token call at once and every other request
+    one byte per 0.2 s (for 15 s, then it hangs up): in the body (``mode="body"``) or in the
+    headers."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.dripping = 0
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    def __enter__(self) -> _DripServer:
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.sock.close()
+        for thread in self.threads:
+            thread.join(5)
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while not self.stop.is_set():
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                buffer = buffer[length:]
+                if b" /oauth/token " in head.split(b"\r\n")[0]:
+                    body = b'{"access_token": "at_drip", "expires_in": 3600}'
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                    )
+                    continue
+                self.dripping += 1
+                if self.mode == "body":
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                        b"content-length: 1000000\r\n\r\n"
+                    )
+                else:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nx-slow: ")
+                # Drip for at most 15 s, then hang up: a client without a total deadline fails
+                # the test instead of hanging it.
+                try:
+                    for _ in range(75):
+                        if self.stop.wait(0.2):
+                            break
+                        conn.sendall(b" ")
+                except OSError:
+                    pass  # the client gave up and closed the connection
+                return
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"), [("async", "body"), ("async", "headers"), ("sync", "body")]
+)
+async def test_timeout_is_a_total_deadline_against_a_drip(kind: str, mode: str) -> None:
+    """One byte every 0.2 s never trips a per-read timeout; ``timeout=1`` still ends the call.
+
+    (The sync client checks its deadline after each read of the answer; a server dripping
+    the *headers* is bounded by the per-read limit only: a blocking read cannot be cut.)
+    """
+    with _DripServer(mode) as server:
+        cls = AsyncScalekitClient if kind == "async" else ScalekitClient
+        client = cls(server.url, "cid", "sks_drip_secret", timeout=1, max_retries=0)
+        started = time.monotonic()
+        try:
+            with pytest.raises(ScalekitTimeoutError, match="DeadlineExceeded"):
+                await Api(client)("list_configs")
+        finally:
+            elapsed = time.monotonic() - started
+            await _close(client)
+        assert server.dripping == 1
+        assert elapsed < 10
+
+
+async def _close(client: AsyncScalekitClient | ScalekitClient) -> None:
+    if isinstance(client, AsyncScalekitClient):
+        await client.aclose()
+    else:
+        client.close()

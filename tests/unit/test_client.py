@@ -24,8 +24,8 @@ from scalekit_langchain import (
     ScalekitProtocolError,
     ScalekitTimeoutError,
     ServerError,
+    _base,
 )
-from scalekit_langchain import _base
 from tests.unit.fake_scalekit import ACCESS, ENV, SECRET, FakeScalekit, body, error_body
 
 CONFIG = {

@@ -1,0 +1,192 @@
+"""The MCP REST operations of Scalekit's API, built once for both clients (no I/O).
+
+Each function validates its input (``ValueError`` naming the field, nothing sent) and returns
+an :class:`~scalekit_langchain._base.Operation`: method, path, body, whether it is safe to
+repeat, and how to read its answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from scalekit_langchain import _base as b
+from scalekit_langchain import _responses as r
+from scalekit_langchain._base import Operation
+from scalekit_langchain.models import (
+    ConnectionAuthState,
+    McpConfig,
+    McpInstance,
+    Page,
+    SessionToken,
+)
+
+CONFIGS = "/api/v1/mcp/configs"
+INSTANCES = "/api/v1/mcp/instances"
+
+
+class McpOperations:
+    """Builds (and validates) every MCP operation once, for both clients.
+
+    Each method raises ``ValueError`` naming the field for input it can check, before anything
+    is sent.
+    """
+
+    @staticmethod
+    def create_config(
+        name: str,
+        description: str | None,
+        connection_tool_mappings: Sequence[b.MappingInput] | None,
+    ) -> Operation[McpConfig]:
+        body: dict[str, Any] = {"name": b.check_config_name(name)}
+        if description is not None:
+            body["description"] = description
+        body["connection_tool_mappings"] = b.mappings_body(connection_tool_mappings or [])
+        return Operation("POST", CONFIGS, r.parse_config, json=body, idempotent=False)
+
+    @staticmethod
+    def get_config(config_id: str) -> Operation[McpConfig]:
+        return Operation("GET", f"{CONFIGS}/{b.require_id(config_id, 'config_id')}", r.parse_config)
+
+    @staticmethod
+    def list_configs(
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter_id: str | None = None,
+        filter_name: str | None = None,
+        filter_provider: str | None = None,
+        filter_mcp_server_url: str | None = None,
+        search: str | None = None,
+    ) -> Operation[Page[McpConfig]]:
+        params = b.query_params(
+            page_size=b.check_page_size(page_size),
+            page_token=page_token or None,
+            search=search or None,
+            **{
+                "filter.id": filter_id or None,
+                "filter.name": filter_name or None,
+                "filter.provider": filter_provider or None,
+                "filter.mcp_server_url": filter_mcp_server_url or None,
+            },
+        )
+        return Operation("GET", CONFIGS, r.parse_config_page, params=params)
+
+    @staticmethod
+    def update_config(
+        config_id: str,
+        description: str | None,
+        connection_tool_mappings: Sequence[b.MappingInput] | None,
+    ) -> Operation[McpConfig]:
+        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}"
+        body: dict[str, Any] = {}
+        if description is not None:
+            body["description"] = description
+        if connection_tool_mappings is not None:
+            body["connection_tool_mappings"] = b.mappings_body(connection_tool_mappings)
+        return Operation("PUT", path, r.parse_config, json=body, idempotent=False)
+
+    @staticmethod
+    def delete_config(config_id: str) -> Operation[None]:
+        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}"
+        return Operation("DELETE", path, r.parse_empty, idempotent=False)
+
+    @staticmethod
+    def ensure_instance(
+        config_name: str, user_identifier: str, name: str | None
+    ) -> Operation[McpInstance]:
+        body: dict[str, Any] = {
+            "config_name": b.require_identifier(config_name, "config_name"),
+            "user_identifier": b.require_identifier(user_identifier, "user_identifier"),
+        }
+        if name is not None:
+            body["name"] = b.require_identifier(name, "name")
+        # Ensure is get-or-create on (config, user, name): repeating it is harmless.
+        return Operation("POST", INSTANCES, r.parse_instance, json=body, idempotent=True)
+
+    @staticmethod
+    def get_instance(instance_id: str) -> Operation[McpInstance]:
+        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}"
+        return Operation("GET", path, r.parse_instance)
+
+    @staticmethod
+    def list_instances(
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter_id: str | None = None,
+        filter_name: str | None = None,
+        filter_config_name: str | None = None,
+        filter_user_identifier: str | None = None,
+        search: str | None = None,
+    ) -> Operation[Page[McpInstance]]:
+        params = b.query_params(
+            page_size=b.check_page_size(page_size),
+            page_token=page_token or None,
+            search=search or None,
+            **{
+                "filter.id": filter_id or None,
+                "filter.name": filter_name or None,
+                "filter.config_name": filter_config_name or None,
+                "filter.user_identifier": filter_user_identifier or None,
+            },
+        )
+        return Operation("GET", INSTANCES, r.parse_instance_page, params=params)
+
+    @staticmethod
+    def update_instance(
+        instance_id: str, name: str | None, config_name: str | None
+    ) -> Operation[McpInstance]:
+        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}"
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = b.require_identifier(name, "name")
+        if config_name is not None:
+            body["config_name"] = b.check_config_name(config_name, "config_name")
+        return Operation("PATCH", path, r.parse_instance, json=body, idempotent=False)
+
+    @staticmethod
+    def delete_instance(instance_id: str) -> Operation[None]:
+        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}"
+        return Operation("DELETE", path, r.parse_empty, idempotent=False)
+
+    @staticmethod
+    def get_instance_auth_state(
+        instance_id: str, include_auth_links: bool
+    ) -> Operation[list[ConnectionAuthState]]:
+        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}:get_auth_state"
+        # The RPC has no body binding, so grpc-gateway reads the flag from the query string.
+        params = b.query_params(include_auth_links=bool(include_auth_links))
+        return Operation("POST", path, r.parse_auth_state, params=params)
+
+    @staticmethod
+    def list_mcp_connected_accounts(
+        config_id: str, identifier: str, include_auth_link: bool
+    ) -> Operation[list[ConnectionAuthState]]:
+        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}/connected_accounts"
+        body = {
+            "identifier": b.require_identifier(identifier, "identifier"),
+            "include_auth_link": bool(include_auth_link),
+        }
+        # Creating missing accounts on the fly is idempotent, so this is safe to repeat.
+        return Operation("POST", path, r.parse_connected_accounts, json=body)
+
+    @staticmethod
+    def create_session_token(
+        config_id: str, identifier: str, expiry: timedelta | float
+    ) -> Operation[SessionToken]:
+        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}/tokens"
+        body = {
+            "identifier": b.require_identifier(
+                identifier, "identifier", max_len=b.MAX_IDENTIFIER_LEN
+            ),
+            "expiry": b.duration_str(expiry),
+        }
+        # Minting twice only yields two tokens; nothing changes server-side.
+        return Operation("POST", path, r.parse_session_token, json=body)
+
+
+def token_operation() -> Operation[None]:
+    """The client-credentials token call (its form body is rendered by ``build_request``)."""
+    return Operation("POST", "/oauth/token", r.parse_empty, sends_credentials=True)
