@@ -36,7 +36,7 @@ from scalekit_langchain.access import InstanceAccess, SessionTokenAccess, UserAc
 from scalekit_langchain.access.url import TokenProvider, UrlAccess
 from scalekit_langchain.auth import AuthTracker, ConnectionMap
 from scalekit_langchain.calls import CallRunner
-from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient
 from scalekit_langchain.errors import AuthorizationRequired, ScalekitError
 from scalekit_langchain.ledger import CallLedger
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
@@ -51,7 +51,8 @@ class ScalekitMCPToolkit(BaseToolkit):
     """A user's Scalekit MCP tools as LangChain tools, over one persistent MCP session.
 
     Args:
-        client: An :class:`AsyncScalekitClient`; built from ``SCALEKIT_*`` env vars when omitted.
+        client: An :class:`AsyncScalekitClient` or a :class:`ScalekitClient` (its credentials and
+            access token are shared); built from ``SCALEKIT_*`` env vars when omitted.
         config_name: The MCP config to use (``^[a-z0-9_-]{1,100}$``). Optional with ``url``
             (then it only names the config whose connected accounts tell the auth state).
         user_identifier: Whose accounts the tools act on. ``None`` resolves the user per call
@@ -90,7 +91,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     # Unknown options are an error, not silently ignored (a typo would change nothing).
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    client: AsyncScalekitClient | None = None
+    client: AsyncScalekitClient | ScalekitClient | None = None
     config_name: str | None = None
     user_identifier: str | None = None
     connection_tool_mappings: list[McpConfigConnectionToolMapping] | None = None
@@ -331,11 +332,18 @@ class ScalekitMCPToolkit(BaseToolkit):
     # ------------------------------------------------------------------ wiring
 
     def _client(self) -> AsyncScalekitClient:
-        if self.client is not None:
+        if isinstance(self.client, AsyncScalekitClient):
             return self.client
         if self._owned_client is None:
-            self._owned_client = AsyncScalekitClient()
+            # A sync client lends its credentials and access token; the async twin is ours.
+            self._owned_client = (
+                self.client.to_async() if self.client is not None else AsyncScalekitClient()
+            )
         return self._owned_client
+
+    def _cache_owner(self) -> object:
+        """What shared caches (instances, last-seen states) are keyed by: the caller's client."""
+        return self.client if self.client is not None else self._client()
 
     def _access(self) -> UserAccess:
         if self.url is not None:
@@ -357,6 +365,7 @@ class ScalekitMCPToolkit(BaseToolkit):
             return InstanceAccess(
                 client,
                 self.config_name,
+                cache_owner=self._cache_owner(),
                 mappings=self.connection_tool_mappings,
                 description=self.description,
                 instance_name=self.instance_name,
@@ -375,7 +384,7 @@ class ScalekitMCPToolkit(BaseToolkit):
             raise ScalekitError("This toolkit is closed; create a new one")
         if self._runner is None:
             access = self._access()
-            owner = None if self.url is not None and self.config_name is None else self._client()
+            owner = None if self.url is not None and self.config_name is None else self._cache_owner()
             tracker = AuthTracker(
                 access.auth_state, scope=f"{self.mode}:{self._scope}", owner=owner
             )

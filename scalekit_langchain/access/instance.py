@@ -7,6 +7,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from scalekit_langchain import _redact
 from scalekit_langchain.access._config import get_or_create_config
@@ -32,9 +33,9 @@ class _Cached:
 
 # Ensured instances, shared by every toolkit made from the same client: a returning user within
 # the TTL costs no REST call. Keyed by (config name, user, instance name).
-_caches: weakref.WeakKeyDictionary[
-    AsyncScalekitClient, dict[tuple[str, str, str | None], _Cached]
-] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[Any, dict[tuple[str, str, str | None], _Cached]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class InstanceAccess:
@@ -47,6 +48,8 @@ class InstanceAccess:
         description: Description of a config created here.
         instance_name: Optional name of the user's instance.
         cache_ttl: Seconds an ensured instance is reused without asking Scalekit.
+        cache_owner: Share the instance cache with every access of this owner (defaults to
+            ``client``; a toolkit given a sync client passes that client).
     """
 
     def __init__(
@@ -58,8 +61,10 @@ class InstanceAccess:
         description: str | None = None,
         instance_name: str | None = None,
         cache_ttl: float = 900.0,
+        cache_owner: object | None = None,
     ) -> None:
         self.client = client
+        self._owner = cache_owner if cache_owner is not None else client
         self.scope = config_name
         self._mappings = mappings
         self._description = description
@@ -73,11 +78,11 @@ class InstanceAccess:
 
     def forget(self, user: str) -> None:
         """Drop the cached instance of ``user`` for every toolkit of this client."""
-        _caches.get(self.client, {}).pop(self._key(user), None)
+        _caches.get(self._owner, {}).pop(self._key(user), None)
 
     async def instance(self, user: str) -> McpInstance:
         """The user's instance, from the shared cache or ``ensure_instance``."""
-        cache = _caches.setdefault(self.client, {})
+        cache = _caches.setdefault(self._owner, {})
         hit = cache.get(self._key(user))
         if hit is not None and time.monotonic() < hit.expires_at:
             self._learn(hit.instance)

@@ -123,3 +123,18 @@ def test_bad_way_in_options_are_errors() -> None:
         ScalekitMCPToolkit(config_name="x", bearer_token="t", user_identifier=USER)
     with pytest.raises(ValueError):
         ScalekitMCPToolkit(config_name="x", user_identifier=USER, not_an_option=1)  # type: ignore[call-arg]
+
+
+def test_a_sync_client_is_accepted(emu: ScalekitEmulator) -> None:
+    from scalekit_langchain import ScalekitClient
+
+    emu.authorize(USER, "MY_GMAIL")
+    with ScalekitClient(emu.env_url, emu.client_id, emu.client_secret) as sync_client:
+        sync_client.mcp.create_config(MAIL_CONFIG, connection_tool_mappings=MAIL_MAPPINGS)
+        with ScalekitMCPToolkit(
+            client=sync_client, config_name=MAIL_CONFIG, user_identifier=USER
+        ) as toolkit:
+            fetch = {t.name: t for t in toolkit.get_tools()}["gmail_fetch_mails"]
+            assert "msg_0005" in fetch.invoke({"max_results": 1})
+        # One access token between the sync client and the toolkit's async twin.
+        assert emu.count("oauth.token") == 1
