@@ -24,6 +24,7 @@ from scalekit_langchain.models import (
 
 CONFIGS = "/api/v1/mcp/configs"
 INSTANCES = "/api/v1/mcp/instances"
+CONNECTIONS = "/api/v1/mcp/connections"
 
 
 class McpOperations:
@@ -185,6 +186,19 @@ class McpOperations:
         }
         # Minting twice only yields two tokens; nothing changes server-side.
         return Operation("POST", path, r.parse_session_token, json=body)
+
+    @staticmethod
+    def create_connection_session_token(
+        connection_name: str, identifier: str, expiry: timedelta | float
+    ) -> Operation[SessionToken]:
+        key = b.require_id(connection_name, "connection_name")
+        body = {
+            "identifier": b.require_identifier(
+                identifier, "identifier", max_len=b.MAX_IDENTIFIER_LEN
+            ),
+            "expiry": b.duration_str(expiry),
+        }
+        return Operation("POST", f"{CONNECTIONS}/{key}/tokens", r.parse_session_token, json=body)
 
 
 def token_operation() -> Operation[None]:

@@ -389,3 +389,26 @@ class McpApi:
             BadRequestError: A connection of the config is not ACTIVE for the user.
         """
         return self._client._send(Ops.create_session_token(config_id, identifier, expiry))
+
+    def create_connection_session_token(
+        self,
+        connection_name: str,
+        identifier: str,
+        *,
+        expiry: timedelta | float = timedelta(hours=1),
+    ) -> SessionToken:
+        """Mint a bearer token for one connection's virtual server
+        (``{env}/mcp/v3/connections/{connection_name}``), for one user.
+
+        Args:
+            connection_name: The connection (its ``key_id``).
+            identifier: The user (1 to 255 characters).
+            expiry: 60 seconds to 24 hours (a ``timedelta`` or seconds); default one hour.
+
+        Raises:
+            NotFoundError: No active connection with that name.
+            BadRequestError: Not an AgentKit connection, or no account the server can mint for.
+        """
+        return self._client._send(
+            Ops.create_connection_session_token(connection_name, identifier, expiry)
+        )

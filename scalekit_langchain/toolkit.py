@@ -32,7 +32,12 @@ from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from scalekit_langchain import _base, _runner
-from scalekit_langchain.access import InstanceAccess, SessionTokenAccess, UserAccess
+from scalekit_langchain.access import (
+    ConnectionTokenAccess,
+    InstanceAccess,
+    SessionTokenAccess,
+    UserAccess,
+)
 from scalekit_langchain.access.url import TokenProvider, UrlAccess
 from scalekit_langchain.auth import AuthTracker, ConnectionMap
 from scalekit_langchain.calls import CallRunner
@@ -62,8 +67,10 @@ class ScalekitMCPToolkit(BaseToolkit):
         instance_name: Optional name of the user's instance.
         tools: Only expose these MCP tool names (a ``ValueError`` lists unknown ones).
         tool_name_prefix: Expose tools as ``{prefix}_{name}``.
-        mode: ``"instance"`` (per-user pre-authenticated instance URL) or ``"session_token"``
-            (the config's virtual MCP server with a per-user bearer token).
+        mode: ``"instance"`` (per-user pre-authenticated instance URL), ``"session_token"``
+            (the config's virtual MCP server with a per-user bearer token) or ``"connection"``
+            (one connection's virtual server, ``connection_name``, with a token minted for it).
+        connection_name: The connection whose server ``mode="connection"`` uses.
         instance_cache_ttl: Seconds an ensured instance is reused without asking Scalekit.
         call_timeout: Seconds to wait for a tool result.
         connect_timeout: Seconds to open an MCP session.
@@ -99,7 +106,8 @@ class ScalekitMCPToolkit(BaseToolkit):
     instance_name: str | None = None
     tools: list[str] | None = None
     tool_name_prefix: str | None = None
-    mode: Literal["instance", "session_token"] = "instance"
+    mode: Literal["instance", "session_token", "connection"] = "instance"
+    connection_name: str | None = None
     instance_cache_ttl: float = Field(default=900.0, ge=0)
     call_timeout: float = Field(default=60.0, gt=0)
     connect_timeout: float = Field(default=30.0, gt=0)
@@ -145,6 +153,8 @@ class ScalekitMCPToolkit(BaseToolkit):
             raise ValueError("config_name is required (or url, to connect to a URL you have)")
         if self.url is None and (self.bearer_token or self.token_provider):
             raise ValueError("bearer_token and token_provider go with url")
+        if (self.mode == "connection") != (self.connection_name is not None):
+            raise ValueError("mode='connection' and connection_name go together")
         return self
 
     @property
@@ -371,6 +381,14 @@ class ScalekitMCPToolkit(BaseToolkit):
                 instance_name=self.instance_name,
                 cache_ttl=self.instance_cache_ttl,
             )
+        if self.mode == "connection":
+            assert self.connection_name is not None
+            return ConnectionTokenAccess(
+                client,
+                self.connection_name,
+                self.config_name,
+                expiry=self.session_token_expiry,
+            )
         return SessionTokenAccess(
             client,
             self.config_name,
@@ -384,7 +402,9 @@ class ScalekitMCPToolkit(BaseToolkit):
             raise ScalekitError("This toolkit is closed; create a new one")
         if self._runner is None:
             access = self._access()
-            owner = None if self.url is not None and self.config_name is None else self._cache_owner()
+            owner = (
+                None if self.url is not None and self.config_name is None else self._cache_owner()
+            )
             tracker = AuthTracker(
                 access.auth_state, scope=f"{self.mode}:{self._scope}", owner=owner
             )
@@ -440,8 +460,7 @@ class ScalekitMCPToolkit(BaseToolkit):
         if calls is None or not len(calls.pool):
             return
         warnings.warn(
-            f"{self!r} was not closed; closing its MCP sessions now (use `async with` or "
-            "aclose())",
+            f"{self!r} was not closed; closing its MCP sessions now (use `async with` or aclose())",
             ResourceWarning,
             stacklevel=2,
         )

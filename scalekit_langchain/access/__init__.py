@@ -4,6 +4,8 @@
   (``ensure_instance``); auth state from ``get_instance_auth_state``.
 * :class:`SessionTokenAccess` — the config's virtual MCP server (``mcp_server_url``) with a
   short-lived bearer token minted per user; auth state from ``list_mcp_connected_accounts``.
+* :class:`ConnectionTokenAccess` — one connection's virtual server
+  (``{env}/mcp/v3/connections/{name}``) with a token minted for that connection.
 * :class:`UrlAccess` — a URL you already have, optionally with a bearer token or a provider
   that renews it.
 
@@ -14,7 +16,13 @@ from __future__ import annotations
 
 from scalekit_langchain.access._protocol import UserAccess
 from scalekit_langchain.access.instance import InstanceAccess
-from scalekit_langchain.access.session_token import SessionTokenAccess
+from scalekit_langchain.access.session_token import ConnectionTokenAccess, SessionTokenAccess
 from scalekit_langchain.access.url import UrlAccess
 
-__all__ = ["InstanceAccess", "SessionTokenAccess", "UrlAccess", "UserAccess"]
+__all__ = [
+    "ConnectionTokenAccess",
+    "InstanceAccess",
+    "SessionTokenAccess",
+    "UrlAccess",
+    "UserAccess",
+]

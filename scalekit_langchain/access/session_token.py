@@ -102,3 +102,68 @@ class SessionTokenAccess:
         """From the config's mappings."""
         config = await self.config()
         return ConnectionMap(config.connection_tool_mappings)
+
+
+class ConnectionTokenAccess:
+    """One connection's virtual server (``{env}/mcp/v3/connections/{name}``), a token per user.
+
+    Minted with the connection as ``key_id``. With Scalekit's hosted connected-accounts widget
+    on, minting succeeds for a user whose account is not ACTIVE yet (a pending account is made)
+    and the refusal comes at call time; the auth state then comes from the config's connected
+    accounts.
+
+    Args:
+        client: The Scalekit client.
+        connection_name: The connection whose server to use.
+        config_name: A config mapping this connection (for its connected accounts).
+        expiry: Lifetime of minted tokens (60 s to 24 h).
+    """
+
+    def __init__(
+        self,
+        client: AsyncScalekitClient,
+        connection_name: str,
+        config_name: str,
+        *,
+        expiry: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.client = client
+        self.scope = f"{config_name}/{connection_name}"
+        self._connection = connection_name
+        self._accounts = SessionTokenAccess(client, config_name, expiry=expiry)
+        self._expiry = expiry
+
+    def forget(self, user: str) -> None:
+        """Nothing is cached per user."""
+
+    async def connect_params(self, user: str) -> ConnectParams:
+        """Mint a connection token for ``user``."""
+        try:
+            token = await self.client.mcp.create_connection_session_token(
+                self._connection, user, expiry=self._expiry
+            )
+        except BadRequestError:
+            pending = [s for s in await self.auth_state(user, True) if not s.is_active]
+            if pending:
+                raise AuthorizationRequired(pending, user_identifier=user) from None
+            raise
+        secret = token.token.get_secret_value()
+        _redact.register_secret(secret)
+        lifetime = self._expiry.total_seconds()
+        if token.expires_at is not None:
+            lifetime = (token.expires_at - datetime.now(timezone.utc)).total_seconds()
+        return ConnectParams(
+            url=f"{self.client.env_url}/mcp/v3/connections/{self._connection}",
+            headers={"Authorization": f"Bearer {secret}"},
+            expires_at=time.monotonic() + lifetime,
+            label=f"{self.scope}/{user}",
+        )
+
+    async def auth_state(self, user: str, include_links: bool) -> list[ConnectionAuthState]:
+        """This connection's account, from the config's connected accounts."""
+        states = await self._accounts.auth_state(user, include_links)
+        return [s for s in states if s.connection_name == self._connection]
+
+    async def connection_map(self, user: str) -> ConnectionMap:
+        """Every tool of this server needs this connection."""
+        return ConnectionMap([McpConfigConnectionToolMapping(connection_name=self._connection)])

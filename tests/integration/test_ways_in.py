@@ -138,3 +138,29 @@ def test_a_sync_client_is_accepted(emu: ScalekitEmulator) -> None:
             assert "msg_0005" in fetch.invoke({"max_results": 1})
         # One access token between the sync client and the toolkit's async twin.
         assert emu.count("oauth.token") == 1
+
+
+async def test_a_per_connection_virtual_server(emu: ScalekitEmulator, client: AsyncScalekitClient) -> None:
+    async with ScalekitMCPToolkit(
+        client=client,
+        config_name=MAIL_CONFIG,
+        mode="connection",
+        connection_name="MY_GMAIL",
+        user_identifier=USER,
+    ) as toolkit:
+        tools = {t.name: t for t in await toolkit.aget_tools()}
+        assert all(name.startswith("gmail_") for name in tools)
+        # The mint succeeded for a pending account; the refusal comes at call time.
+        with pytest.raises(AuthorizationRequired) as info:
+            await tools["gmail_send_message"].ainvoke(mail("pending"))
+        assert list(info.value.links) == ["MY_GMAIL"]
+        assert emu.user_data(USER).sent == []
+        emu.authorize(USER, "MY_GMAIL")
+        assert "Email sent" in await tools["gmail_send_message"].ainvoke(mail("now"))
+    assert [m["subject"] for m in emu.user_data(USER).sent] == ["now"]
+    assert emu.count("connections.tokens") >= 1
+
+
+def test_connection_mode_needs_a_connection_name() -> None:
+    with pytest.raises(ValueError, match="connection_name"):
+        ScalekitMCPToolkit(config_name="cfg", user_identifier=USER, mode="connection")
