@@ -62,7 +62,7 @@ async def main() -> None:
                     if emulator is None:
                         for conn in pause.value["connections"]:
                             print(f"  {conn['connection_name']}: {conn['authentication_link']}")
-                        await asyncio.to_thread(input, "Authorize, then press Enter... ")
+                        await toolkit.await_authorization(timeout=300)  # polls Scalekit
                     else:  # offline, the emulator plays the user opening every link
                         for name in names:
                             emulator.authorize(USER, name)

@@ -59,7 +59,7 @@ async def main() -> None:
                         print(f"  {conn['connection_name']} ({conn['status']}): "
                               f"{conn['authentication_link']}")
                 if emulator is None:
-                    await asyncio.to_thread(input, "Authorize, then press Enter... ")
+                    await toolkit.await_authorization(timeout=300)  # polls Scalekit
                 else:  # offline, the emulator plays the user: Gmail now, Calendar next pause
                     first = result["__interrupt__"][0].value["connections"][0]
                     emulator.authorize(USER, first["connection_name"])

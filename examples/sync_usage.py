@@ -67,8 +67,7 @@ def sync_agent(emulator: ScalekitEmulator | None) -> None:
                           f"{conn['authentication_link']}")
                     if emulator is not None:  # offline, the emulator plays the user
                         emulator.authorize(user, conn["connection_name"])
-            if emulator is None:
-                input("Authorize in your browser, then press Enter... ")
+            toolkit.wait_for_authorization(timeout=300)  # polls Scalekit until all are ACTIVE
             result = agent.invoke(resume_authorization(result), run)
         print(result["messages"][-1].text)
 

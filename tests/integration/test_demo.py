@@ -257,3 +257,41 @@ def test_emulator_command_serves_until_interrupted(
     out, _ = emulator_process.communicate(timeout=20)
     assert emulator_process.returncode == 0
     assert "Scalekit emulator stopped." in out
+
+
+# --------------------------------------------------------------------------- scripted models
+
+
+async def test_scripted_models_drive_create_agent_with_prefixed_tools(
+    emulator: ScalekitEmulator,
+) -> None:
+    """create_agent binds tools before each model call; the scripts find them by suffix."""
+    from langchain.agents import create_agent
+
+    from scalekit_langchain import ScalekitMCPToolkit
+    from scalekit_langchain.testing.scripted import ScriptedReminderModel, ScriptedToolCallModel
+
+    emulator.authorize("eve", "MY_GMAIL")
+    emulator.authorize("eve", "MY_CALENDAR")
+    async with AsyncScalekitClient(
+        emulator.env_url, emulator.client_id, emulator.client_secret
+    ) as client, ScalekitMCPToolkit(
+        client=client,
+        config_name=demo.CONFIG_NAME,
+        user_identifier="eve",
+        connection_tool_mappings=list(demo.MAPPINGS),
+        tool_name_prefix="acme",
+    ) as toolkit:
+        tools = await toolkit.aget_tools()
+        result = await create_agent(ScriptedReminderModel(), tools).ainvoke(
+            {"messages": [("user", "remind me")]}
+        )
+        calls = [c["name"] for m in result["messages"] for c in getattr(m, "tool_calls", [])]
+        assert calls == ["acme_gmail_fetch_mails", "acme_googlecalendar_create_event"]
+        assert "Event created: Reminder: send the Q3 budget" in result["messages"][-1].text
+
+        replay = ScriptedToolCallModel(calls=[("gmail_fetch_mails", {"max_results": 2})], final="ok")
+        result = await create_agent(replay, tools).ainvoke({"messages": [("user", "list")]})
+        assert result["messages"][-1].text == "ok"
+        assert result["messages"][-2].name == "acme_gmail_fetch_mails"
+        assert result["messages"][-2].text.startswith("2 message(s)")
