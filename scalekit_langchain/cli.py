@@ -157,9 +157,11 @@ def _emulator(args: argparse.Namespace) -> int:
     from scalekit_langchain.testing import ScalekitEmulator
 
     if not 0 <= args.port <= 65535:
-        raise _UsageError(f"--port must be from 0 to 65535, got {args.port}")
-    if not args.token_ttl > 0:
-        raise _UsageError(f"--token-ttl must be positive, got {args.token_ttl:g}")
+        print(f"error: --port must be from 0 to 65535, got {args.port}", file=sys.stderr)
+        return 2
+    if args.token_ttl <= 0:
+        print(f"error: --token-ttl must be positive, got {args.token_ttl:g}", file=sys.stderr)
+        return 2
     try:
         emulator = ScalekitEmulator(host=args.host, port=args.port, token_ttl=args.token_ttl)
         emulator.start()
