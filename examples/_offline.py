@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 from scalekit_langchain.testing import ScalekitEmulator
 
+_VARIABLES = ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")
+
 
 @contextlib.contextmanager
 def scalekit_environment() -> Iterator[ScalekitEmulator | None]:
@@ -16,12 +18,12 @@ def scalekit_environment() -> Iterator[ScalekitEmulator | None]:
     With the emulator, SCALEKIT_ENV_URL / CLIENT_ID / CLIENT_SECRET point at it for the duration,
     so the example code below is the same code you would run against Scalekit.
     """
-    if all(os.environ.get(v) for v in ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")):
+    if all(os.environ.get(v) for v in _VARIABLES):
         yield None
         return
     with ScalekitEmulator() as emu:
         print(f"(offline: using the local Scalekit emulator at {emu.env_url})")
-        saved = {v: os.environ.get(v) for v in ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")}
+        saved = {v: os.environ.get(v) for v in _VARIABLES}
         os.environ.update(
             SCALEKIT_ENV_URL=emu.env_url,
             SCALEKIT_CLIENT_ID=emu.client_id,

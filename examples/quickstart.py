@@ -1,7 +1,7 @@
-"""Quickstart: a LangGraph agent that reads John's latest email and adds a calendar reminder.
+"""Quickstart: an agent that reads John's latest email and adds a calendar reminder about it.
 
 Runs offline against the local Scalekit emulator unless SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and
-SCALEKIT_CLIENT_SECRET are set. Uses a scripted offline model unless you pass a real one:
+SCALEKIT_CLIENT_SECRET are set. Uses a scripted offline model unless you name a real one:
 
     python examples/quickstart.py                       # offline
     python examples/quickstart.py openai:gpt-4.1-mini    # needs langchain-openai and OPENAI_API_KEY
@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from langgraph.prebuilt import create_react_agent
+from _offline import scalekit_environment
+from langchain.agents import create_agent
 
 from scalekit_langchain import ScalekitMCPToolkit
 from scalekit_langchain.testing.scripted import ScriptedReminderModel
-from _offline import scalekit_environment
 
 USER = "john-doe"
 MAPPINGS = [
     {"connection_name": "MY_GMAIL", "tools": ["gmail_fetch_mails"]},
     {"connection_name": "MY_CALENDAR", "tools": ["googlecalendar_create_event"]},
 ]
+TASK = (
+    "Read my latest email and create a calendar reminder about it starting 15 minutes from now, "
+    "lasting 15 minutes."
+)
 
 
 async def main(model_name: str | None = None) -> None:
@@ -35,7 +39,8 @@ async def main(model_name: str | None = None) -> None:
         ) as toolkit:
             # 1. Each connection the user has not authorized yet comes with a link for them.
             for conn in await toolkit.aauth_state(include_links=True):
-                print(f"{conn.connection_name:12} {conn.status:13} {conn.authentication_link or ''}")
+                link = conn.authentication_link or ""
+                print(f"{conn.connection_name:12} {conn.status:13} {link}")
 
             # 2. The user opens the links. Offline, the emulator plays the user.
             if emulator is not None:
@@ -52,18 +57,8 @@ async def main(model_name: str | None = None) -> None:
                 model = init_chat_model(model_name)
             else:
                 model = ScriptedReminderModel()  # offline, no LLM
-            agent = create_react_agent(model, tools)
-            result = await agent.ainvoke(
-                {
-                    "messages": [
-                        (
-                            "user",
-                            "Read my latest email and create a calendar reminder about it starting "
-                            "15 minutes from now, lasting 15 minutes.",
-                        )
-                    ]
-                }
-            )
+            agent = create_agent(model, tools)
+            result = await agent.ainvoke({"messages": [("user", TASK)]})
             print(result["messages"][-1].text)
 
 

@@ -1,8 +1,11 @@
 """The main job behind ``scalekit-langchain demo`` (and ``make demo``).
 
 With ``SCALEKIT_ENV_URL``, ``SCALEKIT_CLIENT_ID`` and ``SCALEKIT_CLIENT_SECRET`` set it talks to
-the real Scalekit; otherwise it starts the embedded emulator and runs offline. The setup part
-(config, instance, authorization) is :func:`setup`; the agent run follows it in :func:`_run`.
+the real Scalekit; with none of them set it starts the embedded emulator and runs offline; with
+only some of them set it stops and names the missing ones (:func:`credentials_mode`). The setup
+part (config, instance, authorization) is :func:`setup`; the ``create_agent`` run that follows is
+:func:`run_agent`. What the agent run needs (``langchain``, the ``--model`` provider's package)
+is checked by :func:`chat_model` before anything else happens.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html.parser
+import importlib
+import importlib.util
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,11 +24,12 @@ from urllib.parse import urljoin
 
 import httpx
 
-from scalekit_langchain._base import ENV_URL, credentials_from_env_available
+from scalekit_langchain._base import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_URL
 from scalekit_langchain.client import AsyncScalekitClient
 from scalekit_langchain.errors import (
     AuthorizationRequired,
     ConflictError,
+    ScalekitConfigurationError,
     ScalekitConnectionError,
     ScalekitProtocolError,
 )
@@ -33,7 +40,15 @@ from scalekit_langchain.models import (
     McpInstance,
 )
 
-__all__ = ["CONFIG_NAME", "MAPPINGS", "run_demo", "setup"]
+__all__ = [
+    "CONFIG_NAME",
+    "MAPPINGS",
+    "ModelUnavailable",
+    "chat_model",
+    "credentials_mode",
+    "run_demo",
+    "setup",
+]
 
 Out = Callable[[str], Any]
 
@@ -51,6 +66,29 @@ AUTH_TIMEOUT = 300.0
 AUTH_POLL_INTERVAL = 3.0
 
 
+class ModelUnavailable(Exception):
+    """The agent run cannot start: a package is missing or the model cannot be created."""
+
+
+def credentials_mode() -> bool:
+    """Whether to use the real Scalekit (all three ``SCALEKIT_*`` set) or the emulator (none).
+
+    Raises:
+        ScalekitConfigurationError: Only some of the three are set (names the missing ones):
+            running offline then would hide a typo in the user's setup.
+    """
+    names = (ENV_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET)
+    missing = [name for name in names if not os.environ.get(name)]
+    if len(missing) == len(names):
+        return False
+    if missing:
+        raise ScalekitConfigurationError(
+            f"{' and '.join(missing)} not set while the other SCALEKIT_* variables are: set all "
+            "three to use your Scalekit environment, or none to run offline"
+        )
+    return True
+
+
 def run_demo(*, user: str = "john-doe", model: str | None = None, out: Out = print) -> int:
     """Run the demo end to end and return a process exit code (0 on success).
 
@@ -61,13 +99,17 @@ def run_demo(*, user: str = "john-doe", model: str | None = None, out: Out = pri
         out: Where each output line goes.
 
     Raises:
+        ModelUnavailable: ``langchain`` or the model's provider package is missing, or the model
+            cannot be created; raised before any other work.
+        ScalekitConfigurationError: Some but not all ``SCALEKIT_*`` variables are set.
         ScalekitError: A Scalekit call failed (the CLI turns it into a one-line message).
     """
+    chat = chat_model(model)
+    real = credentials_mode()
     with contextlib.ExitStack() as stack:
-        if credentials_from_env_available():
+        if real:
             out(f"Scalekit: {os.environ[ENV_URL]} (credentials from SCALEKIT_* variables)")
             client_kwargs: dict[str, Any] = {}
-            emulated = False
         else:
             from scalekit_langchain.testing import ScalekitEmulator
 
@@ -79,16 +121,23 @@ def run_demo(*, user: str = "john-doe", model: str | None = None, out: Out = pri
                 "client_id": emu.client_id,
                 "client_secret": emu.client_secret,
             }
-            emulated = True
-        return asyncio.run(_run(client_kwargs, user=user, model=model, out=out, emulated=emulated))
+        return asyncio.run(
+            _run(client_kwargs, user=user, model=model, chat=chat, out=out, emulated=not real)
+        )
 
 
 async def _run(
-    client_kwargs: dict[str, Any], *, user: str, model: str | None, out: Out, emulated: bool
+    client_kwargs: dict[str, Any],
+    *,
+    user: str,
+    model: str | None,
+    chat: Any,
+    out: Out,
+    emulated: bool,
 ) -> int:
     async with AsyncScalekitClient(**client_kwargs) as client:
         await setup(client, user=user, out=out, authorize_as_user=emulated)
-        await run_agent(client, user=user, model=model, out=out)
+        await run_agent(client, user=user, model=model, chat=chat, out=out)
 
     out("")
     out("Done.")
@@ -103,39 +152,97 @@ TASK = (
 )
 
 
-def _chat_model(model: str | None, out: Out) -> Any:
+# Providers of ``init_chat_model`` whose integration package is not ``langchain-<provider>``.
+_PROVIDER_PACKAGES = {
+    "azure_openai": "langchain_openai",
+    "azure_ai": "langchain_azure_ai",
+    "anthropic_bedrock": "langchain_aws",
+    "bedrock": "langchain_aws",
+    "bedrock_converse": "langchain_aws",
+    "google_anthropic_vertex": "langchain_google_vertexai",
+    "langsmith": "langchain_openai",
+    "nvidia": "langchain_nvidia_ai_endpoints",
+}
+_MODEL_SPEC = re.compile(r"^([a-z][a-z0-9_]*):(\S+)$")
+
+
+def chat_model(model: str | None) -> Any:
+    """The agent's chat model: ``init_chat_model(model)``, or the scripted offline model.
+
+    Checks first that ``langchain`` (for ``create_agent``) and the provider's integration package
+    can be imported, so a missing package is reported before anything else runs.
+
+    Raises:
+        ModelUnavailable: With one line naming what to install (or why the model failed).
+    """
+    if importlib.util.find_spec("langchain") is None:
+        raise ModelUnavailable(
+            "the demo's agent needs LangChain 1.5 or later (create_agent): "
+            "pip install 'langchain>=1.5'"
+        )
+    try:
+        from langchain.agents import create_agent  # noqa: F401
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"the installed langchain has no create_agent ({exc}): pip install 'langchain>=1.5'"
+        ) from None
     if model is None:
         from scalekit_langchain.testing.scripted import ScriptedReminderModel
 
-        out("      model: scripted offline model (no LLM; --model provider:name for a real one)")
         return ScriptedReminderModel()
+    match = _MODEL_SPEC.match(model)
+    if match is None:
+        raise ModelUnavailable(
+            f"--model must look like provider:name (e.g. openai:gpt-4.1-mini), got {model!r}"
+        )
+    provider = match.group(1)
+    module = _PROVIDER_PACKAGES.get(provider, f"langchain_{provider}")
+    if importlib.util.find_spec(module) is None:
+        package = module.replace("_", "-")
+        raise ModelUnavailable(
+            f"--model {model} needs the {package} package: pip install {package}"
+        )
+    chat_models = importlib.import_module("langchain.chat_models")
     try:
-        from langchain.chat_models import init_chat_model  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise SystemExit(
-            f"--model {model} needs the `langchain` package and the provider's integration "
-            "(e.g. pip install langchain langchain-openai) and its API key"
-        ) from exc
-    out(f"      model: {model} (through init_chat_model)")
-    return init_chat_model(model)
+        return chat_models.init_chat_model(model)
+    except Exception as exc:  # a missing API key, an unknown provider, ...
+        detail = " ".join(str(exc).split())[:300]
+        raise ModelUnavailable(
+            f"could not create the model {model}: {type(exc).__name__}: {detail}"
+        ) from None
 
 
 async def run_agent(
-    client: AsyncScalekitClient, *, user: str, model: str | None, out: Out = print
+    client: AsyncScalekitClient,
+    *,
+    user: str,
+    model: str | None,
+    chat: Any = None,
+    out: Out = print,
 ) -> dict[str, Any] | None:
-    """Discover the user's tools and run a LangGraph ReAct agent on the seed's task.
+    """Discover the user's tools and run a ``create_agent`` agent on the seed's task.
 
-    Prints each tool call and result, and returns the created event (``None`` if none).
+    Args:
+        client: An open client.
+        user: The user identifier.
+        model: ``provider:name`` (only for the label when ``chat`` is given).
+        chat: The chat model; built from ``model`` by :func:`chat_model` when omitted.
+        out: Where each output line goes.
+
+    Returns:
+        The calendar event the agent created (``None`` if none). Prints each tool call and
+        result on the way.
+
+    Raises:
+        ModelUnavailable: ``chat`` omitted and the model cannot be built.
     """
-    import warnings
-
+    from langchain.agents import create_agent
     from langchain_core.messages import AIMessage, ToolMessage
 
     from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="create_react_agent has been moved")
-        from langgraph.prebuilt import create_react_agent
+    if chat is None:
+        chat = chat_model(model)
 
     out("")
     out("[6/7] Tools over one persistent MCP session")
@@ -150,11 +257,12 @@ async def run_agent(
             out(f"      {tool.name}: {tool.description.splitlines()[0][:70]}")
 
         out("")
-        out("[7/7] LangGraph agent (prebuilt ReAct agent)")
-        chat_model = _chat_model(model, out)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="create_react_agent has been moved")
-            agent = create_react_agent(chat_model, tools)
+        out("[7/7] Agent (langchain.agents.create_agent)")
+        if model is None:
+            out("      model: scripted offline model (no LLM; --model provider:name for one)")
+        else:
+            out(f"      model: {model} (through init_chat_model)")
+        agent = create_agent(chat, tools)
         out(f"      user: {TASK}")
         event: dict[str, Any] | None = None
         async for update in agent.astream({"messages": [("user", TASK)]}, stream_mode="updates"):

@@ -1,6 +1,12 @@
 """The ``scalekit-langchain`` command: ``demo``, ``emulator`` and ``tools``.
 
 Run ``scalekit-langchain --help`` (or ``python -m scalekit_langchain.cli --help``) for the options.
+
+Exit codes: 0 on success; 2 with one ``error: ...`` line on stderr for anything the person at the
+keyboard can fix (a bad option or value, missing or partial credentials, an unknown config or
+instance, a Scalekit error, a missing model package); 1 with one line for an unexpected failure;
+130 when interrupted. No traceback is printed, and no credential (messages of our own errors are
+redacted at the source, others go through the same redaction here).
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import NoReturn
 
+from scalekit_langchain import _redact, _runner
+from scalekit_langchain._mcp_compat import ToolSpec, to_tool_spec
 from scalekit_langchain._version import __version__
+from scalekit_langchain.auth import ConnectionMap
 from scalekit_langchain.errors import ScalekitError
 
 __all__ = ["main"]
@@ -30,8 +40,19 @@ REFUSAL_MODE_CHOICES = (
 )
 
 
+class _UsageError(Exception):
+    """Bad input on the command line; its message is the one line to print."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (argparse prints usage lines, then exits)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scalekit-langchain",
         description="Per-user Scalekit MCP tools for LangChain and LangGraph agents.",
     )
@@ -103,10 +124,11 @@ def _parser() -> argparse.ArgumentParser:
 
     tools = sub.add_parser(
         "tools",
-        help="show a config's connections and a user's authorization state",
+        help="show a user's tools and authorization state (read-only)",
         description=(
-            "Show the connections of an MCP config and the authorization state of a user's "
-            "instance of it, with links for connections that are not ACTIVE. Uses "
+            "Show the connections of an MCP config, the authorization state of a user's "
+            "instance of it (with links for connections that are not ACTIVE) and the tools the "
+            "instance serves. Read-only: it creates no config and no instance. Uses "
             "SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET."
         ),
     )
@@ -117,21 +139,33 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scalekit-langchain`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    from scalekit_langchain._demo import ModelUnavailable
+
     try:
+        args = _parser().parse_args(argv)
         if args.command == "demo":
             return _demo(args)
         if args.command == "emulator":
             return _emulator(args)
         if args.command == "tools":
             return _tools(args)
+        raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+    except (_UsageError, ModelUnavailable) as exc:
+        return _fail(str(exc))
     except ScalekitError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 1
+        return _fail(_one_line(exc))
+    except ValueError as exc:  # checked before anything is sent: names the bad value
+        return _fail(" ".join(str(exc).split()))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
+    except Exception as exc:
+        return _fail(f"unexpected {_one_line(exc)}", code=1)
+
+
+def _fail(message: str, *, code: int = 2) -> int:
+    print(f"error: {_redact.redact(message)}", file=sys.stderr)
+    return code
 
 
 def _one_line(exc: BaseException) -> str:
@@ -149,7 +183,13 @@ def _print(line: str = "") -> None:
 def _demo(args: argparse.Namespace) -> int:
     from scalekit_langchain._demo import run_demo
 
-    return run_demo(user=args.user, model=args.model, out=_print)
+    return run_demo(user=_user(args.user), model=args.model, out=_print)
+
+
+def _user(value: str) -> str:
+    from scalekit_langchain import _base
+
+    return _base.require_identifier(value, "--user", max_len=_base.MAX_IDENTIFIER_LEN)
 
 
 # --------------------------------------------------------------------------- emulator
@@ -191,11 +231,9 @@ def _emulator(args: argparse.Namespace) -> int:
         )
         emulator.start()
     except OSError as exc:
-        print(
-            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return 1
+        raise _UsageError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
     stop = threading.Event()
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -242,46 +280,77 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
+    from scalekit_langchain import _base
+    from scalekit_langchain._demo import credentials_mode
     from scalekit_langchain.client import ScalekitClient
 
+    config_name = _base.check_config_name(args.config, "--config")
+    user = _user(args.user)
+    if not credentials_mode():
+        raise _UsageError(
+            "no Scalekit credentials: set SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and "
+            "SCALEKIT_CLIENT_SECRET (scalekit-langchain emulator prints them for a local one)"
+        )
     with ScalekitClient() as client:
-        config = client.mcp.get_config_by_name(args.config)
+        config = client.mcp.get_config_by_name(config_name)
         if config is None:
-            print(
-                f"error: no MCP config named {args.config!r} at {client.env_url}", file=sys.stderr
-            )
-            return 1
+            raise _UsageError(f"no MCP config named {config_name!r} at {client.env_url}")
+        instances = list(
+            client.mcp.iter_instances(filter_config_name=config.name, filter_user_identifier=user)
+        )
         _print(f"Config {config.name} ({config.id})")
         if config.description:
             _print(f"  {config.description}")
         for m in config.connection_tool_mappings:
             tools = ", ".join(m.tools) or "all tools"
             _print(f"  {m.connection_name} ({m.provider or '?'}): {tools}")
-
-        instance = client.mcp.ensure_instance(config.name, args.user)
-        _print("")
-        _print(f"Instance {instance.id} for user {args.user!r}")
-        _print(f"  url  {instance.redacted_url}")
-        states = client.mcp.get_instance_auth_state(instance.id, include_auth_links=True)
-        _print("")
-        _print("Authorization")
-        for s in states:
-            _print(f"  {s.connection_name} ({s.provider or '?'}): {s.status or 'NO_ACCOUNT'}")
-            if not s.is_active and s.authentication_link:
-                _print(f"    link: {s.authentication_link}")
-    from scalekit_langchain.toolkit import ScalekitMCPToolkit
-
-    with ScalekitMCPToolkit(config_name=args.config, user_identifier=args.user) as toolkit:
-        lc_tools = toolkit.get_tools()
-        _print("")
-        _print(f"Tools ({len(lc_tools)}, over one MCP session)")
-        for tool in lc_tools:
-            where = tool.metadata.get("scalekit_connection") if tool.metadata else None
-            summary = (
-                (tool.description or "").strip().splitlines()[0][:80] if tool.description else ""
+        if not instances:
+            raise _UsageError(
+                f"user {user!r} has no instance of {config.name!r} yet (this command creates "
+                "none; ScalekitMCPToolkit or `scalekit-langchain demo --user` does)"
             )
-            _print(f"  {tool.name} [{where or '?'}]: {summary}")
+        for instance in instances:
+            _print("")
+            named = f" ({instance.name})" if instance.name else ""
+            _print(f"Instance {instance.id}{named} for user {user!r}")
+            _print(f"  url  {instance.redacted_url}")
+            states = client.mcp.get_instance_auth_state(instance.id, include_auth_links=True)
+            _print("")
+            _print("Authorization")
+            for s in states:
+                _print(f"  {s.connection_name} ({s.provider or '?'}): {s.status or 'NO_ACCOUNT'}")
+                if not s.is_active and s.authentication_link:
+                    _print(f"    link: {s.authentication_link}")
+            if not instance.url:
+                _print("")
+                _print("Tools: unknown (Scalekit returned no URL for this instance)")
+                continue
+            specs = _runner.run_sync(_list_tools(instance.url, f"{config.name}/{user}"))
+            connections = ConnectionMap(config.connection_tool_mappings)
+            _print("")
+            _print(f"Tools ({len(specs)})")
+            for spec in specs:
+                summary = spec.description.strip().splitlines()[0][:80] if spec.description else ""
+                where = ", ".join(connections.connections_for(spec.name)) or "?"
+                _print(f"  {spec.name} [{where}]: {summary}")
     return 0
+
+
+async def _list_tools(url: str, label: str) -> list[ToolSpec]:
+    """``tools/list`` on an instance URL we already have (no ensure_instance: read-only)."""
+    from scalekit_langchain.session import ConnectParams, McpSession
+
+    _redact.register_secret(url)
+    _redact.register_secret(url.rstrip("/").rsplit("/", 1)[-1])
+
+    async def params() -> ConnectParams:
+        return ConnectParams(url=url, label=label)
+
+    session = McpSession(params, label=label)
+    try:
+        return [to_tool_spec(tool) for tool in await session.list_tools()]
+    finally:
+        await session.aclose()
 
 
 if __name__ == "__main__":  # pragma: no cover

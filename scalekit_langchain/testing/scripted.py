@@ -1,5 +1,9 @@
 """A scripted, offline chat model for demos and tests: no LLM, no network, no API key.
 
+Both models work wherever a tool-calling chat model is expected: ``create_agent`` (which calls
+``bind_tools`` before each model call), a model node of your own ``StateGraph`` and
+``init_chat_model``-free examples.
+
 :class:`ScriptedReminderModel` plays the seed story's agent deterministically: it asks for the
 latest email, then creates a calendar reminder about it starting ``lead_minutes`` from now for
 ``duration_minutes``, then answers. It reads its own conversation (the tool results), so the
@@ -37,10 +41,9 @@ class _ToolAwareModel(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        names = [
-            t.name if isinstance(t, BaseTool) else getattr(t, "__name__", str(t)) for t in tools
-        ]
-        return self.model_copy(update={"bound_tool_names": names})
+        # create_agent binds the tools on every model call; remember their names so the script
+        # can call them by name, whatever prefix the toolkit gave them.
+        return self.model_copy(update={"bound_tool_names": [_tool_name(t) for t in tools]})
 
     def _tool(self, suffix: str) -> str:
         for name in self.bound_tool_names:
@@ -53,6 +56,15 @@ class _ToolAwareModel(BaseChatModel):
     @staticmethod
     def _result(message: AIMessage) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _tool_name(tool: dict[str, Any] | type | Callable[..., Any] | BaseTool) -> str:
+    if isinstance(tool, BaseTool):
+        return tool.name
+    if isinstance(tool, dict):  # {"name": ...} or OpenAI's {"type": "function", "function": {...}}
+        function = tool.get("function")
+        return str(function.get("name") if isinstance(function, dict) else tool.get("name"))
+    return str(getattr(tool, "__name__", tool))
 
 
 class ScriptedReminderModel(_ToolAwareModel):

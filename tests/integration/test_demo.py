@@ -1,7 +1,11 @@
-"""The main job (``scalekit-langchain demo``) and the other CLI commands, end to end."""
+"""The main job (``scalekit-langchain demo``) and the emulator command, end to end.
+
+Bad input and the read-only ``tools`` command are in ``test_cli.py``.
+"""
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import re
 import signal
@@ -71,6 +75,7 @@ def test_demo_runs_offline_against_the_embedded_emulator(
     assert emu.client_secret not in out
     assert not emu.running  # stopped when the demo ended
     # The agent part: labelled offline model, each tool call, and the event it created.
+    assert "[7/7] Agent (langchain.agents.create_agent)" in out
     assert "scripted offline model" in out
     assert "-> tool call gmail_fetch_mails(max_results=1)" in out
     assert "<- googlecalendar_create_event [success]" in out
@@ -170,7 +175,7 @@ def test_demo_error_is_one_line_and_nonzero(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("SCALEKIT_CLIENT_SECRET", "sks_not-the-secret")
-    assert main(["demo"]) == 1
+    assert main(["demo"]) == 2
     captured = capsys.readouterr()
     err_lines = captured.err.strip().splitlines()
     assert len(err_lines) == 1
@@ -181,24 +186,32 @@ def test_demo_error_is_one_line_and_nonzero(
 # --------------------------------------------------------------------------- other commands
 
 
-def test_tools_command_shows_connections_and_auth_state(
-    emulator_env: ScalekitEmulator, capsys: pytest.CaptureFixture[str]
+def test_demo_with_a_named_model_goes_through_init_chat_model(
+    no_credentials: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with ScalekitClient() as client:
-        client.mcp.create_config(demo.CONFIG_NAME, connection_tool_mappings=list(demo.MAPPINGS))
-    emulator_env.authorize("dee", "MY_GMAIL")
+    import types
 
-    assert main(["tools", "--config", demo.CONFIG_NAME, "--user", "dee"]) == 0
+    from langchain import chat_models
 
+    from scalekit_langchain.testing.scripted import ScriptedReminderModel
+
+    # A provider whose package imports; init_chat_model answers with an offline model.
+    fake = types.ModuleType("langchain_zzfake")
+    fake.__spec__ = importlib.machinery.ModuleSpec("langchain_zzfake", None)
+    monkeypatch.setitem(sys.modules, "langchain_zzfake", fake)
+    asked: list[str] = []
+
+    def init_chat_model(name: str) -> ScriptedReminderModel:
+        asked.append(name)
+        return ScriptedReminderModel()
+
+    monkeypatch.setattr(chat_models, "init_chat_model", init_chat_model)
+    assert main(["demo", "--model", "zzfake:model-1"]) == 0
     out = capsys.readouterr().out
-    assert "MY_GMAIL (GMAIL): gmail_fetch_mails" in out
-    assert "MY_GMAIL (GMAIL): ACTIVE" in out
-    assert "MY_CALENDAR (GOOGLECALENDAR): PENDING_AUTH" in out
-    assert len(re.findall(r"link: \S+/connect/\S+", out)) == 1  # only the pending one
-    assert "/mcp/v2/servers/***" in out and not UNREDACTED_INSTANCE_URL.search(out)
-
-    assert main(["tools", "--config", "absent", "--user", "dee"]) == 1
-    assert "no MCP config named 'absent'" in capsys.readouterr().err
+    assert asked == ["zzfake:model-1"]
+    assert "model: zzfake:model-1 (through init_chat_model)" in out
+    assert "scripted offline model" not in out
+    assert "Created event:" in out
 
 
 @pytest.fixture
@@ -244,3 +257,41 @@ def test_emulator_command_serves_until_interrupted(
     out, _ = emulator_process.communicate(timeout=20)
     assert emulator_process.returncode == 0
     assert "Scalekit emulator stopped." in out
+
+
+# --------------------------------------------------------------------------- scripted models
+
+
+async def test_scripted_models_drive_create_agent_with_prefixed_tools(
+    emulator: ScalekitEmulator,
+) -> None:
+    """create_agent binds tools before each model call; the scripts find them by suffix."""
+    from langchain.agents import create_agent
+
+    from scalekit_langchain import ScalekitMCPToolkit
+    from scalekit_langchain.testing.scripted import ScriptedReminderModel, ScriptedToolCallModel
+
+    emulator.authorize("eve", "MY_GMAIL")
+    emulator.authorize("eve", "MY_CALENDAR")
+    async with AsyncScalekitClient(
+        emulator.env_url, emulator.client_id, emulator.client_secret
+    ) as client, ScalekitMCPToolkit(
+        client=client,
+        config_name=demo.CONFIG_NAME,
+        user_identifier="eve",
+        connection_tool_mappings=list(demo.MAPPINGS),
+        tool_name_prefix="acme",
+    ) as toolkit:
+        tools = await toolkit.aget_tools()
+        result = await create_agent(ScriptedReminderModel(), tools).ainvoke(
+            {"messages": [("user", "remind me")]}
+        )
+        calls = [c["name"] for m in result["messages"] for c in getattr(m, "tool_calls", [])]
+        assert calls == ["acme_gmail_fetch_mails", "acme_googlecalendar_create_event"]
+        assert "Event created: Reminder: send the Q3 budget" in result["messages"][-1].text
+
+        replay = ScriptedToolCallModel(calls=[("gmail_fetch_mails", {"max_results": 2})], final="ok")
+        result = await create_agent(replay, tools).ainvoke({"messages": [("user", "list")]})
+        assert result["messages"][-1].text == "ok"
+        assert result["messages"][-2].name == "acme_gmail_fetch_mails"
+        assert result["messages"][-2].text.startswith("2 message(s)")
