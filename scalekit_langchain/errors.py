@@ -16,7 +16,7 @@ Every error this package raises on purpose derives from :class:`ScalekitError`::
     │   ├── RateLimitError             429 (``retry_after``)
     │   └── ServerError                5xx
     ├── AuthorizationRequired                        a user still has to authorize connections
-    ├── ToolCallRejected                             the MCP server refused a tool call; it did not run
+    ├── ToolCallRejected                             the MCP server refused a call; it did not run
     └── ToolCallOutcomeUnknown (also RuntimeError)   the connection broke while a call was in flight
 
 ``ToolCallOutcomeUnknown`` is a ``RuntimeError`` so that LangGraph's default ``RetryPolicy``
