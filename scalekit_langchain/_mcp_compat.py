@@ -18,6 +18,7 @@ so the same server answer gives the same values on both stacks.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -277,7 +278,10 @@ def _maintained_converter() -> Callable[[Any], Any] | None:
         else ("langchain_mcp_adapters.tools", "_convert_mcp_content_to_lc_block")
     )
     try:
-        module = importlib.import_module(candidates[0])
+        with warnings.catch_warnings():
+            # langchain.mcp warns on import that it is in beta; we only borrow its converter.
+            warnings.simplefilter("ignore")
+            module = importlib.import_module(candidates[0])
     except Exception:  # not installed, or fails to import beside this SDK
         return None
     found = getattr(module, candidates[1], None)

@@ -109,8 +109,53 @@ def _rpc_error(body: bytes) -> tuple[int, str] | None:
     return None
 
 
+class _SseAnswer:
+    """Spots the JSON-RPC response in an SSE answer, event by event."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self.answered = False
+
+    def feed(self, chunk: bytes) -> bool:
+        """Add ``chunk``; True once a complete event carrying a JSON-RPC response was seen."""
+        self._pending += chunk.replace(b"\r\n", b"\n")
+        while not self.answered and b"\n\n" in self._pending:
+            event, self._pending = self._pending.split(b"\n\n", 1)
+            self.answered = self._is_response(event)
+        return self.answered
+
+    def flush(self) -> bool:
+        """At the end of the stream: an unterminated last event counts too."""
+        if not self.answered and self._pending.strip():
+            self.answered = self._is_response(self._pending)
+        return self.answered
+
+    @staticmethod
+    def _is_response(event: bytes) -> bool:
+        data = b"\n".join(
+            line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
+        )
+        if not data:
+            return False
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return False
+        return (
+            isinstance(message, dict)
+            and "id" in message
+            and ("result" in message or "error" in message)
+        )
+
+
 class _AnswerStream(http.AsyncByteStream):
-    """An answer body that reports breaks and is read to its end before it is closed."""
+    """An answer body that reports breaks and gives its connection back to the pool early.
+
+    For an SSE answer, once the event carrying the JSON-RPC response has arrived, the rest of
+    the body (normally just the end of the chunked stream) is read and the response closed
+    *before* the SDK sees that event: the connection is then back in the pool before the
+    caller gets its result and sends the next request.
+    """
 
     def __init__(self, inner: Any, exchange: Exchange | None, *, kind: str, drain: bool) -> None:
         self._inner = inner
@@ -118,9 +163,10 @@ class _AnswerStream(http.AsyncByteStream):
         self._exchange = exchange
         self._kind = kind  # "json" | "sse" | "other"
         self._drain = drain
+        self._drained = False
         self._ended = False
         self._body = bytearray()
-        self._tail = b""
+        self._sse = _SseAnswer() if kind == "sse" else None
 
     def _chunks(self) -> AsyncIterator[bytes]:
         if self._iterator is None:
@@ -129,7 +175,6 @@ class _AnswerStream(http.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks = self._chunks()
-        watched = self._exchange is not None
         while True:
             try:
                 chunk = await chunks.__anext__()
@@ -139,11 +184,15 @@ class _AnswerStream(http.AsyncByteStream):
                 if self._exchange is not None:
                     self._exchange.mark_broken(f"the answer was cut: {type(exc).__name__}")
                 raise
-            if watched:
-                if self._kind == "json":
-                    self._body.extend(chunk)
-                elif chunk:
-                    self._tail = (self._tail + chunk)[-4:]
+            if self._kind == "json" and self._exchange is not None:
+                self._body.extend(chunk)
+            if self._sse is not None and self._sse.feed(chunk) and self._drain:
+                rest = await self._read_rest()
+                await self._inner.aclose()  # hands the connection back to the pool
+                yield chunk
+                for more in rest:
+                    yield more
+                return
             yield chunk
         self._ended = True
         if self._exchange is None:
@@ -154,9 +203,8 @@ class _AnswerStream(http.AsyncByteStream):
             except ValueError:
                 # The SDK drops (1.x) or reports late an unparsable answer.
                 self._exchange.mark_broken("the answer is not valid JSON")
-        elif self._kind == "sse" and self._tail.replace(b"\r", b"").endswith(b"\n\n"):
-            # The SDK stops reading as soon as it has its response; reaching the end here means
-            # the stream closed without one (1.x would wait for the call's timeout).
+        elif self._sse is not None and not self._sse.flush():
+            # The stream closed without a response (1.x would wait for the call's timeout).
             self._exchange.mark_broken("the answer stream ended without a result")
 
     async def aclose(self) -> None:
@@ -166,18 +214,24 @@ class _AnswerStream(http.AsyncByteStream):
         finally:
             await self._inner.aclose()
 
-    async def _read_rest(self) -> None:
-        """Read what is left of the body so the pool can keep the connection."""
+    async def _read_rest(self) -> list[bytes]:
+        """Read what is left of the body (bounded) so the pool can keep the connection."""
+        rest: list[bytes] = []
+        if self._drained:
+            return rest
+        self._drained = True
         read = 0
         with anyio.move_on_after(_DRAIN_SECONDS):
             try:
                 async for chunk in self._chunks():
+                    rest.append(chunk)
                     read += len(chunk)
                     if read > _DRAIN_BYTES:
-                        return
+                        return rest
             except Exception:  # a broken tail costs the connection, nothing else
-                return
+                return rest
             self._ended = True
+        return rest
 
 
 class CallTracker(http.AsyncBaseTransport):
