@@ -261,17 +261,19 @@ class CallTracker(http.AsyncBaseTransport):
         exchange = self.calls.get(call_id) if call_id else None
         if exchange is None and method is not None and method != "tools/call":
             exchange = self.methods[method] = Exchange()
+        if exchange is not None:
+            # Counted as sent from the start: the SDK may report a failure (say, the session
+            # closed) while the request is still in flight; only a connection that provably
+            # never opened un-sends it.
+            exchange.sent = True
         try:
             response = await self._inner.handle_async_request(request)
         except (http.ConnectError, http.ConnectTimeout):
-            raise  # never reached the server: `sent` stays False
-        except BaseException:
             if exchange is not None:
-                exchange.sent = True
+                exchange.sent = False
             raise
         if exchange is None:
             return response
-        exchange.sent = True
         exchange.status = response.status_code
         exchange.retry_after = _retry_after(response.headers)
         ctype = response.headers.get("content-type", "").lower()

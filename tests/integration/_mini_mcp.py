@@ -100,7 +100,7 @@ class MiniMcp:
         if self.tokens is not None:
             auth = headers.get("authorization", "")
             if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
-                self.counts["refused"] += 1
+                self.counts[f"refused {scope['method']}"] += 1
                 await _plain(send, 401, b"bad token", [(b"www-authenticate", b"Bearer")])
                 return
         method = scope["method"]

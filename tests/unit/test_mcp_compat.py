@@ -39,7 +39,7 @@ def _result(content: list[dict[str, Any]], **extra: Any) -> Any:
 
 
 def test_mcp_major_is_the_installed_sdk() -> None:
-    assert compat.MCP_MAJOR == int(version("mcp").split(".")[0])
+    assert int(version("mcp").split(".")[0]) == compat.MCP_MAJOR
     assert compat.MCP_MAJOR in (1, 2)
     expected_http = "httpx2" if compat.MCP_MAJOR == 2 else "httpx"
     assert compat.http.__name__ == expected_http
