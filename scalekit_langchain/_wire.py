@@ -37,6 +37,8 @@ CALL_ID_META = "scalekit_langchain/call_id"
 _MCP_CONTENT_TYPES = ("application/json", "text/event-stream")
 #: Reading the rest of an answer before closing it: at most this long and this much.
 _DRAIN_SECONDS = 2.0
+#: How long an SSE answer's end is awaited before the SDK gets the response it carries.
+_READ_AHEAD_SECONDS = 0.1
 _DRAIN_BYTES = 1 << 20
 _ERROR_BODY_BYTES = 1 << 16
 
@@ -187,7 +189,9 @@ class _AnswerStream(http.AsyncByteStream):
             if self._kind == "json" and self._exchange is not None:
                 self._body.extend(chunk)
             if self._sse is not None and self._sse.feed(chunk) and self._drain:
-                rest = await self._read_rest()
+                # A server that keeps the stream open after its answer costs at most this
+                # wait per call (and the connection, as without the drain).
+                rest = await self._read_rest(_READ_AHEAD_SECONDS)
                 await self._inner.aclose()  # hands the connection back to the pool
                 yield chunk
                 for more in rest:
@@ -214,14 +218,14 @@ class _AnswerStream(http.AsyncByteStream):
         finally:
             await self._inner.aclose()
 
-    async def _read_rest(self) -> list[bytes]:
+    async def _read_rest(self, limit: float = 0.0) -> list[bytes]:
         """Read what is left of the body (bounded) so the pool can keep the connection."""
         rest: list[bytes] = []
         if self._drained:
             return rest
         self._drained = True
         read = 0
-        with anyio.move_on_after(_DRAIN_SECONDS):
+        with anyio.move_on_after(limit or _DRAIN_SECONDS):
             try:
                 async for chunk in self._chunks():
                     rest.append(chunk)
