@@ -28,8 +28,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed
-	$(BIN)/python -m benchmarks
+# The benchmarks measure against langchain-mcp-adapters, which lives on the mcp 1.x stack.
+bench: $(VENV1)/.installed
+	$(BIN1)/python -m benchmarks
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check scalekit_langchain && $(BIN)/mypy
