@@ -369,9 +369,7 @@ class McpSession:
                         break
                 self._tools = tools
                 return tools
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:
+            except Exception as exc:
                 # Listing is a read: safe to repeat once on a fresh session.
                 error, retry = self._judge_list(live, exc)
             if retry or live.is_dead():
@@ -437,9 +435,7 @@ class McpSession:
                     None,
                 )
                 verdict = _Verdict(result=compat.to_tool_result(raw))
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:
+            except Exception as exc:  # cancellation and interrupts propagate as they are
                 verdict = self._judge_call(name, live, exchange, exc)
             finally:
                 tracker.forget(call_id)
