@@ -32,7 +32,6 @@ import asyncio
 import functools
 import logging
 import ssl
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -42,28 +41,22 @@ from typing import Any
 from scalekit_langchain import _mcp_compat as compat
 from scalekit_langchain import _redact, _runner
 from scalekit_langchain._mcp_compat import ToolResult, ToolSpec, http
-from scalekit_langchain._wire import CALL_ID_META, CallTracker, Exchange
-from scalekit_langchain.errors import (
-    RateLimitError,
-    ScalekitConnectionError,
-    ScalekitError,
-    ScalekitProtocolError,
-    ScalekitTimeoutError,
-    ToolCallOutcomeUnknown,
-    ToolCallRejected,
-    error_class_for_status,
+from scalekit_langchain._verdicts import (
+    REFUSED,
+    CallBroken,
+    SessionDied,
+    Verdict,
+    describe,
+    judge_call,
+    judge_list,
+    open_error,
 )
-
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+from scalekit_langchain._wire import CALL_ID_META, CallTracker, Exchange
+from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
 __all__ = ["CALL_ID_META", "ConnectParams", "McpSession"]
 
 logger = logging.getLogger("scalekit_langchain")
-
-_REFUSED = frozenset({401, 403})
-#: Longest wait honoured from a 429's ``Retry-After`` before the one re-send.
-_MAX_RETRY_AFTER = 5.0
 
 
 @dataclass(frozen=True)
@@ -258,7 +251,7 @@ class McpSession:
                 self._live = None
             error = self._open_error(live)
             status = getattr(error, "status_code", None)
-            return error, status in _REFUSED and params.expires_at is not None
+            return error, status in REFUSED and params.expires_at is not None
         self.initializations += 1
         logger.debug("MCP session %s initialized (#%d)", params.label, self.initializations)
         return live
@@ -297,31 +290,17 @@ class McpSession:
             pass
         except BaseException as exc:
             live.failure = _Sealed(exc)
-            logger.debug("MCP session %s ended: %s", params.label, _describe(exc))
+            logger.debug("MCP session %s ended: %s", params.label, describe(exc))
         finally:
             self.http_requests += tracker.requests
             if not live.dead.done():
                 live.dead.set_result(None)
             live.ready.set()
 
-    def _open_error(self, live: _Live) -> ScalekitError:
-        """The error for a session that did not open; never carries a URL or a token."""
-        label = live.params.label
+    @staticmethod
+    def _open_error(live: _Live) -> ScalekitError:
         init = live.tracker.methods.get("initialize") if live.tracker else None
-        status = init.status if init is not None else None
-        if status is None:
-            status = _http_status(live.failure.exc)
-        detail = _describe(live.failure.exc)
-        if status is not None and status >= 400:
-            cls = error_class_for_status(status)
-            message = f"MCP server {label!r} refused the connection: HTTP {status}"
-            if cls is RateLimitError:
-                retry = init.retry_after if init is not None else None
-                return RateLimitError(message, status_code=status, retry_after=retry)
-            return cls(message, status_code=status)
-        if _is_timeout(live.failure.exc):
-            return ScalekitTimeoutError(f"Timed out opening the MCP session {label!r}: {detail}")
-        return ScalekitConnectionError(f"Could not open the MCP session {label!r}: {detail}")
+        return open_error(live.params.label, init, live.failure.exc)
 
     async def _stop(self, live: _Live) -> None:
         live.closing.set()
@@ -371,46 +350,19 @@ class McpSession:
                 return tools
             except Exception as exc:
                 # Listing is a read: safe to repeat once on a fresh session.
-                error, retry = self._judge_list(live, exc)
+                error, retry = judge_list(
+                    exc,
+                    label=live.params.label,
+                    exchange=live.tracker.methods.get("tools/list") if live.tracker else None,
+                    renewable=live.params.expires_at is not None,
+                    ended=self._open_error(live),
+                )
             if retry or live.is_dead():
                 await self._drop(live)
             if not (retry and attempt == 0):
                 assert error is not None
                 raise error
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _judge_list(self, live: _Live, exc: BaseException) -> tuple[ScalekitError, bool]:
-        label = live.params.label
-        exchange = live.tracker.methods.get("tools/list") if live.tracker else None
-        status = exchange.status if exchange is not None else None
-        if status is not None and status >= 400:
-            cls = error_class_for_status(status)
-            renew = status in _REFUSED and live.params.expires_at is not None
-            return cls(
-                f"MCP server {label!r} refused tools/list: HTTP {status}", status_code=status
-            ), (status in (404, 429) or renew)
-        if isinstance(exc, _SessionDied):
-            return self._open_error(live), True
-        if isinstance(exc, ScalekitError):
-            return exc, False
-        rpc = compat.mcp_error(exc)
-        if rpc is not None:
-            code, message = rpc
-            if code in compat.REQUEST_TIMEOUT_CODES:
-                return ScalekitTimeoutError(
-                    f"MCP server {label!r} did not list its tools in time"
-                ), False
-            if code == compat.CONNECTION_CLOSED:
-                return ScalekitConnectionError(
-                    f"MCP session {label!r} closed while listing tools"
-                ), True
-            return ScalekitProtocolError(
-                f"MCP server {label!r} answered tools/list with JSON-RPC error {code}: "
-                f"{_redact.redact(message)}"
-            ), False
-        return ScalekitProtocolError(
-            f"Could not read MCP server {label!r}'s tools: {_describe(exc)}"
-        ), False
 
     async def _call_tool(self, name: str, arguments: dict[str, Any] | None) -> ToolResult:
         resent = renewed = False
@@ -420,7 +372,7 @@ class McpSession:
             tracker = live.tracker
             assert tracker is not None
             exchange = tracker.watch(call_id)
-            verdict: _Verdict
+            verdict: Verdict
             try:
                 raw = await self._race(
                     live,
@@ -434,9 +386,16 @@ class McpSession:
                     exchange,
                     None,
                 )
-                verdict = _Verdict(result=compat.to_tool_result(raw))
+                verdict = Verdict(result=compat.to_tool_result(raw))
             except Exception as exc:  # cancellation and interrupts propagate as they are
-                verdict = self._judge_call(name, live, exchange, exc)
+                verdict = judge_call(
+                    name,
+                    exc,
+                    label=live.params.label,
+                    exchange=exchange,
+                    call_timeout=self._call_timeout,
+                    failure=live.failure.exc,
+                )
             finally:
                 tracker.forget(call_id)
             # Decided outside the ``except`` block: the error raised below has no context.
@@ -464,73 +423,6 @@ class McpSession:
             assert verdict.error is not None
             raise verdict.error
 
-    def _judge_call(
-        self, name: str, live: _Live, exchange: Exchange, exc: BaseException
-    ) -> _Verdict:
-        """What a failed ``tools/call`` means, from what the wire did (stack-neutral)."""
-        label = live.params.label
-        status = exchange.status
-        broken = exchange.broken_reason
-        if broken is not None:
-            return _Verdict(error=ToolCallOutcomeUnknown(name, broken), drop=True)
-        if status in _REFUSED:
-            assert status is not None
-            detail = exchange.rpc_error[1] if exchange.rpc_error else None
-            return _Verdict(
-                error=ToolCallRejected(name, status_code=status, detail=_clean(detail)), renew=True
-            )
-        if status == 404:  # the server no longer knows the session: it did not run the call
-            return _Verdict(
-                error=ScalekitConnectionError(
-                    f"MCP server {label!r} dropped two sessions in a row; {name!r} did not run"
-                ),
-                drop=True,
-                resend=True,
-            )
-        if status == 429:
-            wait = min(exchange.retry_after or 0.0, _MAX_RETRY_AFTER)
-            return _Verdict(
-                error=RateLimitError(
-                    f"MCP server {label!r} rate-limited {name!r} twice; it did not run",
-                    status_code=429,
-                    retry_after=exchange.retry_after,
-                ),
-                resend=True,
-                wait=wait,
-            )
-        if status is not None and 400 <= status < 500:
-            code, detail = exchange.rpc_error or (None, None)
-            return _Verdict(
-                error=ToolCallRejected(name, status_code=status, code=code, detail=_clean(detail))
-            )
-        if status is not None and status >= 500:
-            return _Verdict(error=ToolCallOutcomeUnknown(name, f"HTTP {status}"), drop=True)
-        rpc = compat.mcp_error(exc)
-        if rpc is not None:
-            code, message = rpc
-            if code in compat.REQUEST_TIMEOUT_CODES:
-                # The call may still be running server-side.
-                return _Verdict(
-                    error=ToolCallOutcomeUnknown(name, f"no result within {self._call_timeout:g}s"),
-                    drop=True,
-                )
-            if code == compat.CONNECTION_CLOSED or status is None:
-                if not exchange.sent:
-                    return _never_sent(name, label)
-                return _Verdict(error=ToolCallOutcomeUnknown(name, "connection closed"), drop=True)
-            # The server's own JSON-RPC error answer: it refused the call.
-            return _Verdict(error=ToolCallRejected(name, code=code, detail=_clean(message)))
-        if isinstance(exc, (_SessionDied, http.TransportError)) or _is_closed_stream(exc):
-            if not exchange.sent:
-                return _never_sent(name, label)
-            return _Verdict(
-                error=ToolCallOutcomeUnknown(name, _describe(live.failure.exc)), drop=True
-            )
-        if isinstance(exc, ScalekitError):
-            return _Verdict(error=exc)
-        # A result arrived that the SDK could not accept (e.g. it breaks the tool's output schema).
-        return _Verdict(error=ToolCallOutcomeUnknown(name, f"unreadable result: {_describe(exc)}"))
-
     async def _race(
         self,
         live: _Live,
@@ -538,12 +430,12 @@ class McpSession:
         exchange: Exchange | None,
         timeout: float | None,
     ) -> Any:
-        """Await ``coro`` unless the session dies first (then raise :class:`_SessionDied`)
-        or the answer's connection breaks (then raise :class:`_CallBroken`)."""
+        """Await ``coro`` unless the session dies first (then raise :class:`SessionDied`)
+        or the answer's connection breaks (then raise :class:`CallBroken`)."""
         call = asyncio.ensure_future(coro)
         if live.is_dead():
             call.cancel()
-            raise _SessionDied
+            raise SessionDied
         waiting: set[asyncio.Future[Any]] = {call, live.dead}
         broken = exchange.broken if exchange is not None else None
         if broken is not None:
@@ -565,28 +457,8 @@ class McpSession:
         if not done:
             raise ScalekitTimeoutError(f"MCP server {live.params.label!r} did not answer in time")
         if broken is not None and broken in done:
-            raise _CallBroken
-        raise _SessionDied
-
-
-@dataclass
-class _Verdict:
-    result: ToolResult | None = None
-    error: ScalekitError | None = None
-    drop: bool = False  # close the session (it is dead or unreliable)
-    resend: bool = False  # the call provably did not run: may be sent once more
-    renew: bool = False  # fresh credentials may cure it (token mode)
-    wait: float = 0.0
-
-
-def _never_sent(name: str, label: str) -> _Verdict:
-    return _Verdict(
-        error=ScalekitConnectionError(
-            f"Could not reach MCP server {label!r}; {name!r} did not run"
-        ),
-        drop=True,
-        resend=True,
-    )
+            raise CallBroken
+        raise SessionDied
 
 
 def _register_secrets(params: ConnectParams) -> None:
@@ -607,64 +479,3 @@ def _ssl_context() -> ssl.SSLContext:
     ~40 ms of CPU and ~800 KB per session (measured by the benchmarks)."""
     context: ssl.SSLContext = http.create_ssl_context()
     return context
-
-
-class _SessionDied(Exception):
-    """The session's context ended while a request was in flight."""
-
-
-class _CallBroken(Exception):
-    """The connection carrying a tool call's result broke."""
-
-
-def _clean(text: str | None) -> str | None:
-    return _redact.redact(text) if text else None
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        out: list[BaseException] = []
-        for inner in exc.exceptions:
-            out.extend(_leaves(inner))
-        return out
-    return [exc]
-
-
-def _http_status(exc: BaseException | None) -> int | None:
-    if exc is None:
-        return None
-    for leaf in _leaves(exc):
-        response = getattr(leaf, "response", None)
-        status = getattr(response, "status_code", None)
-        if isinstance(leaf, http.HTTPStatusError) and isinstance(status, int):
-            return status
-    return None
-
-
-def _is_timeout(exc: BaseException | None) -> bool:
-    return exc is not None and any(
-        isinstance(leaf, (http.TimeoutException, TimeoutError)) for leaf in _leaves(exc)
-    )
-
-
-def _is_closed_stream(exc: BaseException) -> bool:
-    # anyio's ClosedResourceError / BrokenResourceError / EndOfStream: the session was closed
-    # under the call. Matched by module so this module needs no anyio import of its own.
-    return any(type(leaf).__module__.startswith("anyio") for leaf in _leaves(exc))
-
-
-def _describe(exc: BaseException | None) -> str:
-    """A short, redacted description of an exception (type names, no URLs or tokens)."""
-    if exc is None:
-        return "no detail"
-    leaves = [e for e in _leaves(exc) if not isinstance(e, asyncio.CancelledError)] or [exc]
-    parts = []
-    for leaf in leaves[:3]:
-        if isinstance(leaf, http.HTTPStatusError):
-            parts.append(f"HTTP {leaf.response.status_code}")
-            continue
-        text = str(leaf)
-        if "://" in text:  # a URL we may not know as a secret: keep the type only
-            text = ""
-        parts.append(f"{type(leaf).__name__}: {text}" if text else type(leaf).__name__)
-    return _redact.redact("; ".join(parts))

@@ -103,8 +103,8 @@ async def test_without_reading_answers_to_their_end_each_sse_call_costs_a_connec
 ) -> None:
     """The SDK behaviour the drain works around (and proof the count can fail): with the
     drain cut to nothing, every SSE answer closed early drops its connection."""
-    async def closed_at_once(self: Any) -> None:
-        return None
+    async def closed_at_once(self: Any, limit: float = 0.0) -> list[bytes]:
+        return []
 
     monkeypatch.setattr(_wire._AnswerStream, "_read_rest", closed_at_once)
     server = MiniMcp(answer="sse")
