@@ -27,6 +27,13 @@ from tests.integration._mini_mcp import CountingProxy, MiniMcp, Served, self_sig
 WARM_CALLS = 20
 
 
+@pytest.fixture(autouse=True)
+def _patient_read_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The read-ahead gives up after 0.1 s (servers that keep an answer's stream open); the
+    # servers here run in this process, whose threads a loaded CI machine may starve that long.
+    monkeypatch.setattr(_wire, "_READ_AHEAD_SECONDS", 1.0)
+
+
 @pytest.fixture(scope="module")
 def certs() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return self_signed()
