@@ -15,9 +15,11 @@ How a ``tools/call`` ends:
   expiring credentials, after one reconnect with fresh ones and one re-send: a 401 first means
   "mint a new token");
 * a JSON-RPC error answer: :class:`~scalekit_langchain.errors.ToolCallRejected` with ``code``
-  and ``detail``;
-* provably not run (the session was gone: 404 on its id; rate-limited: 429; the connection
-  never opened): re-sent once on a fresh session, then a typed error;
+  and ``detail``; another 4xx: the same with ``status_code`` (and the body's JSON-RPC error);
+* provably not run (the session was gone: 404 on its id; rate-limited: 429, after its
+  ``Retry-After`` up to 5 s; the connection never opened): re-sent once (on a fresh session when
+  the old one is gone), then a typed error (:class:`~scalekit_langchain.errors.RateLimitError`
+  for a second 429);
 * anything else after the request left (cut, 5xx, unreadable answer, timeout):
   :class:`~scalekit_langchain.errors.ToolCallOutcomeUnknown`, never re-sent.
 
