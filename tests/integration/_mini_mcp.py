@@ -241,10 +241,10 @@ def free_port() -> int:
 class Served:
     """Runs an ASGI app (or a TCP proxy) in its own thread and loop, on 127.0.0.1."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical",
-                                lifespan="off", timeout_graceful_shutdown=1)
+                                lifespan=lifespan, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
