@@ -493,7 +493,7 @@ async def overhead(
 
             async def session(i: int) -> Any:
                 result = await mcp_session._call_tool(TOOL, dict(ARGS))
-                if result.isError:
+                if result.is_error:
                     raise RuntimeError("session call failed")
 
             async def ours(i: int) -> None:

@@ -21,11 +21,15 @@ _secrets: set[str] = set()
 _WATCHED_LOGGERS = (
     "httpx",
     "httpcore",
+    "httpx2",  # the HTTP stack of mcp 2.x
+    "httpcore2",
     "mcp",
     "mcp.client.streamable_http",
     "mcp.client.session",
     "mcp.shared.session",
     "langchain_mcp_adapters",
+    "langchain.mcp",
+    "fastmcp",
     "scalekit_langchain",
 )
 

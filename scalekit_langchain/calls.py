@@ -33,7 +33,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from scalekit_langchain import _runner
-from scalekit_langchain._mcp_compat import ToolSpec, to_langchain, to_tool_result, to_tool_spec
+from scalekit_langchain._mcp_compat import ToolSpec, to_langchain
 from scalekit_langchain.access import UserAccess
 from scalekit_langchain.auth import AuthTracker, ConnectionMap, is_active, looks_like_refusal
 from scalekit_langchain.errors import (
@@ -144,7 +144,7 @@ class CallRunner:
 
         async def listed() -> list[ToolSpec]:
             async with self.pool.lease(user) as session:
-                return [to_tool_spec(t) for t in await session._list_tools()]
+                return await session._list_tools()
 
         seen = self.tracker.last_seen(user)
         if seen is not None:  # a returning user: no REST request before the first call
@@ -341,7 +341,7 @@ class CallRunner:
         for attempt in (0, 1):
             try:
                 async with self.pool.lease(user) as session:
-                    result = to_tool_result(await session._call_tool(tool, arguments))
+                    result = await session._call_tool(tool, arguments)
             except ToolCallRejected as exc:
                 await self.tracker.require(user, connections)
                 if exc.status_code is not None:

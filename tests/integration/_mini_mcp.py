@@ -1,0 +1,366 @@
+"""A small streamable-HTTP MCP server, a TCP counting proxy and a throwaway TLS certificate.
+
+The server speaks just enough MCP (initialize, tools/list, tools/call, the GET stream, DELETE)
+for the session tests, written against the wire rather than an SDK so that it runs unchanged
+beside mcp 1.x and mcp 2.x, and injects the faults the tests need (an HTTP status, a JSON-RPC
+error, a cut body, dropped sessions). The proxy counts TCP connections (and, terminating TLS,
+handshakes) at the server side, independent of any server's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import secrets
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+TOOLS = [
+    {
+        "name": "echo",
+        "description": "Echo the text back.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"],
+        },
+        "annotations": {"readOnlyHint": True},
+    },
+    {
+        "name": "send",
+        "description": "A tool with a side effect: counts how often it ran.",
+        "inputSchema": {"type": "object", "properties": {"subject": {"type": "string"}}},
+        "annotations": {"destructiveHint": True},
+    },
+]
+
+
+@dataclass
+class Fault:
+    """One injected fault for the next matching request."""
+
+    method: str
+    status: int = 200
+    rpc_error: tuple[int, str] | None = None
+    retry_after: float | None = None
+    mode: str = "status"  # status | rpc_error | cut | hang
+    body: str | None = None
+
+
+@dataclass
+class MiniMcp:
+    """The server's state; ``path`` is the secret part of its URL."""
+
+    answer: str = "sse"  # how POST requests are answered: "sse" or "json"
+    path: str = field(default_factory=lambda: "/mcp/" + secrets.token_urlsafe(24))
+    tokens: set[str] | None = None  # when set, a bearer token from this set is required
+    sessions: set[str] = field(default_factory=set)
+    counts: Counter[str] = field(default_factory=Counter)
+    ran: list[str] = field(default_factory=list)
+    client_info: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    deleted: bool = False
+    _ends: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def fail_next(self, method: str, status: int = 200, **kw: Any) -> None:
+        self.faults.append(Fault(method, status, **kw))
+
+    def drop_sessions(self) -> None:
+        self.sessions.clear()
+        for end in self._ends.values():
+            end.set()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        for i, fault in enumerate(self.faults):
+            if fault.method == method:
+                return self.faults.pop(i)
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if scope["path"] != self.path or self.deleted:
+            await _plain(send, 404, b"not found")
+            return
+        if self.tokens is not None:
+            auth = headers.get("authorization", "")
+            if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+                self.counts[f"refused {scope['method']}"] += 1
+                await _plain(send, 401, b"bad token", [(b"www-authenticate", b"Bearer")])
+                return
+        method = scope["method"]
+        sid = headers.get("mcp-session-id")
+        if method == "GET":
+            await self._stream(sid, send)
+        elif method == "DELETE":
+            self.sessions.discard(sid or "")
+            end = self._ends.pop(sid or "", None)
+            if end is not None:
+                end.set()
+            await _plain(send, 200, b"")
+        elif method == "POST":
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            await self._post(json.loads(body), sid, send)
+        else:
+            await _plain(send, 405, b"")
+
+    async def _stream(self, sid: str | None, send: Send) -> None:
+        if sid not in self.sessions:
+            await _plain(send, 404, b"")
+            return
+        end = self._ends.setdefault(sid, asyncio.Event())
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
+        try:
+            await asyncio.wait_for(end.wait(), 60)
+        except asyncio.TimeoutError:
+            pass
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _post(self, message: dict[str, Any], sid: str | None, send: Send) -> None:
+        method = message.get("method", "")
+        self.counts[method] += 1
+        if "id" not in message:  # a notification (or a response to us)
+            await _plain(send, 202, b"")
+            return
+        fault = self._take_fault(method)
+        if fault is not None and fault.mode == "status":
+            extra = [(b"retry-after", str(fault.retry_after).encode())] if fault.retry_after else []
+            if fault.rpc_error is not None:
+                code, text = fault.rpc_error
+                error = {"jsonrpc": "2.0", "id": message["id"],
+                         "error": {"code": code, "message": text}}
+                await _plain(send, fault.status, json.dumps(error).encode(),
+                             [(b"content-type", b"application/json"), *extra])
+            else:
+                await _plain(send, fault.status, (fault.body or "refused").encode(), extra)
+            return
+        if fault is not None and fault.mode == "hang":
+            await asyncio.sleep(30)
+            return
+        if method == "initialize":
+            sid = secrets.token_hex(16)
+            self.sessions.add(sid)
+            self.client_info.append(message["params"].get("clientInfo", {}))
+            result: dict[str, Any] = {
+                "protocolVersion": message["params"]["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "mini-mcp", "version": "1"},
+            }
+            await self._answer(send, message["id"], result, sid)
+            return
+        if sid not in self.sessions:
+            await _plain(send, 404, b"session not found")
+            return
+        if fault is not None and fault.mode == "rpc_error":
+            assert fault.rpc_error is not None
+            code, text = fault.rpc_error
+            await self._answer(send, message["id"], None, sid, error={"code": code, "message": text})
+            return
+        if method == "tools/list":
+            await self._answer(send, message["id"], {"tools": TOOLS}, sid)
+        elif method == "tools/call":
+            params = message["params"]
+            name, args = params["name"], params.get("arguments") or {}
+            if name == "send":
+                self.ran.append(str(args.get("subject", "")))
+                result = {"content": [{"type": "text", "text": f"sent {args.get('subject')}"}]}
+            elif name == "echo":
+                result = {"content": [{"type": "text", "text": str(args.get("text", ""))}],
+                          "structuredContent": {"echo": args.get("text")}}
+            else:
+                await self._answer(send, message["id"], None, sid,
+                                   error={"code": -32602, "message": f"Unknown tool: {name}"})
+                return
+            if fault is not None and fault.mode == "cut":
+                await self._cut(send, sid)
+                return
+            await self._answer(send, message["id"], result, sid)
+        else:
+            await self._answer(send, message["id"], None, sid,
+                               error={"code": -32601, "message": "Method not found"})
+
+    async def _answer(self, send: Send, rid: Any, result: Any, sid: str,
+                      error: dict[str, Any] | None = None) -> None:
+        payload: dict[str, Any] = {"jsonrpc": "2.0", "id": rid}
+        payload.update({"error": error} if error is not None else {"result": result})
+        data = json.dumps(payload).encode()
+        base = [(b"mcp-session-id", sid.encode())]
+        if self.answer == "json":
+            await _plain(send, 200, data, [(b"content-type", b"application/json"), *base])
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"), *base]})
+        await send({"type": "http.response.body", "body": b"event: message\ndata: " + data
+                    + b"\n\n", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _cut(self, send: Send, sid: str) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"),
+                                (b"mcp-session-id", sid.encode())]})
+        await send({"type": "http.response.body", "body": b"event: message\ndata: {\"jsonr",
+                    "more_body": True})
+        raise RuntimeError("cut the connection mid-answer")  # uvicorn drops the connection
+
+
+async def _plain(send: Send, status: int, body: bytes,
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """Runs an ASGI app (or a TCP proxy) in its own thread and loop, on 127.0.0.1."""
+
+    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical",
+                                lifespan=lifespan, timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("mini MCP server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+class CountingProxy:
+    """A TCP proxy on 127.0.0.1 that counts the connections it accepts.
+
+    With ``tls``, it terminates TLS (each accepted connection is one full handshake) and
+    forwards plain bytes upstream.
+    """
+
+    def __init__(self, upstream_port: int, tls: ssl.SSLContext | None = None) -> None:
+        self.upstream_port = upstream_port
+        self.tls = tls
+        self.accepted = 0
+        self.first_bytes: list[bytes] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        first = await reader.read(65536)
+        self.first_bytes.append(first[:300])
+        up_writer.write(first)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            assert self._server is not None
+            self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+def self_signed() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A throwaway certificate for 127.0.0.1: (server context, client context trusting only it)."""
+    import tempfile
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_file, key_file = f"{tmp}/cert.pem", f"{tmp}/key.pem"
+        with open(cert_file, "wb") as f:
+            f.write(cert_pem)
+        with open(key_file, "wb") as f:
+            f.write(key_pem)
+        server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cadata=cert_pem.decode())
+    return server, client
