@@ -91,8 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument(
         "--answer-mode",
         choices=("sse", "json"),
-        default="sse",
+        default=None,
         help="answer MCP POSTs as text/event-stream (sse, default) or application/json (json)",
+    )
+    emu.add_argument(
+        "--profile",
+        default=None,
+        metavar="REPORT.json",
+        help="behave as a `doctor` report recorded (refusal, SSE/JSON, status case, protocol)",
     )
     emu.add_argument(
         "--control-token",
@@ -188,8 +194,12 @@ def _emulator(args: argparse.Namespace) -> int:
             answer_mode=args.answer_mode,
             control_token=args.control_token,
             allow_remote=args.allow_remote,
+            profile=args.profile,
         )
         emulator.start()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
@@ -213,6 +223,7 @@ def _emulator(args: argparse.Namespace) -> int:
         _print(f"  control_token  {emulator.control_token}")
         _print(f"  refusal_mode   {emulator.refusal_mode}")
         _print(f"  answer_mode    {emulator.answer_mode}")
+        _print(f"  status_case    {emulator.status_case}")
         _print("")
         _print("Point a client at it (e.g. in another shell):")
         _print(f"  export SCALEKIT_ENV_URL={emulator.env_url}")

@@ -264,6 +264,7 @@ class McpHost:
         except JsonRpcError as exc:
             exc.request_id = message.request_id
             return "", Reply(200, exc.response())
+        version = self.settings.protocol_version or version
         session_id = secrets.token_hex(16)
         self._sessions[session_id] = _Session(target.binding, version)
         result = initialize_result(version)

@@ -81,11 +81,14 @@ class McpSettings:
         refusal_mode: How a call to a tool of a non-ACTIVE connection is refused.
         answer_mode: ``sse`` or ``json``.
         tools_page_size: Tools per ``tools/list`` page; None lists every tool at once.
+        protocol_version: Answer every ``initialize`` with this revision (a profile recorded
+            it from a live server); None negotiates as described in the module docstring.
     """
 
     refusal_mode: RefusalMode = DEFAULT_REFUSAL_MODE
     answer_mode: AnswerMode = "sse"
     tools_page_size: int | None = None
+    protocol_version: str | None = None
 
 
 @dataclass(frozen=True)
