@@ -1,4 +1,4 @@
-"""The ``scalekit-langchain`` command: ``demo``, ``emulator`` and ``tools``.
+"""The ``scalekit-langchain`` command: ``demo``, ``emulator``, ``tools`` and ``doctor``.
 
 Run ``scalekit-langchain --help`` (or ``python -m scalekit_langchain.cli --help``) for the options.
 """
@@ -118,6 +118,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     tools.add_argument("--config", required=True, metavar="NAME", help="MCP config name")
     tools.add_argument("--user", required=True, metavar="ID", help="user identifier")
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="probe a live Scalekit environment and write a report (an emulator profile)",
+        description=(
+            "Create a throwaway MCP config and user, record how the environment's MCP servers "
+            "and auth-state APIs answer (refusals, SSE or JSON, status case, protocol...), "
+            "delete what was created, print a summary and write a JSON report with no secrets. "
+            "Uses SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET."
+        ),
+    )
+    doctor.add_argument(
+        "--connection", action="append", default=[], metavar="NAME",
+        help="a connection of your environment, e.g. MY_GMAIL (repeatable)",
+    )
+    doctor.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    doctor.add_argument(
+        "--output", default="scalekit-doctor-report.json", metavar="FILE",
+        help="where to write the JSON report (default: scalekit-doctor-report.json)",
+    )
+    doctor.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S",
+        help="seconds per request or MCP step (default: 30)",
+    )
     return parser
 
 
@@ -131,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _emulator(args)
         if args.command == "tools":
             return _tools(args)
+        if args.command == "doctor":
+            return _doctor(args)
     except ScalekitError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
@@ -293,6 +319,15 @@ def _tools(args: argparse.Namespace) -> int:
             )
             _print(f"  {tool.name} [{where or '?'}]: {summary}")
     return 0
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from scalekit_langchain.doctor import run_command
+
+    return run_command(args.connection, yes=args.yes, output=args.output, timeout=args.timeout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,16 @@ summary plus a JSON object with no secrets whose setting keys are an emulator pr
 
 from __future__ import annotations
 
+from scalekit_langchain.doctor._command import run_command
 from scalekit_langchain.doctor._probe import arun_probe, plan, run_probe
 from scalekit_langchain.doctor._report import REPORT_FORMAT, SETTING_KEYS, DoctorReport
 
-__all__ = ["REPORT_FORMAT", "SETTING_KEYS", "DoctorReport", "arun_probe", "plan", "run_probe"]
+__all__ = [
+    "REPORT_FORMAT",
+    "SETTING_KEYS",
+    "DoctorReport",
+    "arun_probe",
+    "plan",
+    "run_command",
+    "run_probe",
+]

@@ -15,7 +15,8 @@ key                             emulator setting
 ``lists_unauthorized_tools``    whether ``tools/list`` shows tools of connections that are not
                                 ACTIVE; ``false`` is the ``hidden`` refusal mode, so it must
                                 agree with ``refusal_mode``
-``protocol_version``            the MCP revision every ``initialize`` is answered with
+``protocol_version``            the newest MCP revision served: ``initialize`` answers it to
+                                clients asking for a newer one, older known ones as asked
 ==============================  ===========================================================
 
 The package ships ``profiles/default.json`` (:func:`default_profile_path`): the emulator's own
@@ -90,7 +91,7 @@ class EmulatorProfile:
         answer_mode: ``sse`` or ``json`` answers to MCP POSTs.
         status_case: Case of ``connected_account_status`` in the REST answers.
         lists_unauthorized_tools: Whether such tools appear in ``tools/list``.
-        protocol_version: The MCP revision served.
+        protocol_version: The newest MCP revision served.
     """
 
     refusal_mode: RefusalMode | None = None

@@ -338,7 +338,7 @@ class ScalekitEmulator:
 
     @property
     def protocol_version(self) -> str | None:
-        """The MCP revision every ``initialize`` gets (from a profile); None negotiates."""
+        """The newest MCP revision served (from a profile); None: every known one."""
         return self._mcp_settings.protocol_version
 
     @property
