@@ -194,6 +194,11 @@ async def _shielded(coro: Any) -> Any:
 
 
 async def _cleanup(client: AsyncScalekitClient, created: _Created, say: Out) -> dict[str, Any]:
+    """Delete the instance, then the config; report what was deleted and what failed.
+
+    Deleting a config also deletes its instances, so an instance whose creation was cut short
+    (its id never came back) goes with the config.
+    """
     result: dict[str, Any] = {"instance_deleted": None, "config_deleted": None, "errors": []}
     if created.instance_id:
         try:
@@ -517,14 +522,28 @@ def _mcp_version() -> str | None:
         return None
 
 
-def run_probe(connections: Sequence[str], **kwargs: Any) -> DoctorReport:
+def run_probe(
+    connections: Sequence[str],
+    *,
+    env_url: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | SecretStr | None = None,
+    out: Out | None = None,
+    timeout: float = 30.0,
+) -> DoctorReport:
     """Blocking twin of :func:`arun_probe` (same arguments); not from a running event loop.
 
     Raises:
         RuntimeError: Called while an event loop runs in this thread.
+        ScalekitConfigurationError, ValueError, ScalekitError: As :func:`arun_probe`.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(arun_probe(connections, **kwargs))
+        return asyncio.run(
+            arun_probe(
+                connections, env_url=env_url, client_id=client_id, client_secret=client_secret,
+                out=out, timeout=timeout,
+            )
+        )
     raise RuntimeError("run_probe() cannot run inside an event loop; await arun_probe()")

@@ -157,6 +157,12 @@ async def probe_server(
 
     listing = await asyncio.wait_for(raw.request("tools/list", {}), ctx.timeout)
     obs["tools_list"] = {k: v for k, v in listing.items() if k != "message"}
+    message = listing.get("message")
+    listing_result = message.get("result") if isinstance(message, dict) else None
+    # A refused listing says nothing about hidden tools: then "listed" stays unknown.
+    list_ok = listing["http_status"] == 200 and isinstance(listing_result, dict)
+    if not list_ok:
+        obs["tools_list"]["message"] = listing.get("message")
     tools = _tools_of(listing)
     cursor, pages = _next_cursor(listing), 1
     while cursor and pages < _MAX_PAGES:
@@ -192,7 +198,7 @@ async def probe_server(
             "connection": conn,
             "status": ctx.statuses.get(conn),
             "tool": name,
-            "listed": listed,
+            "listed": listed if list_ok else None,
         }
         if name is not None:
             params = {"name": name, "arguments": _arguments(listed_tool)}
@@ -203,7 +209,7 @@ async def probe_server(
     unmapped = pick_unmapped_tool(ctx)
     obs["unmapped_tool"] = {
         "tool": unmapped,
-        "listed": unmapped in obs["tools"],
+        "listed": (unmapped in obs["tools"]) if list_ok else None,
         "call": await asyncio.wait_for(
             raw.request("tools/call", {"name": unmapped, "arguments": {}}), ctx.timeout
         ),

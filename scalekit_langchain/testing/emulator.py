@@ -190,9 +190,9 @@ class ScalekitEmulator:
         now: Clock returning UNIX seconds (or an aware datetime); defaults to ``time.time``.
         refusal_mode: How MCP servers refuse a tool whose connection is not ACTIVE for the
             user; one of :data:`REFUSAL_MODES` (wire shapes in
-            :mod:`~scalekit_langchain.testing._refusals`). When omitted, the environment
-            variable ``SCALEKIT_EMULATOR_REFUSAL_MODE`` decides (so a whole test suite can be
-            run once per mode), else ``"is_error_text"``.
+            :mod:`~scalekit_langchain.testing._refusals`). When omitted (and no profile names
+            one), the environment variable ``SCALEKIT_EMULATOR_REFUSAL_MODE`` decides (so a
+            whole test suite can be run once per mode), else ``"is_error_text"``.
         answer_mode: ``"sse"`` answers each MCP POST as ``text/event-stream`` (the default);
             ``"json"`` as ``application/json``.
         status_case: ``"upper"`` (default) or ``"lower"``: the case of

@@ -278,3 +278,16 @@ async def test_pinned_protocol_version_is_recorded() -> None:
     assert report.data["observations"]["instance_mode"]["server"]["protocol_version"] == (
         "2025-03-26"
     )
+
+
+async def test_refused_listing_leaves_listed_unknown(emulator: ScalekitEmulator) -> None:
+    emulator.fail_next(401, kind="mcp.tools/list")  # the doctor's first listing only
+    report = await probe(emulator)
+    server = report.data["observations"]["instance_mode"]["server"]
+    assert server["tools_list"]["http_status"] == 401
+    assert server["refusal"]["listed"] is None
+    assert server["refusal"]["tool"] == "gmail_fetch_mails"  # known read tool of the provider
+    assert report.settings["lists_unauthorized_tools"] is None
+    assert report.settings["refusal_mode"] == "is_error_text"
+    with ScalekitEmulator(profile=report.data) as replay:
+        assert replay.refusal_mode == "is_error_text"
