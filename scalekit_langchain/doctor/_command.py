@@ -1,8 +1,9 @@
 """The ``scalekit-langchain doctor`` command: check inputs, ask, probe, print, write the report.
 
-Exit codes: 0 report written; 1 the run failed or the user declined; 2 missing credentials or
-connection names, or no confirmation possible (stdin is not a terminal and no ``--yes``);
-130 interrupted (the throwaway config and instance are deleted first).
+Exit codes: 0 report written; 1 the run failed, the report could not be written or the user
+declined; 2 missing credentials or connection names, or no confirmation possible (stdin is not
+a terminal and no ``--yes``); 130 interrupted (the throwaway config and instance are deleted
+first).
 """
 
 from __future__ import annotations
@@ -102,11 +103,15 @@ def run_command(
         text = " ".join(str(exc).split())
         _fail(f"the doctor failed: {type(exc).__name__}: {text}")
         return 1
-    path = report.write(Path(output))
     _say("")
     for line in report.summary:
         _say(line)
     _say("")
+    try:
+        path = report.write(Path(output))
+    except OSError as exc:
+        _fail(f"cannot write the report to {str(output)!r}: {exc.strerror or exc}")
+        return 1
     _say(f"Report written to {path} (tokens and secret URL parts masked, user ids hashed).")
     _say(f"Play it locally: scalekit-langchain emulator --profile {path}")
     return 0

@@ -222,3 +222,16 @@ def test_emulator_rejects_a_bad_profile(
     assert "disagree" in capsys.readouterr().err
     assert main(["emulator", "--profile", str(tmp_path / "absent.json")]) == 2
     assert "cannot read the profile" in capsys.readouterr().err
+
+
+def test_unwritable_report_exits_1_after_the_summary(
+    emulator_env: ScalekitEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "missing-dir" / "r.json"
+    assert main(["doctor", "--yes", "--connection", "MY_GMAIL", "--output", str(target)]) == 1
+    captured = capsys.readouterr()
+    assert "emulator profile: refusal_mode=is_error_text" in captured.out
+    assert captured.err.splitlines() == [
+        f"error: cannot write the report to {str(target)!r}: No such file or directory"
+    ]
+    assert emulator_env.count("configs.delete") == 1
