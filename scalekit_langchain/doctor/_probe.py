@@ -190,6 +190,8 @@ async def _shielded(coro: Any) -> Any:
                 await asyncio.shield(task)
             except asyncio.CancelledError:
                 continue
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what the caller must see
         raise
 
 
