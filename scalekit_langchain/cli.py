@@ -1,4 +1,4 @@
-"""The ``scalekit-langchain`` command: ``demo``, ``emulator`` and ``tools``.
+"""The ``scalekit-langchain`` command: ``demo``, ``emulator``, ``tools`` and ``doctor``.
 
 Run ``scalekit-langchain --help`` (or ``python -m scalekit_langchain.cli --help``) for the options.
 
@@ -20,7 +20,7 @@ from types import FrameType
 from typing import NoReturn
 
 from scalekit_langchain import _redact, _runner
-from scalekit_langchain._mcp_compat import ToolSpec, to_tool_spec
+from scalekit_langchain._mcp_compat import ToolSpec
 from scalekit_langchain._version import __version__
 from scalekit_langchain.auth import ConnectionMap
 from scalekit_langchain.errors import ScalekitError
@@ -112,8 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument(
         "--answer-mode",
         choices=("sse", "json"),
-        default="sse",
+        default=None,
         help="answer MCP POSTs as text/event-stream (sse, default) or application/json (json)",
+    )
+    emu.add_argument(
+        "--profile",
+        default=None,
+        metavar="REPORT.json",
+        help="behave as a `doctor` report recorded (refusal, SSE/JSON, status case, protocol)",
     )
     emu.add_argument(
         "--control-token",
@@ -134,6 +140,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     tools.add_argument("--config", required=True, metavar="NAME", help="MCP config name")
     tools.add_argument("--user", required=True, metavar="ID", help="user identifier")
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="probe a live Scalekit environment and write a report (an emulator profile)",
+        description=(
+            "Create a throwaway MCP config and user, record how the environment's MCP servers "
+            "and auth-state APIs answer (refusals, SSE or JSON, status case, protocol...), "
+            "delete what was created, print a summary and write a JSON report with no secrets. "
+            "Uses SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET."
+        ),
+    )
+    doctor.add_argument(
+        "--connection", action="append", default=[], metavar="NAME",
+        help="a connection of your environment, e.g. MY_GMAIL (repeatable)",
+    )
+    doctor.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    doctor.add_argument(
+        "--output", default="scalekit-doctor-report.json", metavar="FILE",
+        help="where to write the JSON report (default: scalekit-doctor-report.json)",
+    )
+    doctor.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S",
+        help="seconds per request or MCP step (default: 30)",
+    )
     return parser
 
 
@@ -149,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _emulator(args)
         if args.command == "tools":
             return _tools(args)
+        if args.command == "doctor":
+            return _doctor(args)
         raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
     except (_UsageError, ModelUnavailable) as exc:
         return _fail(str(exc))
@@ -228,8 +260,12 @@ def _emulator(args: argparse.Namespace) -> int:
             answer_mode=args.answer_mode,
             control_token=args.control_token,
             allow_remote=args.allow_remote,
+            profile=args.profile,
         )
         emulator.start()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         raise _UsageError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
@@ -251,6 +287,7 @@ def _emulator(args: argparse.Namespace) -> int:
         _print(f"  control_token  {emulator.control_token}")
         _print(f"  refusal_mode   {emulator.refusal_mode}")
         _print(f"  answer_mode    {emulator.answer_mode}")
+        _print(f"  status_case    {emulator.status_case}")
         _print("")
         _print("Point a client at it (e.g. in another shell):")
         _print(f"  export SCALEKIT_ENV_URL={emulator.env_url}")
@@ -348,9 +385,18 @@ async def _list_tools(url: str, label: str) -> list[ToolSpec]:
 
     session = McpSession(params, label=label)
     try:
-        return [to_tool_spec(tool) for tool in await session.list_tools()]
+        return await session.list_tools()
     finally:
         await session.aclose()
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from scalekit_langchain.doctor import run_command
+
+    return run_command(args.connection, yes=args.yes, output=args.output, timeout=args.timeout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -264,6 +264,9 @@ class McpHost:
         except JsonRpcError as exc:
             exc.request_id = message.request_id
             return "", Reply(200, exc.response())
+        pinned = self.settings.protocol_version
+        if pinned and version > pinned:  # revisions are dates: a profile caps negotiation
+            version = pinned
         session_id = secrets.token_hex(16)
         self._sessions[session_id] = _Session(target.binding, version)
         result = initialize_result(version)

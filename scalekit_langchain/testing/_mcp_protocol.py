@@ -81,11 +81,15 @@ class McpSettings:
         refusal_mode: How a call to a tool of a non-ACTIVE connection is refused.
         answer_mode: ``sse`` or ``json``.
         tools_page_size: Tools per ``tools/list`` page; None lists every tool at once.
+        protocol_version: The newest revision to answer ``initialize`` with (a profile recorded
+            it from a live server): newer requests get this one; None negotiates as described
+            in the module docstring.
     """
 
     refusal_mode: RefusalMode = DEFAULT_REFUSAL_MODE
     answer_mode: AnswerMode = "sse"
     tools_page_size: int | None = None
+    protocol_version: str | None = None
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,8 @@ class EmulatorState:
     clock: Callable[[], float] = time.time
     connections_by_name: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONNECTIONS))
     env_url: str = ""
+    #: Case of ``connected_account_status`` on the wire: ``upper`` (``ACTIVE``) or ``lower``.
+    status_case: str = "upper"
     lock: threading.RLock = field(default_factory=threading.RLock)
     connections: dict[str, Connection] = field(default_factory=dict)
     configs: dict[str, ConfigRecord] = field(default_factory=dict)
@@ -575,7 +577,7 @@ class EmulatorState:
                         "connection_name": m.connection.name,
                         "provider": m.connection.provider.upper(),
                         "connected_account_id": acct.id if acct else "",
-                        "connected_account_status": acct.status if acct else "",
+                        "connected_account_status": self.wire_status(acct.status) if acct else "",
                         "authentication_link": (
                             self.new_link(user, m.connection.name) if links else ""
                         ),
@@ -584,6 +586,10 @@ class EmulatorState:
         return out
 
     # rendering ----------------------------------------------------------------
+
+    def wire_status(self, status: str) -> str:
+        """Return an account status as the REST API sends it (see :attr:`status_case`)."""
+        return status.lower() if self.status_case == "lower" else status
 
     def server_url(self, config: ConfigRecord) -> str:
         """Return a config's virtual MCP server URL."""
@@ -612,7 +618,7 @@ class EmulatorState:
                     acct = self.account(user, m.connection.name, create=False)
                     if acct is not None:
                         item["connected_account_id"] = acct.id
-                        item["connected_account_status"] = acct.status
+                        item["connected_account_status"] = self.wire_status(acct.status)
                 mappings.append(item)
             return {
                 "id": config.id,

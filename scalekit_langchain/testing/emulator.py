@@ -19,7 +19,10 @@ not ACTIVE, so the emulator plays each plausible answer, chosen with ``refusal_m
 (:data:`REFUSAL_MODES`, default ``is_error_text``, or the ``SCALEKIT_EMULATOR_REFUSAL_MODE``
 environment variable; wire shapes in :mod:`~scalekit_langchain.testing._refusals`). The tool
 never runs; the auth-state REST APIs stay the source of truth. ``answer_mode`` picks SSE
-(default) or JSON answers to MCP POSTs.
+(default) or JSON answers to MCP POSTs, ``status_case`` the case of ``connected_account_status``.
+``profile=`` takes a ``scalekit-langchain doctor`` report (or the shipped
+``profiles/default.json``) and sets these from what a live environment answered
+(:mod:`~scalekit_langchain.testing._profile`); explicit arguments win over the profile.
 
 Control routes (POST JSON, all under ``/_emulator/``, table in
 :mod:`~scalekit_langchain.testing._control`): ``authorize``, ``expire_connection``,
@@ -40,8 +43,9 @@ Readings chosen where the contract is unsure (its section 11), and other emulato
 2. ``access_level`` is read from the tokens body as ``access_level`` (``FULL`` default or
    ``READ_ONLY``); it becomes the JWT claim ``access_level`` and a READ_ONLY token only sees
    and may call read-only tools.
-3. ``connected_account_status`` is always UPPERCASE (``ACTIVE``, ``PENDING_AUTH``,
-   ``EXPIRED``, ``DISCONNECTED``); ``""`` when there is no account.
+3. ``connected_account_status`` is UPPERCASE (``ACTIVE``, ``PENDING_AUTH``, ``EXPIRED``,
+   ``DISCONNECTED``; ``status_case="lower"`` sends them in lower case); ``""`` when there is no
+   account.
 4. ``include_auth_links`` of ``:get_auth_state`` is read from the query string; if absent, from
    a JSON body. Truthy strings: ``1``, ``true``, ``yes``, ``on``.
 5. The instance ``url`` (``/mcp/v2/servers/<secret>``) is a bearer-less capability URL: the
@@ -112,6 +116,12 @@ from scalekit_langchain.testing._mcp_protocol import (
     McpSettings,
     check_answer_mode,
 )
+from scalekit_langchain.testing._profile import (
+    ProfileSource,
+    StatusCase,
+    check_status_case,
+    load_profile,
+)
 from scalekit_langchain.testing._refusals import (
     DEFAULT_REFUSAL_MODE,
     REFUSAL_MODES,
@@ -180,18 +190,23 @@ class ScalekitEmulator:
         now: Clock returning UNIX seconds (or an aware datetime); defaults to ``time.time``.
         refusal_mode: How MCP servers refuse a tool whose connection is not ACTIVE for the
             user; one of :data:`REFUSAL_MODES` (wire shapes in
-            :mod:`~scalekit_langchain.testing._refusals`). When omitted, the environment
-            variable ``SCALEKIT_EMULATOR_REFUSAL_MODE`` decides (so a whole test suite can be
-            run once per mode), else ``"is_error_text"``.
-        answer_mode: ``"sse"`` answers each MCP POST as ``text/event-stream``; ``"json"`` as
-            ``application/json``.
+            :mod:`~scalekit_langchain.testing._refusals`). When omitted (and no profile names
+            one), the environment variable ``SCALEKIT_EMULATOR_REFUSAL_MODE`` decides (so a
+            whole test suite can be run once per mode), else ``"is_error_text"``.
+        answer_mode: ``"sse"`` answers each MCP POST as ``text/event-stream`` (the default);
+            ``"json"`` as ``application/json``.
+        status_case: ``"upper"`` (default) or ``"lower"``: the case of
+            ``connected_account_status`` in the REST answers.
+        profile: A doctor report or profile (path or dict) whose ``refusal_mode``,
+            ``answer_mode``, ``status_case`` and ``protocol_version`` become the defaults of
+            the arguments above (see :mod:`~scalekit_langchain.testing._profile`).
         tools_page_size: Tools per ``tools/list`` page (``nextCursor`` beyond); None = all.
         control_token: Token the ``/_emulator/...`` routes require; random when omitted.
         allow_remote: Allow binding a non-loopback ``host`` (and accept any ``Host`` header).
 
     Raises:
-        ValueError: Unknown refusal or answer mode, a page size below 1, or a non-loopback
-            ``host`` without ``allow_remote``.
+        ValueError: Unknown refusal or answer mode or status case, a bad profile, a page size
+            below 1, or a non-loopback ``host`` without ``allow_remote``.
     """
 
     def __init__(
@@ -206,10 +221,12 @@ class ScalekitEmulator:
         auth_link_ttl: float = 600.0,
         now: Callable[[], float | datetime] | None = None,
         refusal_mode: RefusalMode | None = None,
-        answer_mode: AnswerMode = "sse",
+        answer_mode: AnswerMode | None = None,
         tools_page_size: int | None = None,
         control_token: str | None = None,
         allow_remote: bool = False,
+        status_case: StatusCase | None = None,
+        profile: ProfileSource | None = None,
     ) -> None:
         from scalekit_langchain.testing._state import DEFAULT_CONNECTIONS
 
@@ -220,12 +237,18 @@ class ScalekitEmulator:
             )
         if tools_page_size is not None and tools_page_size < 1:
             raise ValueError("tools_page_size must be >= 1")
+        recorded = load_profile(profile) if profile is not None else None
+        if recorded is not None:
+            refusal_mode = refusal_mode or recorded.refusal_mode
+            answer_mode = answer_mode or recorded.answer_mode
+            status_case = status_case or recorded.status_case
         self._mcp_settings = McpSettings(
             refusal_mode=check_refusal_mode(
                 refusal_mode or os.environ.get(REFUSAL_MODE_ENV) or DEFAULT_REFUSAL_MODE
             ),
-            answer_mode=check_answer_mode(answer_mode),
+            answer_mode=check_answer_mode(answer_mode or "sse"),
             tools_page_size=tools_page_size,
+            protocol_version=recorded.protocol_version if recorded else None,
         )
         self._control_token = control_token or "ske_" + secrets.token_urlsafe(24)
         self._allow_remote = allow_remote
@@ -239,6 +262,7 @@ class ScalekitEmulator:
             auth_link_ttl=float(auth_link_ttl),
             clock=_as_clock(now),
             connections_by_name=dict(connections or DEFAULT_CONNECTIONS),
+            status_case=check_status_case(status_case or "upper"),
         )
         self._faults = FaultBoard()
         self._key = SigningKey()
@@ -306,6 +330,16 @@ class ScalekitEmulator:
             ValueError: Unknown mode.
         """
         self._mcp_settings.answer_mode = check_answer_mode(mode)
+
+    @property
+    def status_case(self) -> StatusCase:
+        """``"upper"`` or ``"lower"``: the case of ``connected_account_status`` on the wire."""
+        return check_status_case(self._state.status_case)
+
+    @property
+    def protocol_version(self) -> str | None:
+        """The newest MCP revision served (from a profile); None: every known one."""
+        return self._mcp_settings.protocol_version
 
     @property
     def running(self) -> bool:
