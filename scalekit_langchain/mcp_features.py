@@ -137,7 +137,8 @@ class SessionHooks:
         try:
             reply = await self.sampling_model.ainvoke(messages)
         except Exception as exc:  # the server gets an error answer, not our traceback
-            return mcp_types.ErrorData(code=-32603, message=f"Sampling failed: {type(exc).__name__}")
+            failure = f"Sampling failed: {type(exc).__name__}"
+            return mcp_types.ErrorData(code=-32603, message=failure)
         text = getattr(reply, "text", None)
         text = text() if callable(text) else text
         model = getattr(self.sampling_model, "model_name", None) or getattr(
@@ -166,7 +167,8 @@ class SessionHooks:
                 self.label,
                 request.get("mode", "form"),
             )
-        if not isinstance(answer, dict) or answer.get("action") not in ("accept", "decline", "cancel"):
+        actions = ("accept", "decline", "cancel")
+        if not isinstance(answer, dict) or answer.get("action") not in actions:
             answer = {"action": "decline"}
         return mcp_types.ElicitResult.model_validate(answer)
 

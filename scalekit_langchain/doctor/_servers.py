@@ -228,20 +228,26 @@ async def probe_sdk(
         ``warm_calls``, ``new_connections_in_warm_calls`` (None when not measurable), or
         ``error`` when the SDK failed.
     """
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamable_http_client
+    from scalekit_langchain import _mcp_compat as compat
 
-    counter = ConnectionCounter()
+    # The HTTP library the installed SDK drives (httpx on mcp 1.x, httpx2 on mcp 2).
+    counter = ConnectionCounter(compat.http.AsyncHTTPTransport())
     obs: dict[str, Any] = {}
     async with (
-        httpx.AsyncClient(transport=counter, headers=headers, timeout=ctx.timeout) as http,
-        streamable_http_client(url, http_client=http) as (read, write, get_id),
-        ClientSession(read, write) as session,
+        compat.http.AsyncClient(
+            transport=counter,  # type: ignore[arg-type]  # duck-typed: httpx and httpx2 alike
+            headers=headers,
+            timeout=ctx.timeout,
+        ) as http,
+        compat.open_streams(url, http) as (read, write),
+        compat.new_session(read, write) as session,
     ):
         init = await asyncio.wait_for(session.initialize(), ctx.timeout)
-        obs["protocol_version"] = str(init.protocolVersion)
-        obs["server_info"] = {"name": init.serverInfo.name, "version": init.serverInfo.version}
-        obs["session_id_issued"] = bool(get_id())
+        wire = init.model_dump(by_alias=True, mode="json")
+        server = wire.get("serverInfo") or {}
+        obs["protocol_version"] = str(wire.get("protocolVersion"))
+        obs["server_info"] = {"name": server.get("name"), "version": server.get("version")}
+        obs["session_id_issued"] = counter.session_id_issued
         listed = await asyncio.wait_for(session.list_tools(), ctx.timeout)
         obs["tools"] = sorted(t.name for t in listed.tools)
         mark = counter.mark()

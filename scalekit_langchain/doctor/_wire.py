@@ -26,12 +26,17 @@ _BODY_PREVIEW = 600
 class ConnectionCounter(httpx.AsyncBaseTransport):
     """A transport that records which TCP connection served each request.
 
+    It works with httpx and with httpx2 (what the installed ``mcp`` 2 drives): pass the
+    matching ``inner`` transport; only ``handle_async_request``/``aclose`` are used.
+
     Args:
         inner: The transport doing the work (an ``httpx.AsyncHTTPTransport`` by default).
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, inner: Any = None) -> None:
         self._inner = inner or httpx.AsyncHTTPTransport()
+        #: The ``Mcp-Session-Id`` the server issued, if any.
+        self.session_id_issued = False
         # Strong references: identity must not be recycled while we compare.
         self._streams: list[object] = []
         #: Per request, in order: (method, index of its connection, or -1 when unknown).
@@ -49,6 +54,8 @@ class ConnectionCounter(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and note its connection."""
         response = await self._inner.handle_async_request(request)
+        if response.headers.get("mcp-session-id"):
+            self.session_id_issued = True
         stream = response.extensions.get("network_stream")
         self.requests.append((request.method, self._index(stream)))
         return response
