@@ -124,6 +124,13 @@ def judge_list(
     if isinstance(exc, ScalekitError):
         return exc, False
     rpc = compat.mcp_error(exc)
+    if rpc is not None and status == 200 and exchange is not None and exchange.rpc_error:
+        # The server's own JSON-RPC error, whatever its code (-32001 is also the SDK's timeout).
+        code, message = exchange.rpc_error
+        return ScalekitProtocolError(
+            f"MCP server {label!r} answered tools/list with JSON-RPC error {code}: "
+            f"{_redact.redact(message)}"
+        ), False
     if rpc is not None:
         code, message = rpc
         if code in compat.REQUEST_TIMEOUT_CODES:
@@ -199,6 +206,11 @@ def judge_call(
     if status is not None and status >= 500:
         return Verdict(error=ToolCallOutcomeUnknown(name, f"HTTP {status}"), drop=True)
     rpc = compat.mcp_error(exc)
+    if rpc is not None and status == 200 and exchange.rpc_error is not None:
+        # The server itself answered with a JSON-RPC error (whatever its code: -32001 is also
+        # what the SDK reports for its own timeout): it refused the call.
+        code, message = exchange.rpc_error
+        return Verdict(error=ToolCallRejected(name, code=code, detail=_clean(message)))
     if rpc is not None:
         code, message = rpc
         if code in compat.REQUEST_TIMEOUT_CODES:

@@ -51,7 +51,8 @@ class Exchange:
         sent: The request may have reached the server (False: the connection never opened).
         status: The HTTP status of the answer, once its headers arrived.
         retry_after: The answer's ``Retry-After`` seconds, when it gave one.
-        rpc_error: ``(code, message)`` of a JSON-RPC error found in an error-status body.
+        rpc_error: ``(code, message)`` of a JSON-RPC error the server answered (in an
+            error-status body, or as the JSON-RPC response of a 200 answer).
         broken: Set when the answer cannot deliver a result (cut, unreadable, wrong type).
     """
 
@@ -117,6 +118,8 @@ class _SseAnswer:
     def __init__(self) -> None:
         self._pending = b""
         self.answered = False
+        #: ``(code, message)`` when the response is a JSON-RPC error.
+        self.error: tuple[int, str] | None = None
 
     def feed(self, chunk: bytes) -> bool:
         """Add ``chunk``; True once a complete event carrying a JSON-RPC response was seen."""
@@ -132,8 +135,7 @@ class _SseAnswer:
             self.answered = self._is_response(self._pending)
         return self.answered
 
-    @staticmethod
-    def _is_response(event: bytes) -> bool:
+    def _is_response(self, event: bytes) -> bool:
         data = b"\n".join(
             line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
         )
@@ -143,11 +145,14 @@ class _SseAnswer:
             message = json.loads(data)
         except ValueError:
             return False
-        return (
+        if not (
             isinstance(message, dict)
             and "id" in message
             and ("result" in message or "error" in message)
-        )
+        ):
+            return False
+        self.error = _rpc_error(data)
+        return True
 
 
 class _AnswerStream(http.AsyncByteStream):
@@ -188,7 +193,10 @@ class _AnswerStream(http.AsyncByteStream):
                 raise
             if self._kind == "json" and self._exchange is not None:
                 self._body.extend(chunk)
-            if self._sse is not None and self._sse.feed(chunk) and self._drain:
+            if self._sse is not None and self._sse.feed(chunk) and self._exchange is not None:
+                # The server's own JSON-RPC error (the SDK reports some codes like its own).
+                self._exchange.rpc_error = self._sse.error or self._exchange.rpc_error
+            if self._sse is not None and self._sse.answered and self._drain:
                 # A server that keeps the stream open after its answer costs at most this
                 # wait per call (and the connection, as without the drain).
                 rest = await self._read_rest(_READ_AHEAD_SECONDS)
@@ -207,6 +215,8 @@ class _AnswerStream(http.AsyncByteStream):
             except ValueError:
                 # The SDK drops (1.x) or reports late an unparsable answer.
                 self._exchange.mark_broken("the answer is not valid JSON")
+            else:
+                self._exchange.rpc_error = _rpc_error(bytes(self._body))
         elif self._sse is not None and not self._sse.flush():
             # The stream closed without a response (1.x would wait for the call's timeout).
             self._exchange.mark_broken("the answer stream ended without a result")

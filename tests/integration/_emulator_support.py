@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from scalekit_langchain.testing import ScalekitEmulator
 
@@ -67,10 +66,12 @@ class Rest:
 @asynccontextmanager
 async def mcp_session(url: str, headers: dict[str, str] | None = None
                       ) -> AsyncIterator[ClientSession]:
-    """An initialized session of the real ``mcp`` SDK client."""
-    async with httpx.AsyncClient(headers=headers, timeout=10) as http, streamable_http_client(
-        url, http_client=http
-    ) as (read, write, _), ClientSession(read, write) as session:
+    """An initialized session of the real ``mcp`` SDK client (either stack)."""
+    from scalekit_langchain import _mcp_compat as compat
+
+    async with compat.http.AsyncClient(headers=headers, timeout=10) as http, compat.open_streams(
+        url, http
+    ) as (read, write), compat.new_session(read, write) as session:
         await session.initialize()
         yield session
 

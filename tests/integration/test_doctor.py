@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mcp.types import LATEST_PROTOCOL_VERSION
+from scalekit_langchain.testing._mcp_protocol import LATEST_PROTOCOL_VERSION
 
 from scalekit_langchain import AsyncScalekitClient
 from scalekit_langchain.doctor import SETTING_KEYS, DoctorReport, arun_probe, run_probe

@@ -130,3 +130,25 @@ def test_list_refusals_retry_only_when_a_fresh_session_may_cure_them() -> None:
     error, retry = judge_list(_mcp_error(-32601, "nope"), label="u", exchange=None,
                               renewable=False, ended=died)
     assert isinstance(error, ScalekitProtocolError) and retry is False
+
+
+def test_a_server_json_rpc_error_with_the_sdk_timeout_code_is_a_refusal() -> None:
+    """-32001 is both what the SDK reports for its own timeout and a code servers may send."""
+    from scalekit_langchain import _verdicts
+    from scalekit_langchain._wire import Exchange
+    from scalekit_langchain.errors import ToolCallOutcomeUnknown, ToolCallRejected
+
+    sdk_error = _mcp_error
+
+    answered = Exchange(sent=True, status=200, rpc_error=(-32001, "Authorization required"))
+    verdict = _verdicts.judge_call(
+        "t", sdk_error(-32001, "Authorization required"), label="l", exchange=answered,
+        call_timeout=1.0, failure=None,
+    )
+    assert isinstance(verdict.error, ToolCallRejected) and verdict.error.code == -32001
+    silent = Exchange(sent=True, status=200)
+    verdict = _verdicts.judge_call(
+        "t", sdk_error(-32001, "Timed out"), label="l", exchange=silent,
+        call_timeout=1.0, failure=None,
+    )
+    assert isinstance(verdict.error, ToolCallOutcomeUnknown)
