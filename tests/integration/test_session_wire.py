@@ -137,7 +137,9 @@ def _emulator_or_skip() -> Iterator[Any]:
         try:
             from scalekit_langchain.testing import ScalekitEmulator
 
-            emulator = ScalekitEmulator()
+            # The tests reach it through a counting proxy on another port, so the Host header
+            # names the proxy: allow_remote turns the emulator's DNS-rebinding guard off.
+            emulator = ScalekitEmulator(allow_remote=True)
             emulator.__enter__()
         except Exception as exc:
             failed = type(exc).__name__
