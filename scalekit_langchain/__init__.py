@@ -7,6 +7,7 @@ from scalekit_langchain.errors import (
     AuthorizationRequired,
     BadRequestError,
     ConflictError,
+    ElicitationRequired,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -24,6 +25,7 @@ from scalekit_langchain.langgraph import (
     AUTHORIZATION_INTERRUPT_TYPE,
     authorization_gate,
     resume_authorization,
+    resume_elicitation,
 )
 from scalekit_langchain.models import (
     ConnectionAuthState,
@@ -45,6 +47,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "ConnectionAuthState",
+    "ElicitationRequired",
     "McpConfig",
     "McpConfigConnectionToolMapping",
     "McpInstance",
@@ -68,6 +71,7 @@ __all__ = [
     "__version__",
     "authorization_gate",
     "resume_authorization",
+    "resume_elicitation",
 ]
 
 

@@ -112,11 +112,19 @@ async def open_streams(url: str, http_client: Any) -> AsyncIterator[tuple[Any, A
         yield streams[0], streams[1]
 
 
-def new_session(read_stream: Any, write_stream: Any) -> ClientSession:
-    """A ``ClientSession`` that introduces itself as this package (``clientInfo``)."""
+def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> ClientSession:
+    """A ``ClientSession`` that introduces itself as this package (``clientInfo``).
+
+    Args:
+        read_stream: From :func:`open_streams`.
+        write_stream: From :func:`open_streams`.
+        **callbacks: The SDK's server-to-client callbacks (``logging_callback``,
+            ``message_handler``, ``sampling_callback``, ``elicitation_callback``): the same
+            names on both majors.
+    """
     info = mcp_types.Implementation(name=CLIENT_NAME, version=__version__)
     factory: Callable[..., ClientSession] = ClientSession
-    return factory(read_stream, write_stream, client_info=info)
+    return factory(read_stream, write_stream, client_info=info, **callbacks)
 
 
 async def list_tools_page(
@@ -137,12 +145,16 @@ async def call_tool(
     *,
     timeout: float,
     meta: dict[str, Any],
+    progress: Callable[..., Any] | None = None,
 ) -> Any:
-    """``tools/call`` with a read timeout and request ``_meta``; the SDK's ``CallToolResult``."""
+    """``tools/call`` with a read timeout, request ``_meta`` and an optional progress callback
+    (``(progress, total, message)``); the SDK's ``CallToolResult``."""
     # The read timeout is a timedelta on 1.x and seconds on 2.x.
     wait: Any = timedelta(seconds=timeout) if MCP_MAJOR < 2 else timeout
     caller: Callable[..., Any] = session.call_tool
-    return await caller(name, arguments, read_timeout_seconds=wait, meta=meta)
+    return await caller(
+        name, arguments, read_timeout_seconds=wait, meta=meta, progress_callback=progress
+    )
 
 
 # --------------------------------------------------------------------------- values

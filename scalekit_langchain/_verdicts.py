@@ -201,7 +201,9 @@ def judge_call(
     if status is not None and 400 <= status < 500:
         code, detail = exchange.rpc_error or (None, None)
         return Verdict(
-            error=ToolCallRejected(name, status_code=status, code=code, detail=_clean(detail))
+            error=ToolCallRejected(
+                name, status_code=status, code=code, detail=_clean(detail), data=exchange.rpc_data
+            )
         )
     if status is not None and status >= 500:
         return Verdict(error=ToolCallOutcomeUnknown(name, f"HTTP {status}"), drop=True)
@@ -210,7 +212,9 @@ def judge_call(
         # The server itself answered with a JSON-RPC error (whatever its code: -32001 is also
         # what the SDK reports for its own timeout): it refused the call.
         code, message = exchange.rpc_error
-        return Verdict(error=ToolCallRejected(name, code=code, detail=_clean(message)))
+        return Verdict(
+            error=ToolCallRejected(name, code=code, detail=_clean(message), data=exchange.rpc_data)
+        )
     if rpc is not None:
         code, message = rpc
         if code in compat.REQUEST_TIMEOUT_CODES:

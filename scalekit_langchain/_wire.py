@@ -53,6 +53,7 @@ class Exchange:
         retry_after: The answer's ``Retry-After`` seconds, when it gave one.
         rpc_error: ``(code, message)`` of a JSON-RPC error the server answered (in an
             error-status body, or as the JSON-RPC response of a 200 answer).
+        rpc_data: That error's ``data``, when it had one.
         broken: Set when the answer cannot deliver a result (cut, unreadable, wrong type).
     """
 
@@ -60,6 +61,7 @@ class Exchange:
     status: int | None = None
     retry_after: float | None = None
     rpc_error: tuple[int, str] | None = None
+    rpc_data: Any = None
     broken: asyncio.Future[str] | None = field(default=None, repr=False)
 
     def mark_broken(self, why: str) -> None:
@@ -101,15 +103,22 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _rpc_error(body: bytes) -> tuple[int, str] | None:
+def _rpc_error_with_data(body: bytes) -> tuple[int, str, Any] | None:
     try:
         message = json.loads(body)
     except ValueError:
         return None
     error = message.get("error") if isinstance(message, dict) else None
     if isinstance(error, dict) and isinstance(error.get("code"), int):
-        return error["code"], str(error.get("message") or "")
+        return error["code"], str(error.get("message") or ""), error.get("data")
     return None
+
+
+def _record_rpc_error(exchange: Exchange, body: bytes) -> None:
+    found = _rpc_error_with_data(body)
+    if found is not None:
+        exchange.rpc_error = (found[0], found[1])
+        exchange.rpc_data = found[2]
 
 
 class _SseAnswer:
@@ -118,8 +127,8 @@ class _SseAnswer:
     def __init__(self) -> None:
         self._pending = b""
         self.answered = False
-        #: ``(code, message)`` when the response is a JSON-RPC error.
-        self.error: tuple[int, str] | None = None
+        #: ``(code, message, data)`` when the response is a JSON-RPC error.
+        self.error: tuple[int, str, Any] | None = None
 
     def feed(self, chunk: bytes) -> bool:
         """Add ``chunk``; True once a complete event carrying a JSON-RPC response was seen."""
@@ -151,7 +160,7 @@ class _SseAnswer:
             and ("result" in message or "error" in message)
         ):
             return False
-        self.error = _rpc_error(data)
+        self.error = _rpc_error_with_data(data)
         return True
 
 
@@ -193,9 +202,12 @@ class _AnswerStream(http.AsyncByteStream):
                 raise
             if self._kind == "json" and self._exchange is not None:
                 self._body.extend(chunk)
-            if self._sse is not None and self._sse.feed(chunk) and self._exchange is not None:
+            answered = self._sse is not None and self._sse.feed(chunk)
+            error = self._sse.error if answered and self._sse is not None else None
+            if error is not None and self._exchange is not None:
                 # The server's own JSON-RPC error (the SDK reports some codes like its own).
-                self._exchange.rpc_error = self._sse.error or self._exchange.rpc_error
+                self._exchange.rpc_error = (error[0], error[1])
+                self._exchange.rpc_data = error[2]
             if self._sse is not None and self._sse.answered and self._drain:
                 # A server that keeps the stream open after its answer costs at most this
                 # wait per call (and the connection, as without the drain).
@@ -216,7 +228,7 @@ class _AnswerStream(http.AsyncByteStream):
                 # The SDK drops (1.x) or reports late an unparsable answer.
                 self._exchange.mark_broken("the answer is not valid JSON")
             else:
-                self._exchange.rpc_error = _rpc_error(bytes(self._body))
+                _record_rpc_error(self._exchange, bytes(self._body))
         elif self._sse is not None and not self._sse.flush():
             # The stream closed without a response (1.x would wait for the call's timeout).
             self._exchange.mark_broken("the answer stream ended without a result")
@@ -296,7 +308,7 @@ class CallTracker(http.AsyncBaseTransport):
             # known on both SDK majors (1.x raises on the status without reading the body).
             body = await self._read_error_body(response)
             if ctype.startswith("application/json"):
-                exchange.rpc_error = _rpc_error(body)
+                _record_rpc_error(exchange, body)
             return http.Response(
                 response.status_code,
                 headers=[(k, v) for k, v in response.headers.items() if k != "content-length"],

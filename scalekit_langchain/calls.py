@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -38,13 +39,15 @@ from scalekit_langchain.access import UserAccess
 from scalekit_langchain.auth import AuthTracker, ConnectionMap, is_active, looks_like_refusal
 from scalekit_langchain.errors import (
     AuthorizationRequired,
+    ElicitationRequired,
     NotFoundError,
     ToolCallOutcomeUnknown,
     ToolCallRejected,
     error_class_for_status,
 )
-from scalekit_langchain.langgraph import pause_for_authorization
+from scalekit_langchain.langgraph import elicitation_accepted, pause_for_authorization
 from scalekit_langchain.ledger import CallKey, CallLedger, call_key
+from scalekit_langchain.mcp_features import ElicitationHandler, ProgressRelay, SessionHooks
 from scalekit_langchain.pool import SessionPool
 from scalekit_langchain.session import McpSession
 from scalekit_langchain.tools import ScalekitMCPTool, ToolBackend
@@ -54,6 +57,28 @@ __all__ = ["CallRunner"]
 logger = logging.getLogger("scalekit_langchain")
 
 Answer = tuple[Any, Any, bool]  # (content, artifact, is_error)
+
+
+#: MCP 2025-11-25: "the request needs URL-mode elicitations completed first".
+URL_ELICITATION_REQUIRED = -32042
+
+
+def _url_elicitations(error: ToolCallRejected) -> list[dict[str, Any]]:
+    """The URL elicitations a -32042 refusal asks for, as interrupt requests."""
+    if error.code != URL_ELICITATION_REQUIRED or not isinstance(error.data, dict):
+        return []
+    out: list[dict[str, Any]] = []
+    for item in error.data.get("elicitations") or ():
+        if isinstance(item, dict) and item.get("mode", "url") == "url" and item.get("url"):
+            out.append(
+                {
+                    "key": str(item.get("elicitationId") or len(out)),
+                    "message": str(item.get("message") or ""),
+                    "mode": "url",
+                    "url": str(item["url"]),
+                }
+            )
+    return out
 
 
 def _from_record(record: dict[str, Any], tool: str) -> Answer:
@@ -78,6 +103,9 @@ class CallRunner:
         connect_timeout: Seconds to open an MCP session.
         refresh_margin: Reconnect this many seconds before expiring credentials expire.
         interrupt: Pause LangGraph runs for authorization (else always raise).
+        sampling_model: Answers the servers' sampling requests (none: refused).
+        elicitation_handler: Answers the servers' elicitation requests (none: declined).
+        on_tools_changed: Called when a server says its tool list changed.
     """
 
     pool: SessionPool
@@ -92,7 +120,13 @@ class CallRunner:
         connect_timeout: float,
         refresh_margin: float,
         interrupt: bool = True,
+        sampling_model: Any | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        on_tools_changed: Callable[[], None] | None = None,
     ) -> None:
+        self._sampling_model = sampling_model
+        self._elicitation_handler = elicitation_handler
+        self._on_tools_changed = on_tools_changed
         self.access = access
         self.tracker = tracker
         self.ledger = ledger
@@ -112,12 +146,20 @@ class CallRunner:
         async def params() -> Any:
             return await self.access.connect_params(user)
 
+        label = f"{self.access.scope}/{user}"
+        hooks = SessionHooks(
+            label,
+            on_tools_changed=self._on_tools_changed,
+            sampling_model=self._sampling_model,
+            elicitation_handler=self._elicitation_handler,
+        )
         return McpSession(
             params,
-            label=f"{self.access.scope}/{user}",
+            label=label,
             call_timeout=self._call_timeout,
             connect_timeout=self._connect_timeout,
             refresh_margin=self._refresh_margin,
+            hooks=hooks,
         )
 
     async def _map(self, user: str) -> ConnectionMap:
@@ -248,6 +290,13 @@ class CallRunner:
             except AuthorizationRequired as exc:
                 await self._asettle(key)
                 self._pause(exc, config)
+            except ElicitationRequired as exc:
+                await self._asettle(key)
+                declined = self._elicit(exc, config)
+                if declined is not None:
+                    if key is not None:
+                        await self.ledger.arecord(config, key, _record_of(declined))
+                    return declined
 
     async def _asend_and_record(
         self,
@@ -257,9 +306,11 @@ class CallRunner:
         config: RunnableConfig | None,
         key: CallKey | None,
     ) -> Answer:
+        relay = ProgressRelay(tool, config)
+
         async def send_and_record() -> Answer:
             try:
-                answer = await _runner.run(self._send(user, tool, arguments))
+                answer = await _runner.run(self._send(user, tool, arguments, relay.callback))
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
                     await self.ledger.arecord(
@@ -314,11 +365,17 @@ class CallRunner:
             if record is not None:
                 return _from_record(record, tool)
         while True:
+            relay = ProgressRelay(tool, config)
             try:
-                answer = _runner.run_sync(self._send(user, tool, arguments))
+                answer = _runner.run_sync(self._send(user, tool, arguments, relay.callback))
             except AuthorizationRequired as exc:
                 self._pause(exc, config)
                 continue
+            except ElicitationRequired as exc:
+                declined = self._elicit(exc, config)
+                if declined is None:
+                    continue
+                answer = declined
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
                     self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
@@ -332,18 +389,37 @@ class CallRunner:
             raise error
         pause_for_authorization(error, config)
 
+    def _elicit(self, error: ElicitationRequired, config: RunnableConfig | None) -> Answer | None:
+        """Pause for a URL elicitation; ``None`` to send the call again (the user accepted),
+        else the answer that tells the model the user declined."""
+        if not self._interrupt:
+            raise error
+        resume = pause_for_authorization(error, config)
+        if elicitation_accepted(error, resume):
+            return None
+        return (f"The user declined what {error.tool_name} needed; it did not run.", None, True)
+
     # ------------------------------------------------------------------ session loop
 
-    async def _send(self, user: str, tool: str, arguments: dict[str, Any]) -> Answer:
+    async def _send(
+        self,
+        user: str,
+        tool: str,
+        arguments: dict[str, Any],
+        progress: Callable[..., Any] | None = None,
+    ) -> Answer:
         connections = (await self._map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
             await self.tracker.require(user, connections)
         for attempt in (0, 1):
             try:
                 async with self.pool.lease(user) as session:
-                    result = await session._call_tool(tool, arguments)
+                    result = await session._call_tool(tool, arguments, progress=progress)
             except ToolCallRejected as exc:
                 await self.tracker.require(user, connections)
+                requests = _url_elicitations(exc)
+                if requests:
+                    raise ElicitationRequired(tool, requests) from None
                 if exc.status_code is not None:
                     raise error_class_for_status(exc.status_code)(
                         f"The MCP server refused {tool!r} with HTTP {exc.status_code} although "

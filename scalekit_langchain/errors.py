@@ -16,6 +16,7 @@ Every error this package raises on purpose derives from :class:`ScalekitError`::
     │   ├── RateLimitError             429 (``retry_after``)
     │   └── ServerError                5xx
     ├── AuthorizationRequired                        a user still has to authorize connections
+    ├── ElicitationRequired                          the server needs the user at a URL first
     ├── ToolCallRejected                             the MCP server refused a call; it did not run
     └── ToolCallOutcomeUnknown (also RuntimeError)   the connection broke while a call was in flight
 
@@ -42,6 +43,7 @@ __all__ = [
     "AuthorizationRequired",
     "BadRequestError",
     "ConflictError",
+    "ElicitationRequired",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -223,6 +225,32 @@ class AuthorizationRequired(ScalekitError):
         }
 
 
+class ElicitationRequired(ScalekitError):
+    """An MCP server needs the user to act at a URL before it runs a tool (MCP's URL-mode
+    elicitation, JSON-RPC error -32042), and the tool's connections are ACTIVE.
+
+    Inside a LangGraph run this becomes an interrupt with :meth:`to_payload` (the shape
+    ``langchain.mcp`` uses), resumed with ``{"responses": {key: {"action": "accept"}}}``; the
+    URLs go to the user, never to the model.
+
+    Attributes:
+        tool_name: The MCP tool that was called (it did not run).
+        requests: ``[{"key", "message", "mode": "url", "url"}]``.
+    """
+
+    def __init__(self, tool_name: str, requests: Sequence[dict[str, Any]]) -> None:
+        self.tool_name = tool_name
+        self.requests = [dict(r) for r in requests]
+        super().__init__(
+            f"The MCP server needs the user to act before {tool_name!r} can run: "
+            + "; ".join(str(r.get("message") or "open the link") for r in self.requests)
+        )
+
+    def to_payload(self) -> dict[str, Any]:
+        """A JSON-serializable description, as used in LangGraph interrupts."""
+        return {"type": "mcp_elicitation", "tool_name": self.tool_name, "requests": self.requests}
+
+
 class ToolCallRejected(ScalekitError):
     """The MCP server refused a tool call before running it.
 
@@ -237,6 +265,7 @@ class ToolCallRejected(ScalekitError):
         status_code: The HTTP status (401/403), or ``None`` for a JSON-RPC error.
         code: The JSON-RPC error code, or ``None`` for an HTTP refusal.
         detail: The server's message (never holds a credential).
+        data: The JSON-RPC error's ``data``, when it had one (not part of the message).
     """
 
     def __init__(
@@ -246,11 +275,13 @@ class ToolCallRejected(ScalekitError):
         status_code: int | None = None,
         code: int | None = None,
         detail: str | None = None,
+        data: Any = None,
     ) -> None:
         self.tool_name = tool_name
         self.status_code = status_code
         self.code = code
         self.detail = detail
+        self.data = data
         how = f"HTTP {status_code}" if status_code is not None else f"JSON-RPC error {code}"
         extra = f": {detail}" if detail else ""
         super().__init__(f"The MCP server refused {tool_name!r} ({how}){extra}; it did not run.")

@@ -23,15 +23,17 @@ from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
-from scalekit_langchain.errors import AuthorizationRequired
+from scalekit_langchain.errors import AuthorizationRequired, ElicitationRequired
 from scalekit_langchain.models import ConnectionAuthState
 
 __all__ = [
     "AUTHORIZATION_INTERRUPT_TYPE",
     "authorization_gate",
     "in_graph_run",
+    "elicitation_accepted",
     "pause_for_authorization",
     "resume_authorization",
+    "resume_elicitation",
 ]
 
 AUTHORIZATION_INTERRUPT_TYPE = "scalekit_authorization"
@@ -62,7 +64,9 @@ def in_graph_run(config: RunnableConfig | None = None) -> bool:
     return _SCRATCHPAD_KEY in _configurable(config)
 
 
-def pause_for_authorization(error: AuthorizationRequired, config: RunnableConfig | None) -> Any:
+def pause_for_authorization(
+    error: AuthorizationRequired | ElicitationRequired, config: RunnableConfig | None
+) -> Any:
     """Interrupt the graph run with ``error``'s payload, or raise ``error`` where that is
     impossible (outside a graph, or in a graph without a checkpointer).
 
@@ -73,6 +77,8 @@ def pause_for_authorization(error: AuthorizationRequired, config: RunnableConfig
     if _SCRATCHPAD_KEY not in configurable:
         raise error
     if configurable.get(_CHECKPOINTER_KEY) is None:
+        if isinstance(error, ElicitationRequired):
+            raise ElicitationRequired(error.tool_name, error.requests) from None
         raise AuthorizationRequired(
             error.connections,
             user_identifier=error.user_identifier,
@@ -81,6 +87,21 @@ def pause_for_authorization(error: AuthorizationRequired, config: RunnableConfig
     from langgraph.types import interrupt
 
     return interrupt(error.to_payload())
+
+
+def elicitation_accepted(error: ElicitationRequired, resume: Any) -> bool:
+    """Whether a resume value accepts every request of an elicitation interrupt.
+
+    The value has ``langchain.mcp``'s shape: ``{"responses": {key: {"action": "accept"}}}``.
+    """
+    responses = resume.get("responses") if isinstance(resume, Mapping) else None
+    if not isinstance(responses, Mapping):
+        return False
+    for request in error.requests:
+        answer = responses.get(request.get("key"))
+        if not isinstance(answer, Mapping) or answer.get("action") != "accept":
+            return False
+    return True
 
 
 def resume_authorization(interrupts: Any, value: Any = True) -> Any:
@@ -119,6 +140,38 @@ def _authorization_interrupts(source: Any) -> list[Any]:
         and i.value.get("type") == AUTHORIZATION_INTERRUPT_TYPE
         and getattr(i, "id", None)
     ]
+
+
+def resume_elicitation(interrupts: Any, action: str = "accept") -> Any:
+    """The ``Command`` that answers every pending ``mcp_elicitation`` interrupt of a run.
+
+    Args:
+        interrupts: The run's result, its interrupts, or a ``StateSnapshot``.
+        action: ``"accept"`` (the user did what the URL asked), ``"decline"`` or ``"cancel"``.
+
+    Raises:
+        ValueError: No elicitation interrupt is pending.
+    """
+    from langgraph.types import Command
+
+    if isinstance(interrupts, Mapping):
+        interrupts = interrupts.get("__interrupt__", ())
+    elif hasattr(interrupts, "interrupts"):
+        interrupts = interrupts.interrupts
+    pending = [
+        i
+        for i in interrupts or ()
+        if isinstance(getattr(i, "value", None), Mapping)
+        and i.value.get("type") == "mcp_elicitation"
+    ]
+    if not pending:
+        raise ValueError("no mcp_elicitation interrupt is pending in what was passed")
+    return Command(
+        resume={
+            i.id: {"responses": {r["key"]: {"action": action} for r in i.value["requests"]}}
+            for i in pending
+        }
+    )
 
 
 class _GateTarget(Protocol):

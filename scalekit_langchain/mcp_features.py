@@ -11,9 +11,9 @@
 * **Sampling** (``sampling/createMessage``) is answered by an optional chat model; without one,
   it is refused.
 * **Elicitation** (``elicitation/create``) is answered by an optional handler; without one it is
-  declined (a tool cannot wait for a person in the middle of a call). A URL-mode elicitation
-  that a server requires *before* running a tool (JSON-RPC error -32042) pauses the run like an
-  authorization instead, with a ``mcp_elicitation`` interrupt.
+  declined (a LangGraph run cannot wait for a person in the middle of a tool call; a server that
+  refuses a call until the user acts answers with an error, which goes through the
+  authorization checks like any refusal).
 
 Every callback reads the SDK's objects through their wire form (camelCase on both majors) and
 builds answers from wire dicts, so nothing here depends on the stack.
@@ -33,9 +33,7 @@ from mcp import types as mcp_types
 
 from scalekit_langchain import _redact
 
-__all__ = ["ELICITATION_INTERRUPT_TYPE", "ProgressRelay", "SessionHooks"]
-
-ELICITATION_INTERRUPT_TYPE = "mcp_elicitation"
+__all__ = ["ElicitationHandler", "ProgressRelay", "SessionHooks"]
 
 server_logger = logging.getLogger("scalekit_langchain.server")
 

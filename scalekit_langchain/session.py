@@ -55,6 +55,7 @@ from scalekit_langchain._verdicts import (
 )
 from scalekit_langchain._wire import CALL_ID_META, CallTracker, Exchange
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
+from scalekit_langchain.mcp_features import SessionHooks
 
 __all__ = ["CALL_ID_META", "ConnectParams", "McpSession"]
 
@@ -128,6 +129,8 @@ class McpSession:
         call_timeout: Seconds to wait for a tool's result before giving up (outcome unknown).
         connect_timeout: Seconds for connecting and for the MCP handshake.
         refresh_margin: Reconnect with fresh params this many seconds before they expire.
+        hooks: Handle what the server sends besides answers (logs, ``list_changed``,
+            sampling, elicitation); see :mod:`scalekit_langchain.mcp_features`.
     """
 
     def __init__(
@@ -138,8 +141,10 @@ class McpSession:
         call_timeout: float = 60.0,
         connect_timeout: float = 30.0,
         refresh_margin: float = 30.0,
+        hooks: SessionHooks | None = None,
     ) -> None:
         self._params = params
+        self._hooks = hooks or SessionHooks(label)
         self.label = label
         self._call_timeout = call_timeout
         self._connect_timeout = connect_timeout
@@ -282,7 +287,7 @@ class McpSession:
             async with (
                 client,
                 compat.open_streams(params.url, client) as (read, write),
-                compat.new_session(read, write) as session,
+                compat.new_session(read, write, **self._hooks.session_kwargs()) as session,
             ):
                 await session.initialize()
                 live.session = session
@@ -366,7 +371,13 @@ class McpSession:
                 raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _call_tool(self, name: str, arguments: dict[str, Any] | None) -> ToolResult:
+    async def _call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        progress: Callable[..., Any] | None = None,
+    ) -> ToolResult:
         resent = renewed = False
         while True:
             live, session = await self._ensure_open()
@@ -384,6 +395,7 @@ class McpSession:
                         arguments or {},
                         timeout=self._call_timeout,
                         meta={CALL_ID_META: call_id},
+                        progress=progress,
                     ),
                     exchange,
                     None,

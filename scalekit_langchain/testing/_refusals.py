@@ -46,6 +46,16 @@ request's JSON-RPC id:
 
         {"content": [{"type": "text", "text": "Unknown tool: 'gmail_send_message' is not
           available on this MCP server."}], "isError": true}
+
+``url_elicitation``
+    HTTP 200, MCP 2025-11-25's "URL elicitation required" error, pointing at a fresh, working
+    authorization link::
+
+        {"jsonrpc": "2.0", "id": <id>, "error": {"code": -32042,
+         "message": "Authorization required: MY_GMAIL is not connected for this user",
+         "data": {"elicitations": [{"mode": "url", "elicitationId": "...",
+                   "url": "http://127.0.0.1:<port>/connect/<token>",
+                   "message": "Authorize MY_GMAIL to continue"}]}}
 """
 
 from __future__ import annotations
@@ -57,7 +67,14 @@ from scalekit_langchain.testing._jsonrpc import SERVER_ERROR, Reply, RequestId, 
 from scalekit_langchain.testing._state import Connection
 
 RefusalMode = Literal[
-    "is_error_text", "marker", "jsonrpc_error", "http_401", "http_403", "connect_prompt", "hidden"
+    "is_error_text",
+    "marker",
+    "jsonrpc_error",
+    "http_401",
+    "http_403",
+    "connect_prompt",
+    "hidden",
+    "url_elicitation",
 ]
 #: Every refusal mode, the default first.
 REFUSAL_MODES: tuple[RefusalMode, ...] = get_args(RefusalMode)
@@ -67,6 +84,8 @@ DEFAULT_REFUSAL_MODE: RefusalMode = "is_error_text"
 AUTH_META_KEY = "scalekit/authorization_required"
 #: The JSON-RPC error code of ``jsonrpc_error``, ``http_401`` and ``http_403``.
 REFUSAL_ERROR_CODE = SERVER_ERROR
+#: MCP 2025-11-25's "URL elicitation required" error code (``url_elicitation``).
+URL_ELICITATION_REQUIRED = -32042
 
 _DISPLAY_NAMES = {"gmail": "Gmail", "googlecalendar": "Google Calendar", "slack": "Slack"}
 
@@ -112,7 +131,7 @@ def refuse(
         tool_name: The tool that was called.
         conn: The tool's connection.
         status: The user's account status on it (``PENDING_AUTH`` when there is none).
-        new_link: Returns a fresh authorization link (only called in ``connect_prompt``).
+        new_link: Returns a fresh authorization link (``connect_prompt``, ``url_elicitation``).
 
     Returns:
         The reply, in the shape the module docstring describes.
@@ -137,14 +156,30 @@ def refuse(
         return _result(request_id, text_result(text, is_error=False))
     if mode == "hidden":
         return _result(request_id, text_result(unknown_tool_text(tool_name), is_error=True))
+    if mode == "url_elicitation":
+        link = new_link()
+        data = {
+            "elicitations": [
+                {
+                    "mode": "url",
+                    "elicitationId": link.rstrip("/").rsplit("/", 1)[-1][:16],
+                    "url": link,
+                    "message": f"Authorize {conn.name} to continue",
+                }
+            ]
+        }
+        error = error_response(
+            request_id, URL_ELICITATION_REQUIRED, f"Authorization required: {not_connected}", data
+        )
+        return Reply(200, error)
     if mode in ("jsonrpc_error", "http_401", "http_403"):
         error = error_response(
             request_id, REFUSAL_ERROR_CODE, f"Authorization required: {not_connected}"
         )
         if mode == "jsonrpc_error":
             return Reply(200, error)
-        status_code, reason = (401, "invalid_token") if mode == "http_401" else (
-            403, "insufficient_scope"
+        status_code, reason = (
+            (401, "invalid_token") if mode == "http_401" else (403, "insufficient_scope")
         )
         challenge = f'Bearer error="{reason}", error_description="{not_connected}"'
         return Reply(status_code, error, (("www-authenticate", challenge),))

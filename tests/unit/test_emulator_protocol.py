@@ -53,7 +53,7 @@ def test_negotiate() -> None:
 
 
 @pytest.mark.parametrize("mode", REFUSAL_MODES)
-def test_refuse_never_calls_for_a_link_unless_prompting(mode: str) -> None:
+def test_refuse_calls_for_a_link_only_when_it_sends_one(mode: str) -> None:
     links: list[str] = []
 
     def new_link() -> str:
@@ -63,9 +63,14 @@ def test_refuse_never_calls_for_a_link_unless_prompting(mode: str) -> None:
     reply = refuse(mode, 9, "gmail_send_message",  # type: ignore[arg-type]
                    Connection("conn_1", "MY_GMAIL", "gmail"), "EXPIRED", new_link)
     assert reply.message is not None and reply.message["id"] == 9
-    assert len(links) == (1 if mode == "connect_prompt" else 0)
+    assert len(links) == (1 if mode in ("connect_prompt", "url_elicitation") else 0)
     assert reply.status == {"http_401": 401, "http_403": 403}.get(mode, 200)
-    assert ("error" in reply.message) == (mode in ("jsonrpc_error", "http_401", "http_403"))
+    errors = ("jsonrpc_error", "http_401", "http_403", "url_elicitation")
+    assert ("error" in reply.message) == (mode in errors)
+    if mode == "url_elicitation":
+        error = reply.message["error"]
+        assert error["code"] == -32042
+        assert error["data"]["elicitations"][0]["url"] == links[0]
 
 
 def test_tool_server_refuses_without_running() -> None:
