@@ -137,8 +137,7 @@ class SessionHooks:
         except Exception as exc:  # the server gets an error answer, not our traceback
             failure = f"Sampling failed: {type(exc).__name__}"
             return mcp_types.ErrorData(code=-32603, message=failure)
-        text = getattr(reply, "text", None)
-        text = text() if callable(text) else text
+        text = getattr(reply, "text", None)  # a property on LangChain 1.x messages
         model = getattr(self.sampling_model, "model_name", None) or getattr(
             self.sampling_model, "model", None
         )
@@ -184,7 +183,11 @@ class ProgressRelay:
 
     def __init__(self, tool: str, config: RunnableConfig | None) -> None:
         self.tool = tool
-        self.config = config
+        # Inside the tool's run, LangChain keeps the run's child config (whose callbacks know
+        # the tool run as their parent) in a context variable; events must hang off that run.
+        from langchain_core.runnables.config import var_child_runnable_config
+
+        self.config = var_child_runnable_config.get() or config
         self.updates = 0
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()

@@ -90,6 +90,12 @@ class ScalekitMCPToolkit(BaseToolkit):
         bearer_token: A fixed token sent as ``Authorization: Bearer`` to ``url``.
         token_provider: Called (sync or async) for a fresh bearer token on every connect to
             ``url`` and again after a 401, so tokens can be renewed.
+        sampling_model: A LangChain chat model that answers the servers' sampling requests
+            (``sampling/createMessage``); without one they are refused.
+        elicitation_handler: Answers the servers' elicitation requests (``(request) ->
+            {"action": "accept" | "decline" | "cancel", "content"?}``, sync or async); without
+            one they are declined. A URL elicitation a server requires before running a tool
+            pauses the run instead (an ``mcp_elicitation`` interrupt).
         interrupt_on_authorization: Pause a LangGraph run with ``interrupt()`` when a
             connection needs authorization (``"auto"`` or ``True``: inside a graph that has a
             checkpointer; ``False``: always raise :class:`AuthorizationRequired`).
@@ -118,6 +124,8 @@ class ScalekitMCPToolkit(BaseToolkit):
     max_sessions: int = Field(default=1000, ge=1)
     session_idle_ttl: float = Field(default=900.0, gt=0)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
+    sampling_model: Any | None = None
+    elicitation_handler: Any | None = None
     url: SecretStr | None = None
     bearer_token: SecretStr | None = None
     token_provider: TokenProvider | None = None
@@ -127,6 +135,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     _lc_tools: list[BaseTool] | None = PrivateAttr(default=None)
     _connect_lock: asyncio.Lock | None = PrivateAttr(default=None)
     _closed: bool = PrivateAttr(default=False)
+    _tools_stale: bool = PrivateAttr(default=False)
     _ledger: CallLedger = PrivateAttr(default_factory=CallLedger)
 
     # ------------------------------------------------------------------ validation
@@ -248,7 +257,7 @@ class ScalekitMCPToolkit(BaseToolkit):
 
     def get_tools(self, *, user_identifier: str | None = None) -> list[BaseTool]:
         """The tools (connecting first if needed); the sync twin of :meth:`aget_tools`."""
-        if self._lc_tools is None:
+        if self._lc_tools is None or self._tools_stale:
             _runner.run_sync(self._connect(user_identifier))
         assert self._lc_tools is not None
         return list(self._lc_tools)
@@ -416,6 +425,9 @@ class ScalekitMCPToolkit(BaseToolkit):
                 connect_timeout=self.connect_timeout,
                 refresh_margin=self.token_refresh_margin,
                 interrupt=self.interrupt_on_authorization is not False,
+                sampling_model=self.sampling_model,
+                elicitation_handler=self.elicitation_handler,
+                on_tools_changed=self._mark_tools_stale,
             )
             runner.pool = SessionPool(
                 runner.open_session, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl
@@ -429,15 +441,20 @@ class ScalekitMCPToolkit(BaseToolkit):
             raise ValueError("user_identifier is required: pass it to the toolkit or to this call")
         return _base.require_identifier(user, "user_identifier", max_len=_base.MAX_IDENTIFIER_LEN)
 
+    def _mark_tools_stale(self) -> None:
+        # A server said its tool list changed: the next get_tools() lists them again.
+        self._tools_stale = True
+
     async def _connect(self, discovery_user: str | None = None) -> None:
         calls = self._calls()
-        if self._lc_tools is not None:
+        if self._lc_tools is not None and not self._tools_stale:
             return
         if self._connect_lock is None:
             self._connect_lock = asyncio.Lock()
         async with self._connect_lock:
-            if self._lc_tools is not None:
+            if self._lc_tools is not None and not self._tools_stale:
                 return
+            self._tools_stale = False
             user = self.user_identifier or self.discovery_user or discovery_user
             if user is None:
                 raise ValueError(
@@ -445,13 +462,14 @@ class ScalekitMCPToolkit(BaseToolkit):
                     "multi-user mode discovery_user=... or aget_tools(user_identifier=...)"
                 )
             user = _base.require_identifier(user, "user_identifier")
-            self._lc_tools = await calls.discover(
+            fresh = await calls.discover(
                 user,
                 only=self.tools,
                 name_prefix=self.tool_name_prefix,
                 backend=self,
                 config_name=self._scope,
             )
+            self._lc_tools = _merge_tools(self._lc_tools, fresh)
 
     def __del__(self) -> None:
         # An abandoned toolkit must not keep sessions and sockets open for the process's life.
@@ -537,3 +555,23 @@ class ScalekitMCPToolkit(BaseToolkit):
         return self._calls().run(
             self.user_for_run(config), mcp_name, arguments, config, tool_call_id
         )
+
+
+def _merge_tools(old: list[BaseTool] | None, fresh: list[BaseTool]) -> list[BaseTool]:
+    """The tools after a re-listing: tools already handed out keep their identity (an agent may
+    hold them) and take the new description and schema; new tools are added; tools the server
+    no longer lists are dropped from the list."""
+    if old is None:
+        return fresh
+    by_name = {t.name: t for t in old}
+    merged: list[BaseTool] = []
+    for tool in fresh:
+        kept = by_name.get(tool.name)
+        if kept is None:
+            merged.append(tool)
+            continue
+        kept.description = tool.description
+        kept.args_schema = tool.args_schema
+        kept.metadata = tool.metadata
+        merged.append(kept)
+    return merged
