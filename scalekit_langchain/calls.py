@@ -87,6 +87,11 @@ def _from_record(record: dict[str, Any], tool: str) -> Answer:
     return record.get("content"), record.get("artifact"), bool(record.get("is_error"))
 
 
+def _elicitation_record(error: ElicitationRequired) -> dict[str, Any]:
+    """A call paused for a URL elicitation (nothing ran): on resume, the answer decides."""
+    return {"outcome": "elicitation", "requests": error.requests}
+
+
 def _record_of(answer: Answer) -> dict[str, Any]:
     content, artifact, is_error = answer
     return {"outcome": "done", "content": content, "artifact": artifact, "is_error": is_error}
@@ -282,7 +287,14 @@ class CallRunner:
         key = call_key(config, tool_call_id)
         if key is not None:
             record = await self.ledger.alookup(config, key)
-            if record is not None:
+            if record is not None and record.get("outcome") == "elicitation":
+                # Resumed after a URL elicitation: the user's answer decides before anything
+                # is sent again.
+                declined = self._elicit(ElicitationRequired(tool, record["requests"]), config)
+                if declined is not None:
+                    await self.ledger.arecord(config, key, _record_of(declined))
+                    return declined
+            elif record is not None:
                 return _from_record(record, tool)
         while True:
             try:
@@ -292,6 +304,8 @@ class CallRunner:
                 self._pause(exc, config)
             except ElicitationRequired as exc:
                 await self._asettle(key)
+                if key is not None:
+                    await self.ledger.arecord(config, key, _elicitation_record(exc))
                 declined = self._elicit(exc, config)
                 if declined is not None:
                     if key is not None:
@@ -362,7 +376,12 @@ class CallRunner:
         key = call_key(config, tool_call_id)
         if key is not None:
             record = self.ledger.lookup(config, key)
-            if record is not None:
+            if record is not None and record.get("outcome") == "elicitation":
+                declined = self._elicit(ElicitationRequired(tool, record["requests"]), config)
+                if declined is not None:
+                    self.ledger.record(config, key, _record_of(declined))
+                    return declined
+            elif record is not None:
                 return _from_record(record, tool)
         while True:
             relay = ProgressRelay(tool, config)
@@ -372,6 +391,8 @@ class CallRunner:
                 self._pause(exc, config)
                 continue
             except ElicitationRequired as exc:
+                if key is not None:
+                    self.ledger.record(config, key, _elicitation_record(exc))
                 declined = self._elicit(exc, config)
                 if declined is None:
                     continue

@@ -59,6 +59,7 @@ class Fault:
     retry_after: float | None = None
     mode: str = "status"  # status | rpc_error | cut | hang
     body: str | None = None
+    rpc_data: Any = None  # the JSON-RPC error's ``data`` (mode rpc_error)
 
 
 @dataclass
@@ -176,7 +177,10 @@ class MiniMcp:
         if fault is not None and fault.mode == "rpc_error":
             assert fault.rpc_error is not None
             code, text = fault.rpc_error
-            await self._answer(send, message["id"], None, sid, error={"code": code, "message": text})
+            error: dict[str, Any] = {"code": code, "message": text}
+            if fault.rpc_data is not None:
+                error["data"] = fault.rpc_data
+            await self._answer(send, message["id"], None, sid, error=error)
             return
         if method == "tools/list":
             await self._answer(send, message["id"], {"tools": TOOLS}, sid)

@@ -155,3 +155,82 @@ async def test_list_changed_refreshes_the_tools(url: str) -> None:
         assert "extra" in refreshed
         assert refreshed["slow"] is tools["slow"]  # tools already handed out keep their identity
         assert await refreshed["extra"].ainvoke({}) == "extra"
+
+
+# --------------------------------------------------------------------------- URL elicitation
+
+
+@pytest.fixture
+def mini() -> Iterator[tuple[Any, str]]:
+    from tests.integration._mini_mcp import MiniMcp
+
+    server = MiniMcp()
+    with Served(server) as served:
+        yield server, f"http://127.0.0.1:{served.port}{server.path}"
+
+
+def _elicitation_fault(server: Any) -> None:
+    server.fail_next(
+        "tools/call",
+        mode="rpc_error",
+        rpc_error=(-32042, "The user must approve this first"),
+        rpc_data={
+            "elicitations": [
+                {
+                    "mode": "url",
+                    "elicitationId": "el-1",
+                    "url": "https://approve.example/el-1",
+                    "message": "Approve sending",
+                }
+            ]
+        },
+    )
+
+
+@pytest.mark.parametrize("decision", ["accept", "decline"])
+async def test_url_elicitation_pauses_the_run_and_resumes_once(
+    mini: tuple[Any, str], decision: str
+) -> None:
+    from langchain_core.messages import AIMessage, ToolMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from scalekit_langchain import ElicitationRequired, resume_elicitation
+    from tests.integration._toolkit_support import ScriptedChatModel
+    from tests.integration.test_never_twice import _custom_graph
+
+    server, url = mini
+    call = {"name": "send", "args": {"subject": "hi"}, "id": "c1", "type": "tool_call"}
+    model = ScriptedChatModel(steps=[AIMessage(content="", tool_calls=[call]), AIMessage(content="ok")])
+    async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+        tools = await toolkit.aget_tools()
+        _elicitation_fault(server)
+        with pytest.raises(ElicitationRequired) as info:  # outside a graph
+            await {t.name: t for t in tools}["send"].ainvoke({"subject": "x"})
+        assert info.value.to_payload()["requests"][0]["url"] == "https://approve.example/el-1"
+        graph = _custom_graph(model, tools, InMemorySaver())
+        run = {"configurable": {"thread_id": "el"}}
+        _elicitation_fault(server)
+        result = await graph.ainvoke({"messages": [("user", "send it")]}, run)
+        (pause,) = result["__interrupt__"]
+        assert pause.value == {
+            "type": "mcp_elicitation",
+            "tool_name": "send",
+            "requests": [
+                {
+                    "key": "el-1",
+                    "message": "Approve sending",
+                    "mode": "url",
+                    "url": "https://approve.example/el-1",
+                }
+            ],
+        }
+        assert server.ran == []
+        result = await graph.ainvoke(resume_elicitation(result, decision), run)
+        assert "__interrupt__" not in result
+    (message,) = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    if decision == "accept":
+        assert server.ran == ["hi"] and message.status == "success"  # ran once, after accept
+    else:
+        assert server.ran == [] and message.status == "error"
+        assert "declined" in str(message.content)
+    assert "approve.example" not in str([m.content for m in result["messages"]])
