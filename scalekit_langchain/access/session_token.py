@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Coroutine, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
 
 from scalekit_langchain import _redact
 from scalekit_langchain.access._config import get_or_create_config
@@ -15,10 +16,50 @@ from scalekit_langchain.models import (
     ConnectionAuthState,
     McpConfig,
     McpConfigConnectionToolMapping,
+    SessionToken,
 )
 from scalekit_langchain.session import ConnectParams
 
 __all__ = ["SessionTokenAccess"]
+
+
+class _HasAuthState(Protocol):
+    scope: str
+
+    async def auth_state(self, user: str, include_links: bool) -> list[ConnectionAuthState]: ...
+
+
+async def _minted_params(
+    mint: Coroutine[Any, Any, SessionToken],
+    access: _HasAuthState,
+    user: str,
+    *,
+    url: str,
+    expiry: timedelta,
+) -> ConnectParams:
+    """Connect params with a freshly minted bearer token.
+
+    A mint refused (HTTP 400) because an account is not ACTIVE becomes
+    :class:`AuthorizationRequired` with fresh links. The token's lifetime is the one asked for,
+    counted on the local monotonic clock: the server's ``expires_at`` is read on its clock, and
+    a skewed local clock would otherwise re-mint on every call (a token that expires early is
+    renewed on its 401 anyway).
+    """
+    try:
+        token = await mint
+    except BadRequestError:
+        pending = [s for s in await access.auth_state(user, True) if not s.is_active]
+        if pending:
+            raise AuthorizationRequired(pending, user_identifier=user) from None
+        raise
+    secret = token.token.get_secret_value()
+    _redact.register_secret(secret)
+    return ConnectParams(
+        url=url,
+        headers={"Authorization": f"Bearer {secret}"},
+        expires_at=time.monotonic() + expiry.total_seconds(),
+        label=f"{access.scope}/{user}",
+    )
 
 
 class SessionTokenAccess:
@@ -71,23 +112,12 @@ class SessionTokenAccess:
                 f"Config {self.scope!r} has no mcp_server_url: virtual MCP servers are not "
                 "enabled for this environment; use mode='instance'"
             )
-        try:
-            token = await self.client.mcp.create_session_token(config.id, user, expiry=self._expiry)
-        except BadRequestError:
-            pending = [s for s in await self.auth_state(user, True) if not s.is_active]
-            if pending:
-                raise AuthorizationRequired(pending, user_identifier=user) from None
-            raise
-        secret = token.token.get_secret_value()
-        _redact.register_secret(secret)
-        lifetime = self._expiry.total_seconds()
-        if token.expires_at is not None:
-            lifetime = (token.expires_at - datetime.now(timezone.utc)).total_seconds()
-        return ConnectParams(
+        return await _minted_params(
+            self.client.mcp.create_session_token(config.id, user, expiry=self._expiry),
+            self,
+            user,
             url=config.mcp_server_url,
-            headers={"Authorization": f"Bearer {secret}"},
-            expires_at=time.monotonic() + lifetime,
-            label=f"{self.scope}/{user}",
+            expiry=self._expiry,
         )
 
     async def auth_state(self, user: str, include_links: bool) -> list[ConnectionAuthState]:
@@ -138,25 +168,14 @@ class ConnectionTokenAccess:
 
     async def connect_params(self, user: str) -> ConnectParams:
         """Mint a connection token for ``user``."""
-        try:
-            token = await self.client.mcp.create_connection_session_token(
+        return await _minted_params(
+            self.client.mcp.create_connection_session_token(
                 self._connection, user, expiry=self._expiry
-            )
-        except BadRequestError:
-            pending = [s for s in await self.auth_state(user, True) if not s.is_active]
-            if pending:
-                raise AuthorizationRequired(pending, user_identifier=user) from None
-            raise
-        secret = token.token.get_secret_value()
-        _redact.register_secret(secret)
-        lifetime = self._expiry.total_seconds()
-        if token.expires_at is not None:
-            lifetime = (token.expires_at - datetime.now(timezone.utc)).total_seconds()
-        return ConnectParams(
+            ),
+            self,
+            user,
             url=f"{self.client.env_url}/mcp/v3/connections/{self._connection}",
-            headers={"Authorization": f"Bearer {secret}"},
-            expires_at=time.monotonic() + lifetime,
-            label=f"{self.scope}/{user}",
+            expiry=self._expiry,
         )
 
     async def auth_state(self, user: str, include_links: bool) -> list[ConnectionAuthState]:
