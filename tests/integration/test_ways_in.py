@@ -164,3 +164,23 @@ async def test_a_per_connection_virtual_server(emu: ScalekitEmulator, client: As
 def test_connection_mode_needs_a_connection_name() -> None:
     with pytest.raises(ValueError, match="connection_name"):
         ScalekitMCPToolkit(config_name="cfg", user_identifier=USER, mode="connection")
+
+
+async def test_a_skewed_clock_changes_nothing_in_session_token_mode() -> None:
+    """The server's clock two hours behind ours: its expires_at looks past to us."""
+    import time
+
+    with ScalekitEmulator(now=lambda: time.time() - 7200) as emu:
+        emu.authorize(USER, "MY_GMAIL")
+        emu.authorize(USER, "MY_CALENDAR")
+        async with AsyncScalekitClient(emu.env_url, emu.client_id, emu.client_secret) as c:
+            await c.mcp.create_config(MAIL_CONFIG, connection_tool_mappings=MAIL_MAPPINGS)
+            async with ScalekitMCPToolkit(
+                client=c, config_name=MAIL_CONFIG, user_identifier=USER, mode="session_token"
+            ) as toolkit:
+                fetch = {t.name: t for t in await toolkit.aget_tools()}["gmail_fetch_mails"]
+                for _ in range(10):
+                    await fetch.ainvoke({"max_results": 1})
+            assert emu.count("configs.tokens") == 1
+            assert emu.count("mcp.initialize") == 1
+            assert emu.count("mcp.tools/call") == 10
