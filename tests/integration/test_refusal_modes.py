@@ -154,3 +154,39 @@ async def test_warm_calls_add_no_rest_request(emu: ScalekitEmulator, client: Asy
         for _ in range(3):
             await fetch.ainvoke({"max_results": 1})
         assert emu.counts() == {"mcp.tools/call": 3}
+
+
+async def test_create_agent_with_the_middleware_pauses_and_completes_once(
+    emu: ScalekitEmulator, client: AsyncScalekitClient
+) -> None:
+    from langchain.agents import create_agent
+
+    from scalekit_langchain import AuthorizationMiddleware
+
+    model = ScriptedChatModel(steps=[AIMessage(content="", tool_calls=[SEND, EVENT]), AIMessage(content="done")])
+    async with _toolkit(client) as toolkit:
+        agent = create_agent(
+            model,
+            await toolkit.aget_tools(),
+            middleware=[AuthorizationMiddleware(toolkit)],
+            checkpointer=InMemorySaver(),
+        )
+        run = {"configurable": {"thread_id": "mw"}}
+        result = await agent.ainvoke(ASK, run)
+        (pause,) = _interrupts(result)
+        assert {c["connection_name"] for c in pause.value["connections"]} == {"MY_GMAIL", "MY_CALENDAR"}
+        emu.authorize(USER, "MY_GMAIL")
+        emu.authorize(USER, "MY_CALENDAR")
+        # The calendar account expires after the pause: the tool call itself is refused now.
+        result = await agent.ainvoke(resume_authorization(result), run)
+        assert not _interrupts(result)
+        emu.expire_connection(USER, "MY_CALENDAR")
+        model.steps.extend([AIMessage(content="", tool_calls=[{**EVENT, "id": "event2"}]), AIMessage(content="again")])
+        result = await agent.ainvoke({"messages": [("user", "book another")]}, run)
+        (pause,) = _interrupts(result)
+        assert [c["connection_name"] for c in pause.value["connections"]] == ["MY_CALENDAR"]
+        emu.authorize(USER, "MY_CALENDAR")
+        result = await agent.ainvoke(resume_authorization(result), run)
+        assert not _interrupts(result)
+    assert len(emu.user_data(USER).sent) == 1
+    assert len(new_events(emu, USER)) == 2
