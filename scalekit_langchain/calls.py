@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,20 @@ def _from_record(record: dict[str, Any], tool: str) -> Answer:
     return record.get("content"), record.get("artifact"), bool(record.get("is_error"))
 
 
+def _weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:
+    """``callback`` (a bound method) held weakly: calling it after its object died is a no-op."""
+    if callback is None or not hasattr(callback, "__self__"):
+        return callback
+    ref = weakref.WeakMethod(callback)
+
+    def call() -> None:
+        method = ref()
+        if method is not None:
+            method()
+
+    return call
+
+
 def _elicitation_record(error: ElicitationRequired) -> dict[str, Any]:
     """A call paused for a URL elicitation (nothing ran): on resume, the answer decides."""
     return {"outcome": "elicitation", "requests": error.requests}
@@ -131,7 +146,8 @@ class CallRunner:
     ) -> None:
         self._sampling_model = sampling_model
         self._elicitation_handler = elicitation_handler
-        self._on_tools_changed = on_tools_changed
+        # Held weakly: live sessions (kept by the session loop) must not keep a toolkit alive.
+        self._on_tools_changed = _weak_callback(on_tools_changed)
         self.access = access
         self.tracker = tracker
         self.ledger = ledger

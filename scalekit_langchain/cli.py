@@ -37,6 +37,7 @@ REFUSAL_MODE_CHOICES = (
     "http_403",
     "connect_prompt",
     "hidden",
+    "url_elicitation",
 )
 
 

@@ -90,8 +90,10 @@ def refusal_mode(listed: bool | None, call: dict[str, Any] | None) -> str | None
         return "http_403"
     if status != 200:
         return None
-    if _error_of(call) is not None:
-        return "jsonrpc_error"
+    error = _error_of(call)
+    if error is not None:
+        # MCP 2025-11-25's "URL elicitation required" is a refusal shape of its own.
+        return "url_elicitation" if error.get("code") == -32042 else "jsonrpc_error"
     result = _result_of(call)
     if result is None:
         return None

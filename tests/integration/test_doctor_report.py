@@ -44,6 +44,8 @@ SHAPES: list[tuple[bool | None, dict[str, Any] | None, str | None, bool | None]]
     (True, call(403, error={"code": -32001, "message": "no"}), "http_403", True),
     (True, call(error={"code": -32001, "message": "Authorization required"}), "jsonrpc_error",
      True),
+    (True, call(error={"code": -32042, "message": "Authorize first", "data": {"elicitations": []}}),
+     "url_elicitation", True),
     (True, result("MY_GMAIL is not connected", is_error=True), "is_error_text", True),
     (True, result("x", is_error=True, _meta={"a/auth": {}}), "marker", True),
     (True, result("Connect your Gmail account: https://a.example/c/1", is_error=False),
