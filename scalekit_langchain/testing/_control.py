@@ -33,20 +33,65 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
+    from scalekit_langchain.testing._faults import FaultMode
     from scalekit_langchain.testing._mcp_host import McpHost
-    from scalekit_langchain.testing.emulator import ScalekitEmulator
+    from scalekit_langchain.testing._providers import UserData
+
+
+class Controls(Protocol):
+    """What the control routes drive: the emulator's public test controls."""
+
+    @property
+    def answer_mode(self) -> str: ...
+
+    @property
+    def refusal_mode(self) -> str: ...
+
+    def set_answer_mode(self, mode: str) -> None: ...
+
+    def set_refusal_mode(self, mode: str) -> None: ...
+
+    def authorize(self, user_identifier: str, connection_name: str) -> None: ...
+
+    def expire_connection(self, user_identifier: str, connection_name: str) -> None: ...
+
+    def disconnect(self, user_identifier: str, connection_name: str) -> None: ...
+
+    def connection_status(self, user_identifier: str, connection_name: str) -> str | None: ...
+
+    def user_data(self, user_identifier: str) -> UserData: ...
+
+    def set_latency(self, seconds: float, *, kind: str | None = None) -> None: ...
+
+    def fail_next(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        kind: str | None = None,
+        retry_after: float | None = None,
+        mode: FaultMode = "status",
+    ) -> None: ...
+
+    def clear_faults(self) -> None: ...
+
+    def expire_access_tokens(self) -> None: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def reset_counts(self) -> None: ...
 
 _Action = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
-def control_routes(emulator: ScalekitEmulator, host: McpHost) -> list[Route]:
+def control_routes(emulator: Controls, host: McpHost) -> list[Route]:
     """Build the control routes for one emulator run.
 
     Args:

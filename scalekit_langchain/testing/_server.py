@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scalekit_langchain.testing._control import control_routes
+from scalekit_langchain.testing._control import Controls, control_routes
 from scalekit_langchain.testing._errors import ApiError
 from scalekit_langchain.testing._guard import GuardMiddleware, allowed_hosts
 from scalekit_langchain.testing._mcp_host import McpHost
@@ -30,18 +31,40 @@ from scalekit_langchain.testing._middleware import EmulatorMiddleware
 from scalekit_langchain.testing._rest import RestApi, error_response
 
 if TYPE_CHECKING:
-    from scalekit_langchain.testing.emulator import ScalekitEmulator
+    from scalekit_langchain.testing._faults import FaultBoard
+    from scalekit_langchain.testing._mcp_protocol import McpSettings
+    from scalekit_langchain.testing._state import EmulatorState
+    from scalekit_langchain.testing._tokens import SigningKey
 
-__all__ = ["ServerRun", "is_loopback"]
+__all__ = ["ServerParts", "ServerRun", "is_loopback"]
+
+
+@dataclass(frozen=True)
+class ServerParts:
+    """What one server run is made of (owned by the emulator, shared across its runs)."""
+
+    state: EmulatorState
+    key: SigningKey
+    mcp_settings: McpSettings
+    faults: FaultBoard
+    host: str
+    port: int
+    control_token: str
+    allow_remote: bool
 
 
 class ServerRun:
-    """One run of the HTTP server (between a start and a stop)."""
+    """One run of the HTTP server (between a start and a stop).
 
-    def __init__(self, emulator: ScalekitEmulator) -> None:
-        self.host = McpHost(emulator._state, emulator._key, emulator._mcp_settings)
+    Args:
+        parts: The emulator's state, keys, settings and bind address.
+        controls: What the ``/_emulator/*`` routes drive (the emulator itself).
+    """
+
+    def __init__(self, parts: ServerParts, controls: Controls) -> None:
+        self.host = McpHost(parts.state, parts.key, parts.mcp_settings)
         self.stopping = asyncio.Event()
-        rest = RestApi(emulator._state, emulator._key)
+        rest = RestApi(parts.state, parts.key)
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,15 +77,15 @@ class ServerRun:
             return error_response(request, ApiError(status, message))
 
         starlette = Starlette(
-            routes=[*rest.routes(), *control_routes(emulator, self.host)],
+            routes=[*rest.routes(), *control_routes(controls, self.host)],
             lifespan=lifespan,
             exception_handlers={404: not_found, 405: not_found},
         )
-        hosts = None if emulator._allow_remote else allowed_hosts(emulator._host, emulator._port)
+        hosts = None if parts.allow_remote else allowed_hosts(parts.host, parts.port)
         self.app: ASGIApp = GuardMiddleware(
-            EmulatorMiddleware(_Dispatch(starlette, self.host), emulator._faults, self),
+            EmulatorMiddleware(_Dispatch(starlette, self.host), parts.faults, self),
             hosts,
-            emulator._control_token,
+            parts.control_token,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: uvicorn.Server | None = None

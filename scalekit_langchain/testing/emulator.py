@@ -128,7 +128,7 @@ from scalekit_langchain.testing._refusals import (
     RefusalMode,
     check_refusal_mode,
 )
-from scalekit_langchain.testing._server import ServerRun, is_loopback
+from scalekit_langchain.testing._server import ServerParts, ServerRun, is_loopback
 from scalekit_langchain.testing._state import (
     ACTIVE,
     DISCONNECTED,
@@ -374,7 +374,17 @@ class ScalekitEmulator:
             self._port = sock.getsockname()[1]
             netloc = f"[{self._host}]" if family == socket.AF_INET6 else self._host
             self._state.env_url = f"http://{netloc}:{self._port}"
-            run = ServerRun(self)
+            parts = ServerParts(
+                state=self._state,
+                key=self._key,
+                mcp_settings=self._mcp_settings,
+                faults=self._faults,
+                host=self._host,
+                port=self._port,
+                control_token=self._control_token,
+                allow_remote=self._allow_remote,
+            )
+            run = ServerRun(parts, self)
             config = uvicorn.Config(
                 run.app,
                 log_level="warning",
