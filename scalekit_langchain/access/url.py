@@ -49,14 +49,15 @@ class UrlAccess:
         connection_map: ConnectionMap | None = None,
         scope: str = "mcp-url",
     ) -> None:
-        if token is not None and token_provider is not None:
-            raise ValueError("pass token or token_provider, not both")
+        # Credentials are wrapped first thing, so no frame of an error path holds them raw.
         self._url = url if isinstance(url, SecretStr) else SecretStr(url)
-        raw = self._url.get_secret_value()
-        if not raw.startswith(("http://", "https://")):
-            raise ValueError("url must be an http(s) URL")
-        _redact.register_secret(raw)
         self._token = SecretStr(token) if isinstance(token, str) else token
+        del url, token
+        if self._token is not None and token_provider is not None:
+            raise ValueError("pass token or token_provider, not both")
+        if not self._url.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("url must be an http(s) URL")
+        _redact.register_secret(self._url.get_secret_value())
         if self._token is not None:
             _redact.register_secret(self._token.get_secret_value())
         self._provider = token_provider

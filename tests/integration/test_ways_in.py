@@ -184,3 +184,30 @@ async def test_a_skewed_clock_changes_nothing_in_session_token_mode() -> None:
             assert emu.count("configs.tokens") == 1
             assert emu.count("mcp.initialize") == 1
             assert emu.count("mcp.tools/call") == 10
+
+
+@pytest.mark.parametrize("bearer", [False, True])
+async def test_no_secret_in_the_errors_of_a_url_toolkit(bearer: bool) -> None:
+    from tests.integration._mini_mcp import free_port
+    from tests.integration.test_session_secrets import assert_no_secret
+
+    secret_path = "s3cr3t-path-0123456789abcdef"
+    token = "tok-9f8e7d6c5b4a39281706"
+    url = f"http://127.0.0.1:{free_port()}/mcp/v2/servers/{secret_path}"  # nothing listens
+    kwargs: dict[str, object] = {"bearer_token": token} if bearer else {}
+    toolkit = ScalekitMCPToolkit(url=url, user_identifier=USER, connect_timeout=5, **kwargs)  # type: ignore[arg-type]
+    assert secret_path not in repr(toolkit) and token not in repr(toolkit)
+
+    async def fail(tk: ScalekitMCPToolkit) -> BaseException:
+        # Caught here, so the traceback starts in a frame that holds only the toolkit.
+        try:
+            await tk.aget_tools()
+        except Exception as exc:
+            return exc
+        raise AssertionError("connecting to a closed port succeeded")
+
+    try:
+        error = await fail(toolkit)
+    finally:
+        await toolkit.aclose()
+    assert_no_secret(error, [secret_path, url, token])
