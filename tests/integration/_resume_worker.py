@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import warnings
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.prebuilt import create_react_agent
+from langchain.agents import create_agent
 from langgraph.types import Command
 
 from scalekit_langchain import ScalekitMCPToolkit
 from scalekit_langchain.testing.scripted import ScriptedReminderModel
 
-warnings.filterwarnings("ignore", message="create_react_agent has been moved")
 
 
 async def main(step: str, db: str) -> None:
@@ -30,7 +28,7 @@ async def main(step: str, db: str) -> None:
             {"connection_name": "MY_CALENDAR", "tools": ["googlecalendar_create_event"]},
         ],
     ) as toolkit:
-        agent = create_react_agent(ScriptedReminderModel(), await toolkit.aget_tools(), checkpointer=saver)
+        agent = create_agent(ScriptedReminderModel(), await toolkit.aget_tools(), checkpointer=saver)
         run = {"configurable": {"thread_id": "cross-process"}}
         if step == "start":
             result = await agent.ainvoke({"messages": [("user", "Remind me in 15 minutes.")]}, run)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -55,7 +54,7 @@ class ScriptedChatModel(BaseChatModel):
 
     A step is an ``AIMessage`` (with ``tool_calls`` or a final text) or a callable that builds
     one from the conversation so far (to use what a tool returned). ``bind_tools`` returns the
-    model itself, so ``create_react_agent`` accepts it.
+    model itself, so ``create_agent`` accepts it.
     """
 
     steps: list[Any]
@@ -104,12 +103,10 @@ def tool_call(name: str, args: dict[str, Any], call_id: str) -> AIMessage:
 
 
 def make_agent(model: BaseChatModel, tools: Sequence[Any], **kwargs: Any) -> Any:
-    """``langgraph.prebuilt.create_react_agent`` (its deprecation notice silenced)."""
-    from langgraph.prebuilt import create_react_agent
+    """``langchain.agents.create_agent`` with the given model and tools."""
+    from langchain.agents import create_agent
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return create_react_agent(model, list(tools), **kwargs)
+    return create_agent(model, list(tools), **kwargs)
 
 
 def tool_messages(messages: Sequence[BaseMessage]) -> list[ToolMessage]:

@@ -16,7 +16,8 @@ import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
-from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
+from langchain.agents import create_agent
+from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 
 from scalekit_langchain import (
@@ -70,7 +71,7 @@ async def test_tool_interrupts_with_payload_and_resume_runs_the_same_call_once(
 ) -> None:
     user = "ana-lee"
     async with _toolkit(client, user_identifier=user) as toolkit:
-        agent = create_react_agent(
+        agent = create_agent(
             ScriptedReminderModel(), await toolkit.aget_tools(), checkpointer=InMemorySaver()
         )
         run = {"configurable": {"thread_id": "t1"}}
@@ -128,7 +129,7 @@ def sync_toolkit(emu: ScalekitEmulator) -> Iterator[ScalekitMCPToolkit]:
 
 def test_sync_agent_interrupt_then_resume(emu: ScalekitEmulator, sync_toolkit: ScalekitMCPToolkit) -> None:
     user = "sync-user"
-    agent = create_react_agent(ScriptedReminderModel(), sync_toolkit.get_tools(), checkpointer=InMemorySaver())
+    agent = create_agent(ScriptedReminderModel(), sync_toolkit.get_tools(), checkpointer=InMemorySaver())
     run = {"configurable": {"thread_id": "s1"}}
     result = agent.invoke(ASK, run)
     assert result["__interrupt__"][0].value["user_identifier"] == user
@@ -200,7 +201,7 @@ async def test_fifty_users_in_parallel_on_one_compiled_graph(
         model = ScriptedToolCallModel(
             calls=[("gmail_send_message", {"to": "boss@acme.example", "subject": "hi", "body": "x"})]
         )
-        graph = create_react_agent(model, tools)
+        graph = create_agent(model, tools)
 
         async def run(user: str) -> Any:
             return await graph.ainvoke(
