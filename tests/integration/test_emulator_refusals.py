@@ -89,7 +89,7 @@ def expected_result(mode: str, link: str = "") -> dict[str, Any] | None:
 
 def test_modes_constant_default_and_validation() -> None:
     assert REFUSAL_MODES == ("is_error_text", "marker", "jsonrpc_error", "http_401", "http_403",
-                             "connect_prompt", "hidden")
+                             "connect_prompt", "hidden", "url_elicitation")
     emu = ScalekitEmulator()
     assert emu.refusal_mode == "is_error_text"
     emu.set_refusal_mode("hidden")
@@ -139,6 +139,15 @@ async def test_wire_shape(mode: str, answer_mode: str) -> None:
                     message = body_message(r)
                     if mode == "jsonrpc_error":
                         assert message == {"jsonrpc": "2.0", "id": 41, "error": AUTH_ERROR}
+                    elif mode == "url_elicitation":
+                        error = message["error"]
+                        assert (error["code"], error["message"]) == (
+                            -32042, f"Authorization required: {NOT_CONNECTED}")
+                        (elicitation,) = error["data"]["elicitations"]
+                        assert elicitation["mode"] == "url" and elicitation["elicitationId"]
+                        assert elicitation["message"] == "Authorize MY_GMAIL to continue"
+                        link = elicitation["url"]
+                        assert re.fullmatch(rf"{emu.env_url}/connect/[\w-]+", link), link
                     else:
                         link = ""
                         if mode == "connect_prompt":
