@@ -465,3 +465,27 @@ async def test_warm_calls_on_active_connections_cost_no_rest_request(
         for _ in range(5):
             await fetch.ainvoke({"max_results": 1})
         assert emu.counts() == {"mcp.tools/call": 5}
+
+
+async def test_retry_policy_and_a_send_whose_answer_times_out(
+    emu: ScalekitEmulator, client: AsyncScalekitClient
+) -> None:
+    """The issue's scenario: RetryPolicy() on the tools node, the answer comes too late."""
+    import asyncio
+
+    emu.authorize(USER, "MY_CALENDAR")
+    model = ScriptedChatModel(steps=[AIMessage(content="", tool_calls=[SEND]), AIMessage(content="ok")])
+    async with _toolkit(client, call_timeout=0.5) as toolkit:
+        graph = _custom_graph(
+            model, await toolkit.aget_tools(), InMemorySaver(), retry_policy=RetryPolicy()
+        )
+        emu.set_latency(1.5, kind="mcp.tools/call")  # the answer would come too late
+        with pytest.raises(ToolCallOutcomeUnknown):
+            await graph.ainvoke(ASK, {"configurable": {"thread_id": "timeout"}})
+        await asyncio.sleep(2.0)  # past the server's delay: anything queued would have run
+        emu.set_latency(0)
+    # One request reached the server and RetryPolicy sent no other. (When we give up we close
+    # the session, and the emulator ends the calls still in flight on it, so the mail never
+    # went out; the point is that nothing was sent again.)
+    assert emu.count("mcp.tools/call") == 1
+    assert _sent(emu) == 0
