@@ -114,15 +114,15 @@ class ScalekitMCPToolkit(BaseToolkit):
     tool_name_prefix: str | None = None
     mode: Literal["instance", "session_token", "connection"] = "instance"
     connection_name: str | None = None
-    instance_cache_ttl: float = Field(default=900.0, ge=0)
-    call_timeout: float = Field(default=60.0, gt=0)
-    connect_timeout: float = Field(default=30.0, gt=0)
+    instance_cache_ttl: float = Field(default=900.0, ge=0, allow_inf_nan=False)
+    call_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    connect_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     session_token_expiry: timedelta = timedelta(hours=1)
-    token_refresh_margin: float = Field(default=60.0, ge=0)
+    token_refresh_margin: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     user_id_key: str = "user_id"
     discovery_user: str | None = None
     max_sessions: int = Field(default=1000, ge=1)
-    session_idle_ttl: float = Field(default=900.0, gt=0)
+    session_idle_ttl: float = Field(default=900.0, gt=0, allow_inf_nan=False)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
     sampling_model: Any | None = None
     elicitation_handler: Any | None = None

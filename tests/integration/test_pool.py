@@ -151,3 +151,20 @@ async def test_an_unclosed_toolkit_warns_and_closes_its_sessions(
 def test_prefixes_that_make_invalid_tool_names_are_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="tool_name_prefix"):
         ScalekitMCPToolkit(config_name="cfg", user_identifier="u", tool_name_prefix=prefix)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("call_timeout", float("inf")),
+        ("call_timeout", float("nan")),
+        ("call_timeout", 0),
+        ("connect_timeout", -1),
+        ("session_idle_ttl", float("inf")),
+        ("user_identifier", "ana\nlee"),
+    ],
+)
+def test_bad_timeouts_and_user_ids_name_the_field(field: str, value: object) -> None:
+    options: dict[str, object] = {"config_name": "cfg", "user_identifier": "u", field: value}
+    with pytest.raises(ValueError, match=field):
+        ScalekitMCPToolkit(**options)  # type: ignore[arg-type]
