@@ -29,8 +29,8 @@ import asyncio
 import functools
 import logging
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 
@@ -291,6 +291,44 @@ class CallRunner:
 
     # ------------------------------------------------------------------ caller's side
 
+    # The steps of one call are written once (:meth:`_steps`, no I/O); :meth:`arun` and
+    # :meth:`run` are the two thin drivers that do the I/O each step asks for.
+
+    def _steps(
+        self, tool: str, config: RunnableConfig | None, key: CallKey | None
+    ) -> Generator[tuple[str, Any], Any, Answer]:
+        """The decisions of one call; yields ``("lookup" | "send" | "settle" | "record", x)``.
+
+        ``lookup`` gets the ledger's record back, ``send`` gets ``("answer" | "auth" |
+        "elicit", value)``; pauses (LangGraph interrupts) are raised from here.
+        """
+        if key is not None:
+            record = yield ("lookup", None)
+            if record is not None and record.get("outcome") == "elicitation":
+                # Resumed after a URL elicitation: the user's answer decides before anything
+                # is sent again.
+                declined = self._elicit(ElicitationRequired(tool, record["requests"]), config)
+                if declined is not None:
+                    yield ("record", _record_of(declined))
+                    return declined
+            elif record is not None:
+                return _from_record(record, tool)
+        while True:
+            kind, value = yield ("send", None)
+            if kind == "answer":
+                return cast(Answer, value)
+            yield ("settle", None)
+            if kind == "auth":
+                self._pause(value, config)
+                continue
+            if key is not None:
+                yield ("record", _elicitation_record(value))
+            declined = self._elicit(value, config)
+            if declined is not None:
+                if key is not None:
+                    yield ("record", _record_of(declined))
+                return declined
+
     async def arun(
         self,
         user: str,
@@ -301,32 +339,30 @@ class CallRunner:
     ) -> Answer:
         """Run one call from an async caller (see the module docstring)."""
         key = call_key(config, tool_call_id)
-        if key is not None:
-            record = await self.ledger.alookup(config, key)
-            if record is not None and record.get("outcome") == "elicitation":
-                # Resumed after a URL elicitation: the user's answer decides before anything
-                # is sent again.
-                declined = self._elicit(ElicitationRequired(tool, record["requests"]), config)
-                if declined is not None:
-                    await self.ledger.arecord(config, key, _record_of(declined))
-                    return declined
-            elif record is not None:
-                return _from_record(record, tool)
+        steps = self._steps(tool, config, key)
+        reply: Any = None
         while True:
             try:
-                return await self._asend_and_record(user, tool, arguments, config, key)
-            except AuthorizationRequired as exc:
+                op, value = steps.send(reply)
+            except StopIteration as done:
+                return cast(Answer, done.value)
+            reply = None
+            if op == "lookup" and key is not None:
+                reply = await self.ledger.alookup(config, key)
+            elif op == "record" and key is not None:
+                await self.ledger.arecord(config, key, value)
+            elif op == "settle":
                 await self._asettle(key)
-                self._pause(exc, config)
-            except ElicitationRequired as exc:
-                await self._asettle(key)
-                if key is not None:
-                    await self.ledger.arecord(config, key, _elicitation_record(exc))
-                declined = self._elicit(exc, config)
-                if declined is not None:
-                    if key is not None:
-                        await self.ledger.arecord(config, key, _record_of(declined))
-                    return declined
+            elif op == "send":
+                try:
+                    reply = (
+                        "answer",
+                        await self._asend_and_record(user, tool, arguments, config, key),
+                    )
+                except AuthorizationRequired as exc:
+                    reply = ("auth", exc)
+                except ElicitationRequired as exc:
+                    reply = ("elicit", exc)
 
     async def _asend_and_record(
         self,
@@ -388,38 +424,50 @@ class CallRunner:
         config: RunnableConfig | None,
         tool_call_id: str | None,
     ) -> Answer:
-        """Sync twin of :meth:`arun` (same steps; the ledger's sync I/O)."""
+        """Sync twin of :meth:`arun` (the same steps; the ledger's sync I/O).
+
+        Sync callers block while their call is on the wire, so a pausing sibling has nothing
+        to wait for: ``settle`` is a no-op here.
+        """
         key = call_key(config, tool_call_id)
-        if key is not None:
-            record = self.ledger.lookup(config, key)
-            if record is not None and record.get("outcome") == "elicitation":
-                declined = self._elicit(ElicitationRequired(tool, record["requests"]), config)
-                if declined is not None:
-                    self.ledger.record(config, key, _record_of(declined))
-                    return declined
-            elif record is not None:
-                return _from_record(record, tool)
+        steps = self._steps(tool, config, key)
+        reply: Any = None
         while True:
-            relay = ProgressRelay(tool, config)
             try:
-                answer = _runner.run_sync(self._send(user, tool, arguments, relay.callback))
-            except AuthorizationRequired as exc:
-                self._pause(exc, config)
-                continue
-            except ElicitationRequired as exc:
-                if key is not None:
-                    self.ledger.record(config, key, _elicitation_record(exc))
-                declined = self._elicit(exc, config)
-                if declined is None:
-                    continue
-                answer = declined
-            except ToolCallOutcomeUnknown as exc:
-                if key is not None:
-                    self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
-                raise
+                op, value = steps.send(reply)
+            except StopIteration as done:
+                return cast(Answer, done.value)
+            reply = None
+            if op == "lookup" and key is not None:
+                reply = self.ledger.lookup(config, key)
+            elif op == "record" and key is not None:
+                self.ledger.record(config, key, value)
+            elif op == "send":
+                try:
+                    reply = ("answer", self._send_and_record(user, tool, arguments, config, key))
+                except AuthorizationRequired as exc:
+                    reply = ("auth", exc)
+                except ElicitationRequired as exc:
+                    reply = ("elicit", exc)
+
+    def _send_and_record(
+        self,
+        user: str,
+        tool: str,
+        arguments: dict[str, Any],
+        config: RunnableConfig | None,
+        key: CallKey | None,
+    ) -> Answer:
+        relay = ProgressRelay(tool, config)
+        try:
+            answer = _runner.run_sync(self._send(user, tool, arguments, relay.callback))
+        except ToolCallOutcomeUnknown as exc:
             if key is not None:
-                self.ledger.record(config, key, _record_of(answer))
-            return answer
+                self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
+            raise
+        if key is not None:
+            self.ledger.record(config, key, _record_of(answer))
+        return answer
 
     def _pause(self, error: AuthorizationRequired, config: RunnableConfig | None) -> None:
         if not self._interrupt:
