@@ -269,6 +269,8 @@ class CallTracker(http.AsyncBaseTransport):
         self.calls: dict[str, Exchange] = {}
         #: The last answer to each other JSON-RPC method (``initialize``, ``tools/list``...).
         self.methods: dict[str, Exchange] = {}
+        #: Set once the SDK asked for its standing GET stream (server-to-client messages).
+        self.stream_requested = asyncio.Event()
 
     def watch(self, call_id: str) -> Exchange:
         """Start recording the ``tools/call`` whose request ``_meta`` carries ``call_id``."""
@@ -283,6 +285,8 @@ class CallTracker(http.AsyncBaseTransport):
 
     async def handle_async_request(self, request: Any) -> Any:
         self.requests += 1
+        if request.method == "GET":
+            self.stream_requested.set()
         method, call_id = _parse(request)
         exchange = self.calls.get(call_id) if call_id else None
         if exchange is None and method is not None and method != "tools/call":

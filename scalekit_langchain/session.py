@@ -31,6 +31,7 @@ without a chained cause: the SDK's and the HTTP library's exceptions carry the e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import ssl
@@ -60,6 +61,9 @@ from scalekit_langchain.mcp_features import SessionHooks
 __all__ = ["CALL_ID_META", "ConnectParams", "McpSession"]
 
 logger = logging.getLogger("scalekit_langchain")
+
+#: At most this long (seconds) is waited, after the handshake, for the SDK's GET stream request.
+_STREAM_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,13 @@ class McpSession:
                 compat.new_session(read, write, **self._hooks.session_kwargs()) as session,
             ):
                 await session.initialize()
+                # The SDK opens its standing GET stream right after the handshake, in the
+                # background. Waiting (briefly) for that request makes the session's traffic
+                # deterministic: nothing but the calls themselves follows "ready".
+                tracker = live.tracker
+                if tracker is not None:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(tracker.stream_requested.wait(), _STREAM_WAIT)
                 live.session = session
                 live.ready.set()
                 await live.closing.wait()
