@@ -14,8 +14,11 @@ import sys
 import time
 from typing import Any
 
+from benchmarks import _memory, _overhead
 from benchmarks import _scenarios as sc
+from benchmarks._common import new_client, setup
 from benchmarks._emulator import EmulatorProcess
+from benchmarks._https import https_calls
 from benchmarks._report import environment, render
 
 __all__ = ["Params", "Results", "run"]
@@ -42,6 +45,11 @@ class Params:
         reference_sessions: Adapters explicit sessions opened for the memory reference.
         rss_sessions: Sessions opened to measure resident memory per session.
         transports: httpx transports created to measure the cost of one.
+        https_rtts: Round-trip times (s) of the HTTPS benchmark's network.
+        https_answers: How the emulator answers MCP POSTs in the HTTPS benchmark (sse, json).
+        https_calls: Warm calls per mode and setting in the HTTPS benchmark.
+        https_rounds: Interleaved rounds the HTTPS calls are split into.
+        mcp2: Also run the mcp 2 clients (``langchain.mcp``) from the ``.venv`` worker.
         quick: A smoke run (small numbers; figures are not meaningful).
     """
 
@@ -61,6 +69,11 @@ class Params:
     reference_sessions: int = 50
     rss_sessions: int = 100
     transports: int = 20
+    https_rtts: tuple[float, ...] = (0.0, 0.010, 0.050)
+    https_answers: tuple[str, ...] = ("sse", "json")
+    https_calls: int = 100
+    https_rounds: int = 10
+    mcp2: bool = True
     quick: bool = False
 
     @classmethod
@@ -70,7 +83,8 @@ class Params:
             latency=0.0, warm_calls=6, warm_rounds=2, startup_reps=1, probe=0.02, users=4,
             calls_per_user=2, scaling=(2, 4), overhead_calls=10, overhead_rounds=2,
             cpu_calls=20, cpu_reps=1, memory_sizes=(3,), reference_sessions=3, rss_sessions=3,
-            transports=2, quick=True,
+            transports=2, https_rtts=(0.0, 0.005), https_answers=("sse", "json"),
+            https_calls=6, https_rounds=2, mcp2=False, quick=True,
         )
 
 
@@ -90,6 +104,7 @@ class Results:
     memory_adapters: dict[str, Any]
     rss: dict[str, Any]
     transport: dict[str, float]
+    https: dict[str, Any]
     duration_s: float = 0.0
 
     @property
@@ -159,24 +174,31 @@ class _Progress:
 
 async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results:
     pid = emu.pid
-    client = sc.new_client(emu)
+    client = new_client(emu)
     try:
-        await sc.setup(emu, client)
+        await setup(emu, client)
         # Resident memory first: memory freed by later steps would be reused and hide growth.
-        rss = await sc.rss_per_session(emu, users=p.rss_sessions, tag="r")
-        transport = sc.transport_cost(p.transports)
+        rss = await _memory.rss_per_session(emu, users=p.rss_sessions, tag="r")
+        transport = _memory.transport_cost(p.transports)
         progress("resident memory")
         warm = await sc.warm_calls(
             emu, client, calls=p.warm_calls, rounds=p.warm_rounds, latency=p.latency
         )
         progress("warm calls")
+        https = await https_calls(
+            emu, client, rtts=p.https_rtts, answers=p.https_answers, calls=p.https_calls,
+            rounds=p.https_rounds, mcp2=p.mcp2,
+        )
+        progress("https")
         startup = await sc.startup(
             emu, client, reps=p.startup_reps, latency=p.latency, probe=p.probe,
             breakdown=not p.quick,
         )
         progress("startup")
-        overhead = await sc.overhead(emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds)
-        cpu = await sc.wrapper_cpu(emu, client, calls=p.cpu_calls, reps=p.cpu_reps)
+        overhead = await _overhead.overhead(
+            emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds
+        )
+        cpu = await _overhead.wrapper_cpu(emu, client, calls=p.cpu_calls, reps=p.cpu_reps)
         progress("overhead")
     finally:
         await client.aclose()
@@ -193,14 +215,15 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
         multi_user=False,
     )
     progress(f"{p.users} users at once, one toolkit each")
-    memory = await sc.memory(emu, sizes=p.memory_sizes, tag="m")
+    memory = await _memory.memory(emu, sizes=p.memory_sizes, tag="m")
     progress("memory")
     memory_adapters = (
-        await sc.memory(emu, sizes=[p.reference_sessions], tag="ma", adapters=True)
+        await _memory.memory(emu, sizes=[p.reference_sessions], tag="ma", adapters=True)
     )[-1]
     progress("memory, adapters sessions")
     return Results(
         params=p, env={}, warm=warm, startup=startup, scaling=scaling, per_user=per_user,
         overhead=overhead,
         cpu=cpu, memory=memory, memory_adapters=memory_adapters, rss=rss, transport=transport,
+        https=https,
     )
