@@ -65,10 +65,12 @@ def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     return asyncio.run_coroutine_threadsafe(coro, session_loop())
 
 
-async def run(coro: Coroutine[Any, Any, T]) -> T:
+async def run(coro: Coroutine[Any, Any, T], *, shielded: bool = False) -> T:
     """Await ``coro`` on the session loop, from any event loop.
 
-    Cancelling the caller cancels ``coro`` on the session loop (without waiting for it).
+    Cancelling the caller cancels ``coro`` on the session loop (without waiting for it), unless
+    ``shielded``: then ``coro`` runs to its end whatever happens to the caller (from another
+    loop; on the session loop itself ``shielded`` has no effect, callers shield there).
     """
     if on_session_loop():
         return await coro
@@ -76,7 +78,8 @@ async def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return await hop.waiter
     except asyncio.CancelledError:
-        hop.cancel()
+        if not shielded:
+            hop.cancel()
         raise
 
 
