@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, Generic, TypeVar
@@ -27,6 +28,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
+_stopped = False  # set at interpreter exit: no new session loop after that
 
 
 def _serve(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
@@ -36,9 +38,16 @@ def _serve(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
 
 
 def session_loop() -> asyncio.AbstractEventLoop:
-    """The process-wide session loop, started on first use."""
+    """The process-wide session loop, started on first use.
+
+    Raises:
+        RuntimeError: The interpreter is shutting down (a new thread would never start, and
+            a finalizer waiting for it would hang the exit).
+    """
     global _loop, _thread
     with _lock:
+        if _stopped or sys.is_finalizing():
+            raise RuntimeError("scalekit-langchain's session loop is shut down")
         if _loop is None or _loop.is_closed() or _thread is None or not _thread.is_alive():
             loop = asyncio.new_event_loop()
             started = threading.Event()
@@ -173,6 +182,9 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 
 def _shutdown() -> None:
     """At interpreter exit: cancel what still runs on the session loop, stop it, close it."""
+    global _stopped
+    with _lock:
+        _stopped = True
     loop, thread = _loop, _thread
     if loop is None or loop.is_closed() or thread is None or not thread.is_alive():
         return
