@@ -49,6 +49,11 @@ class Params:
         https_answers: How the emulator answers MCP POSTs in the HTTPS benchmark (sse, json).
         https_calls: Warm calls per mode and setting in the HTTPS benchmark.
         https_rounds: Interleaved rounds the HTTPS calls are split into.
+        https_idle: Seconds our client stays idle before one more call, to see whether its
+            connection survived (0: not measured).
+        throughput_users: User counts of the warm throughput comparison with the bare SDK.
+        throughput_calls: Calls per user count and round (split among the users).
+        throughput_rounds: Alternating rounds of the throughput comparison.
         mcp2: Also run the mcp 2 clients (``langchain.mcp``) from the ``.venv`` worker.
         quick: A smoke run (small numbers; figures are not meaningful).
     """
@@ -72,7 +77,13 @@ class Params:
     https_rtts: tuple[float, ...] = (0.0, 0.010, 0.050)
     https_answers: tuple[str, ...] = ("sse", "json")
     https_calls: int = 100
-    https_rounds: int = 10
+    # Two calls per client and round: a client waits for the others' rounds, and an idle
+    # connection expires after 5 s (httpx's keep-alive default), which is not a warm call.
+    https_rounds: int = 50
+    https_idle: float = 6.0
+    throughput_users: tuple[int, ...] = (1, 10, 100)
+    throughput_calls: int = 300
+    throughput_rounds: int = 3
     mcp2: bool = True
     quick: bool = False
 
@@ -84,7 +95,8 @@ class Params:
             calls_per_user=2, scaling=(2, 4), overhead_calls=10, overhead_rounds=2,
             cpu_calls=20, cpu_reps=1, memory_sizes=(3,), reference_sessions=3, rss_sessions=3,
             transports=2, https_rtts=(0.0, 0.005), https_answers=("sse", "json"),
-            https_calls=6, https_rounds=2, mcp2=False, quick=True,
+            https_calls=6, https_rounds=2, https_idle=0.0, throughput_users=(1, 3),
+            throughput_calls=6, throughput_rounds=1, mcp2=False, quick=True,
         )
 
 
@@ -99,12 +111,14 @@ class Results:
     scaling: list[dict[str, Any]]
     per_user: dict[str, Any]
     overhead: dict[str, Any]
+    overhead_json: dict[str, Any]
     cpu: dict[str, float]
     memory: list[dict[str, Any]]
     memory_adapters: dict[str, Any]
     rss: dict[str, Any]
     transport: dict[str, float]
     https: dict[str, Any]
+    throughput: list[dict[str, Any]]
     duration_s: float = 0.0
 
     @property
@@ -187,7 +201,7 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
         progress("warm calls")
         https = await https_calls(
             emu, client, rtts=p.https_rtts, answers=p.https_answers, calls=p.https_calls,
-            rounds=p.https_rounds, mcp2=p.mcp2,
+            rounds=p.https_rounds, mcp2=p.mcp2, idle=p.https_idle,
         )
         progress("https")
         startup = await sc.startup(
@@ -198,8 +212,20 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
         overhead = await _overhead.overhead(
             emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds
         )
+        overhead_json = await _overhead.overhead(
+            emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds, answer="json"
+        )
         cpu = await _overhead.wrapper_cpu(emu, client, calls=p.cpu_calls, reps=p.cpu_reps)
         progress("overhead")
+        throughput = [
+            row
+            for answer in ("json", "sse")
+            for row in await _overhead.throughput(
+                emu, users=p.throughput_users, total_calls=p.throughput_calls,
+                rounds=p.throughput_rounds, tag="tp", answer=answer,
+            )
+        ]
+        progress("throughput")
     finally:
         await client.aclose()
     scaling = []
@@ -223,7 +249,7 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
     progress("memory, adapters sessions")
     return Results(
         params=p, env={}, warm=warm, startup=startup, scaling=scaling, per_user=per_user,
-        overhead=overhead,
+        overhead=overhead, overhead_json=overhead_json,
         cpu=cpu, memory=memory, memory_adapters=memory_adapters, rss=rss, transport=transport,
-        https=https,
+        https=https, throughput=throughput,
     )

@@ -135,10 +135,15 @@ async def https_calls(
     calls: int,
     rounds: int,
     mcp2: bool = True,
+    idle: float = 0.0,
 ) -> dict[str, Any]:
     """Warm calls per mode at each (answer mode, RTT): latency, CPU, connections, handshakes.
 
-    Returns ``{"runs": [{"answer", "rtt_ms", "modes": {name: {...}}}], "mcp2": {...}}``.
+    With ``idle`` > 0, our client then waits that long and calls once more: the connections
+    and handshakes of that call show whether an idle connection is kept.
+
+    Returns ``{"runs": [{"answer", "rtt_ms", "modes": {name: {...}}}], "mcp2": {...},
+    "idle": {...}}``.
     """
     user = "https-user"
     emu.authorize(user, hm.CONNECTION)
@@ -146,6 +151,7 @@ async def https_calls(
     url = (await client.mcp.ensure_instance(hm.CONFIG, user)).url
     assert url
     runs: list[dict[str, Any]] = []
+    idle_counts: dict[str, Any] = {}
     with NetworkProcess(emu.port) as net:
         verify = hm.trust(net.ca_pem)
         proxied = hm.through(url, net.port)
@@ -196,6 +202,13 @@ async def https_calls(
                             for name in times
                         },
                     })
+            if idle > 0:
+                net.set_rtt(0.0)
+                await modes[0].timed(1)
+                net.reset_counts()
+                await asyncio.sleep(idle)
+                await modes[0].timed(1)
+                idle_counts = {"idle_s": idle, **net.counts()}
         finally:
             for mode in reversed(modes[:3]):
                 try:
@@ -207,6 +220,7 @@ async def https_calls(
             emu.set_answer_mode("sse")
     return {
         "runs": runs,
+        "idle": idle_counts,
         "calls": calls,
         "rounds": rounds,
         "mcp2": {"ran": worker is not None, "why_not": why_not if worker is None else "",

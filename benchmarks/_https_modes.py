@@ -124,7 +124,7 @@ class Bare(Mode):
 
     name = "bare_sdk"
 
-    def __init__(self, url: str, verify: ssl.SSLContext) -> None:
+    def __init__(self, url: str, verify: ssl.SSLContext | None) -> None:
         super().__init__()
         self.url = url
         self.verify = verify
@@ -132,7 +132,8 @@ class Bare(Mode):
 
     async def open(self) -> None:
         client = compat.http.AsyncClient(
-            verify=self.verify, timeout=compat.http.Timeout(30.0, read=300.0)
+            verify=self.verify if self.verify is not None else True,
+            timeout=compat.http.Timeout(30.0, read=300.0),
         )
         await self.stack.enter_async_context(client)
         read, write = await self.stack.enter_async_context(compat.open_streams(self.url, client))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain_mcp_adapters.tools import load_mcp_tools
@@ -20,21 +22,34 @@ from benchmarks._common import (
     invoke,
     median,
     ms,
+    new_client,
     new_toolkit,
     pct,
     session_of,
     tool_call,
 )
 from benchmarks._emulator import EmulatorProcess
+from benchmarks._https_modes import Bare
 from scalekit_langchain import AsyncScalekitClient, _runner
+from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
 # --------------------------------------------------------------------------- overhead
 
 
 async def overhead(
-    emu: EmulatorProcess, client: AsyncScalekitClient, *, calls: int, rounds: int
+    emu: EmulatorProcess,
+    client: AsyncScalekitClient,
+    *,
+    calls: int,
+    rounds: int,
+    answer: str = "sse",
 ) -> dict[str, Any]:
     """Our tool against a bare ``ClientSession.call_tool`` on the same session, latency 0.
+
+    ``answer``: how the emulator answers (``"sse"`` or ``"json"``). With SSE answers the bare
+    call pays a new TCP connection each time (the SDK closes an SSE answer early and only our
+    tool calls, which carry our call id, are read to the end by the session's transport);
+    with JSON answers both reuse the connection, so that run isolates the wrapper's cost.
 
     Layers, all on the toolkit's own MCP session (the first four) or on one adapters session:
 
@@ -42,13 +57,19 @@ async def overhead(
     * ``session``: our ``McpSession._call_tool`` on the session loop (re-send bookkeeping);
     * ``tool_on_session_loop``: our tool's ``ainvoke`` on the session loop (no thread hop);
     * ``tool``: our tool's ``ainvoke`` from the caller's loop: what users get;
+    * ``sync_bare``: ``ClientSession.call_tool`` driven from a plain thread, blocking on the
+      session loop (the cheapest sync use of the same session);
+    * ``sync_tool``: our tool's sync ``invoke`` from a plain thread;
     * ``adapters_bare`` / ``adapters_tool``: ``ClientSession.call_tool`` and the adapters'
       session-mode tool on one adapters session, from the caller's loop (the cost of a
       LangChain tool around an MCP call that anyone pays).
+
+    Client CPU per call (this process, all threads) is measured per layer too.
     """
-    user = "overhead-user"
+    user = f"overhead-user-{answer}"
     emu.authorize(user, CONNECTION)
     emu.clear_faults()
+    emu.set_answer_mode(answer)
     url = (await client.mcp.ensure_instance(CONFIG, user)).url
     assert url
     toolkit = new_toolkit(client, user)
@@ -86,6 +107,27 @@ async def overhead(
             async def ours(i: int) -> None:
                 await invoke(tool, i)
 
+            def sync_timed(fn: Callable[[int], Any], n: int) -> list[float]:
+                out = []
+                for i in range(n):
+                    t0 = time.perf_counter()
+                    fn(i)
+                    out.append(time.perf_counter() - t0)
+                return out
+
+            def in_thread(fn: Callable[[int], Any], n: int) -> Awaitable[list[float]]:
+                return asyncio.to_thread(sync_timed, fn, n)
+
+            def sync_bare(i: int) -> None:
+                result = _runner.run_sync(cs.call_tool(TOOL, dict(ARGS)))
+                if result.isError:
+                    raise RuntimeError("sync bare call failed")
+
+            def sync_ours(i: int) -> None:
+                message = tool.invoke(tool_call(tool, i))
+                if getattr(message, "status", None) == "error":
+                    raise RuntimeError("sync tool call failed")
+
             async def a_bare(i: int) -> Any:
                 result = await a_session.call_tool(TOOL, dict(ARGS))
                 if result.isError:
@@ -99,6 +141,8 @@ async def overhead(
                 "session": lambda n: on_loop(session, n),
                 "tool_on_session_loop": lambda n: on_loop(ours, n),
                 "tool": lambda n: timed(ours, n),
+                "sync_bare": lambda n: in_thread(sync_bare, n),
+                "sync_tool": lambda n: in_thread(sync_ours, n),
                 "adapters_bare": lambda n: timed(a_bare, n),
                 "adapters_tool": lambda n: timed(a_tool_call, n),
             }
@@ -106,21 +150,30 @@ async def overhead(
                 await run(3)
             per_round = max(1, calls // rounds)
             times: dict[str, list[float]] = {k: [] for k in layers}
+            cpu: dict[str, float] = dict.fromkeys(layers, 0.0)
             emu.reset_counts()
             for _ in range(rounds):
                 for name, run in layers.items():
+                    c0 = time.process_time()
                     times[name].extend(await run(per_round))
+                    cpu[name] += time.process_time() - c0
             counts = emu.counts()
     finally:
+        emu.set_answer_mode("sse")
         await toolkit.aclose()
     med = {k: median(v) for k, v in times.items()}
     out: dict[str, Any] = {
-        name: {"median_ms": ms(med[name]), "p95_ms": ms(pct(v, 95)), "calls": len(v)}
+        name: {
+            "median_ms": ms(med[name]), "p95_ms": ms(pct(v, 95)), "calls": len(v),
+            "client_cpu_ms_per_call": ms(cpu[name] / len(v)),
+        }
         for name, v in times.items()
     }
     out["overhead"] = med["tool"] / med["bare"] - 1.0
+    out["sync_overhead"] = med["sync_tool"] / med["sync_bare"] - 1.0
     out["adapters_overhead"] = med["adapters_tool"] / med["adapters_bare"] - 1.0
     out["counts"] = counts
+    out["answer"] = answer
     return out
 
 
@@ -196,3 +249,94 @@ async def wrapper_cpu(
     finally:
         await toolkit.aclose()
     return best
+
+
+# --------------------------------------------------------------------------- throughput
+
+
+async def throughput(
+    emu: EmulatorProcess,
+    *,
+    users: Sequence[int],
+    total_calls: int,
+    rounds: int,
+    tag: str,
+    answer: str = "sse",
+) -> list[dict[str, Any]]:
+    """Warm calls/s and client CPU per call with ``n`` users calling at once, latency 0.
+
+    For each ``n``: ``n`` users with open sessions (opened before timing) each make
+    ``total_calls // n`` (at least 3) sequential calls, all users at once, through our
+    multi-user toolkit (tool ``ainvoke`` from the caller's loop) and through ``n`` bare
+    ``mcp`` ``ClientSession``s on the caller's loop, each with the SDK's own HTTP transport.
+    The two alternate ``rounds`` times; each figure is the median over rounds. ``answer``:
+    how the emulator answers MCP POSTs (with SSE the bare sessions open a connection per call).
+    """
+    emu.set_answer_mode(answer)
+    try:
+        rows = [
+            await _throughput_at(
+                emu, n, per_user=max(3, total_calls // n), rounds=rounds, tag=f"{tag}{answer}"
+            )
+            for n in users
+        ]
+        for row in rows:
+            row["answer"] = answer
+        return rows
+    finally:
+        emu.set_answer_mode("sse")
+
+
+async def _throughput_at(
+    emu: EmulatorProcess, n: int, *, per_user: int, rounds: int, tag: str
+) -> dict[str, Any]:
+    names = [f"{tag}-{n}-{i}" for i in range(n)]
+    for name in names:
+        emu.authorize(name, CONNECTION)
+    emu.clear_faults()
+    client = new_client(emu)
+    toolkit = ScalekitMCPToolkit(client=client, config_name=CONFIG)
+    samples: dict[str, list[tuple[float, float]]] = {"ours": [], "bare_sdk": []}
+    try:
+        tools = await asyncio.gather(*(toolkit.aget_tools(user_identifier=u) for u in names))
+        urls = [(await client.mcp.ensure_instance(CONFIG, u)).url or "" for u in names]
+        async with contextlib.AsyncExitStack() as stack:
+            bare = [Bare(url, None) for url in urls]
+            for b in bare:
+                stack.push_async_callback(b.close)
+            for b in bare:  # in this task: the SDK's contexts are bound to it
+                await b.open()
+
+            async def ours_user(i: int) -> None:
+                tool = tools[i][0]
+                config: Any = {"configurable": {"user_id": names[i]}}
+                for j in range(per_user):
+                    message = await tool.ainvoke(tool_call(tool, j), config=config)
+                    if getattr(message, "status", None) == "error":
+                        raise RuntimeError("tool call failed")
+
+            async def bare_user(i: int) -> None:
+                for j in range(per_user):
+                    await bare[i].call(j)
+
+            runs = {"ours": ours_user, "bare_sdk": bare_user}
+            for fn in runs.values():  # warm-up: one call per user
+                await asyncio.gather(*(fn(i) for i in range(n)))
+            for _ in range(rounds):
+                for mode, fn in runs.items():
+                    gc.collect()
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    await asyncio.gather(*(fn(i) for i in range(n)))
+                    t1, c1 = time.perf_counter(), time.process_time()
+                    samples[mode].append((t1 - t0, c1 - c0))
+    finally:
+        await toolkit.aclose()
+        await client.aclose()
+    calls = n * per_user
+    row: dict[str, Any] = {"users": n, "calls": calls, "rounds": rounds}
+    for mode, pairs in samples.items():
+        row[mode] = {
+            "calls_per_second": median([calls / wall for wall, _ in pairs]),
+            "client_cpu_ms_per_call": ms(median([cpu / calls for _, cpu in pairs])),
+        }
+    return row
