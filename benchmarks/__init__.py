@@ -1,9 +1,17 @@
-"""Benchmarks of scalekit-langchain side by side with langchain-mcp-adapters.
+"""Benchmarks of scalekit-langchain side by side with langchain-mcp-adapters and langchain.mcp.
 
-``make bench`` (``.venv/bin/python -m benchmarks``) runs everything against a local Scalekit
-emulator (a child process on 127.0.0.1) with a latency injected per request, prints a Markdown
-report and writes it to ``benchmarks/results.md``. :func:`run` is the same in code; the test
-suite calls ``run(quick=True)`` as a smoke test and asserts request counts (never timings).
+``make bench`` (``.venv-mcp1/bin/python -m benchmarks``, the mcp 1.x stack where the adapters
+live) runs everything against a local Scalekit emulator (a child process on 127.0.0.1) with a
+latency injected per request, and over HTTPS through a network child process with a round-trip
+time (``_https.py``); the mcp 2.x clients (``langchain.mcp``) run in the ``.venv`` worker when
+that venv exists. It prints a Markdown report and writes it to ``benchmarks/results.md``.
+:func:`run` is the same in code; the test suite calls ``run(quick=True)`` as a smoke test and
+asserts request, connection and handshake counts (never timings).
+
+Modules: ``_common`` (shared helpers), ``_scenarios`` (warm calls, startup, many users),
+``_https`` + ``_https_modes`` + ``_network`` + ``_mcp2_worker`` (HTTPS), ``_overhead``
+(wrapper overhead, CPU by layer, throughput), ``_memory``, ``_report`` + ``_report_wire`` +
+``_analysis`` (the report), ``_child`` + ``_emulator`` + ``_emulator_child`` (child processes).
 """
 
 from __future__ import annotations
