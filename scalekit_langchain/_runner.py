@@ -70,8 +70,17 @@ def on_session_loop() -> bool:
 
 
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-    """Schedule ``coro`` on the session loop from any thread."""
-    return asyncio.run_coroutine_threadsafe(coro, session_loop())
+    """Schedule ``coro`` on the session loop from any thread.
+
+    Raises:
+        RuntimeError: The interpreter is shutting down (``coro`` is closed, never run).
+    """
+    try:
+        loop = session_loop()
+    except RuntimeError:
+        coro.close()
+        raise
+    return asyncio.run_coroutine_threadsafe(coro, loop)
 
 
 async def run(coro: Coroutine[Any, Any, T], *, shielded: bool = False) -> T:
