@@ -1,9 +1,17 @@
-"""Benchmarks of scalekit-langchain side by side with langchain-mcp-adapters.
+"""Benchmarks of scalekit-langchain side by side with langchain-mcp-adapters and langchain.mcp.
 
-``make bench`` (``.venv/bin/python -m benchmarks``) runs everything against a local Scalekit
-emulator (a child process on 127.0.0.1) with a latency injected per request, prints a Markdown
-report and writes it to ``benchmarks/results.md``. :func:`run` is the same in code; the test
-suite calls ``run(quick=True)`` as a smoke test and asserts request counts (never timings).
+``make bench`` (``.venv-mcp1/bin/python -m benchmarks``, the mcp 1.x stack where the adapters
+live) runs everything against a local Scalekit emulator (a child process on 127.0.0.1) with a
+latency injected per request, and over HTTPS through a network child process with a round-trip
+time (``_https.py``); the mcp 2.x clients (``langchain.mcp``) run in the ``.venv`` worker when
+that venv exists. It prints a Markdown report and writes it to ``benchmarks/results.md``.
+:func:`run` is the same in code; the test suite calls ``run(quick=True)`` as a smoke test and
+asserts request, connection and handshake counts (never timings).
+
+Modules: ``_common`` (shared helpers), ``_scenarios`` (warm calls, startup, many users),
+``_https`` + ``_https_modes`` + ``_network`` + ``_mcp2_worker`` (HTTPS), ``_overhead``
+(wrapper overhead, CPU by layer, throughput), ``_memory``, ``_report`` + ``_report_wire`` +
+``_analysis`` (the report), ``_child`` + ``_emulator`` + ``_emulator_child`` (child processes).
 """
 
 from __future__ import annotations
@@ -14,8 +22,11 @@ import sys
 import time
 from typing import Any
 
+from benchmarks import _memory, _overhead
 from benchmarks import _scenarios as sc
+from benchmarks._common import new_client, setup
 from benchmarks._emulator import EmulatorProcess
+from benchmarks._https import https_calls
 from benchmarks._report import environment, render
 
 __all__ = ["Params", "Results", "run"]
@@ -42,6 +53,16 @@ class Params:
         reference_sessions: Adapters explicit sessions opened for the memory reference.
         rss_sessions: Sessions opened to measure resident memory per session.
         transports: httpx transports created to measure the cost of one.
+        https_rtts: Round-trip times (s) of the HTTPS benchmark's network.
+        https_answers: How the emulator answers MCP POSTs in the HTTPS benchmark (sse, json).
+        https_calls: Warm calls per mode and setting in the HTTPS benchmark.
+        https_rounds: Interleaved rounds the HTTPS calls are split into.
+        https_idle: Seconds our client stays idle before one more call, to see whether its
+            connection survived (0: not measured).
+        throughput_users: User counts of the warm throughput comparison with the bare SDK.
+        throughput_calls: Calls per user count and round (split among the users).
+        throughput_rounds: Alternating rounds of the throughput comparison.
+        mcp2: Also run the mcp 2 clients (``langchain.mcp``) from the ``.venv`` worker.
         quick: A smoke run (small numbers; figures are not meaningful).
     """
 
@@ -61,6 +82,17 @@ class Params:
     reference_sessions: int = 50
     rss_sessions: int = 100
     transports: int = 20
+    https_rtts: tuple[float, ...] = (0.0, 0.010, 0.050)
+    https_answers: tuple[str, ...] = ("sse", "json")
+    https_calls: int = 100
+    # Two calls per client and round: a client waits for the others' rounds, and an idle
+    # connection expires after 5 s (httpx's keep-alive default), which is not a warm call.
+    https_rounds: int = 50
+    https_idle: float = 6.0
+    throughput_users: tuple[int, ...] = (1, 10, 100)
+    throughput_calls: int = 300
+    throughput_rounds: int = 3
+    mcp2: bool = True
     quick: bool = False
 
     @classmethod
@@ -70,7 +102,9 @@ class Params:
             latency=0.0, warm_calls=6, warm_rounds=2, startup_reps=1, probe=0.02, users=4,
             calls_per_user=2, scaling=(2, 4), overhead_calls=10, overhead_rounds=2,
             cpu_calls=20, cpu_reps=1, memory_sizes=(3,), reference_sessions=3, rss_sessions=3,
-            transports=2, quick=True,
+            transports=2, https_rtts=(0.0, 0.005), https_answers=("sse", "json"),
+            https_calls=6, https_rounds=2, https_idle=0.0, throughput_users=(1, 3),
+            throughput_calls=6, throughput_rounds=1, mcp2=False, quick=True,
         )
 
 
@@ -85,11 +119,14 @@ class Results:
     scaling: list[dict[str, Any]]
     per_user: dict[str, Any]
     overhead: dict[str, Any]
+    overhead_json: dict[str, Any]
     cpu: dict[str, float]
     memory: list[dict[str, Any]]
     memory_adapters: dict[str, Any]
     rss: dict[str, Any]
     transport: dict[str, float]
+    https: dict[str, Any]
+    throughput: list[dict[str, Any]]
     duration_s: float = 0.0
 
     @property
@@ -159,25 +196,44 @@ class _Progress:
 
 async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results:
     pid = emu.pid
-    client = sc.new_client(emu)
+    client = new_client(emu)
     try:
-        await sc.setup(emu, client)
+        await setup(emu, client)
         # Resident memory first: memory freed by later steps would be reused and hide growth.
-        rss = await sc.rss_per_session(emu, users=p.rss_sessions, tag="r")
-        transport = sc.transport_cost(p.transports)
+        rss = await _memory.rss_per_session(emu, users=p.rss_sessions, tag="r")
+        transport = _memory.transport_cost(p.transports)
         progress("resident memory")
         warm = await sc.warm_calls(
             emu, client, calls=p.warm_calls, rounds=p.warm_rounds, latency=p.latency
         )
         progress("warm calls")
+        https = await https_calls(
+            emu, client, rtts=p.https_rtts, answers=p.https_answers, calls=p.https_calls,
+            rounds=p.https_rounds, mcp2=p.mcp2, idle=p.https_idle,
+        )
+        progress("https")
         startup = await sc.startup(
             emu, client, reps=p.startup_reps, latency=p.latency, probe=p.probe,
             breakdown=not p.quick,
         )
         progress("startup")
-        overhead = await sc.overhead(emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds)
-        cpu = await sc.wrapper_cpu(emu, client, calls=p.cpu_calls, reps=p.cpu_reps)
+        overhead = await _overhead.overhead(
+            emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds
+        )
+        overhead_json = await _overhead.overhead(
+            emu, client, calls=p.overhead_calls, rounds=p.overhead_rounds, answer="json"
+        )
+        cpu = await _overhead.wrapper_cpu(emu, client, calls=p.cpu_calls, reps=p.cpu_reps)
         progress("overhead")
+        throughput = [
+            row
+            for answer in ("json", "sse")
+            for row in await _overhead.throughput(
+                emu, users=p.throughput_users, total_calls=p.throughput_calls,
+                rounds=p.throughput_rounds, tag="tp", answer=answer,
+            )
+        ]
+        progress("throughput")
     finally:
         await client.aclose()
     scaling = []
@@ -193,14 +249,15 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
         multi_user=False,
     )
     progress(f"{p.users} users at once, one toolkit each")
-    memory = await sc.memory(emu, sizes=p.memory_sizes, tag="m")
+    memory = await _memory.memory(emu, sizes=p.memory_sizes, tag="m")
     progress("memory")
     memory_adapters = (
-        await sc.memory(emu, sizes=[p.reference_sessions], tag="ma", adapters=True)
+        await _memory.memory(emu, sizes=[p.reference_sessions], tag="ma", adapters=True)
     )[-1]
     progress("memory, adapters sessions")
     return Results(
         params=p, env={}, warm=warm, startup=startup, scaling=scaling, per_user=per_user,
-        overhead=overhead,
+        overhead=overhead, overhead_json=overhead_json,
         cpu=cpu, memory=memory, memory_adapters=memory_adapters, rss=rss, transport=transport,
+        https=https, throughput=throughput,
     )

@@ -6,8 +6,9 @@ opened it. Callers come from everywhere: ``asyncio.run`` scripts, Jupyter's runn
 tie a session to whichever loop happened to open it (and lose it when that loop closes), every
 session lives on this loop, in a daemon thread, and callers are marshalled to it:
 
-* async callers on another loop await a ``concurrent.futures.Future`` wrapped for their loop
-  (cancelling the caller cancels the work on the session loop);
+* async callers on another loop await a future of their own loop that the session loop settles
+  (cancelling the caller cancels the work on the session loop); one wake-up each way and no
+  ``concurrent.futures`` machinery, since this hop is paid by every tool call;
 * sync callers block on the future (never from the session loop itself);
 * code already on the session loop awaits directly.
 """
@@ -17,15 +18,17 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import sys
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
+_stopped = False  # set at interpreter exit: no new session loop after that
 
 
 def _serve(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
@@ -35,9 +38,16 @@ def _serve(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
 
 
 def session_loop() -> asyncio.AbstractEventLoop:
-    """The process-wide session loop, started on first use."""
+    """The process-wide session loop, started on first use.
+
+    Raises:
+        RuntimeError: The interpreter is shutting down (a new thread would never start, and
+            a finalizer waiting for it would hang the exit).
+    """
     global _loop, _thread
     with _lock:
+        if _stopped or sys.is_finalizing():
+            raise RuntimeError("scalekit-langchain's session loop is shut down")
         if _loop is None or _loop.is_closed() or _thread is None or not _thread.is_alive():
             loop = asyncio.new_event_loop()
             started = threading.Event()
@@ -60,15 +70,104 @@ def on_session_loop() -> bool:
 
 
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-    """Schedule ``coro`` on the session loop from any thread."""
-    return asyncio.run_coroutine_threadsafe(coro, session_loop())
+    """Schedule ``coro`` on the session loop from any thread.
+
+    Raises:
+        RuntimeError: The interpreter is shutting down (``coro`` is closed, never run).
+    """
+    try:
+        loop = session_loop()
+    except RuntimeError:
+        coro.close()
+        raise
+    return asyncio.run_coroutine_threadsafe(coro, loop)
 
 
-async def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro`` on the session loop, from any event loop."""
+async def run(coro: Coroutine[Any, Any, T], *, shielded: bool = False) -> T:
+    """Await ``coro`` on the session loop, from any event loop.
+
+    Cancelling the caller cancels ``coro`` on the session loop (without waiting for it), unless
+    ``shielded``: then ``coro`` runs to its end whatever happens to the caller (from another
+    loop; on the session loop itself ``shielded`` has no effect, callers shield there).
+    """
     if on_session_loop():
         return await coro
-    return await asyncio.wrap_future(submit(coro))
+    hop: _Hop[T] = _Hop(coro, asyncio.get_running_loop(), session_loop())
+    try:
+        return await hop.waiter
+    except asyncio.CancelledError:
+        if not shielded:
+            hop.cancel()
+        raise
+
+
+class _Hop(Generic[T]):
+    """One coroutine sent to the session loop, its outcome sent back to the caller's loop.
+
+    What ``run_coroutine_threadsafe`` + ``wrap_future`` do, with one ``call_soon_threadsafe``
+    each way and nothing else: the task is created in a copy of the caller's context (as
+    ``call_soon_threadsafe`` copies it), so context variables travel with the call.
+    """
+
+    __slots__ = ("_caller", "_coro", "_target", "_task", "cancelled", "waiter")
+
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, T],
+        caller: asyncio.AbstractEventLoop,
+        target: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._coro: Coroutine[Any, Any, T] | None = coro
+        self._caller = caller
+        self._target = target
+        self._task: asyncio.Task[T] | None = None
+        self.cancelled = False
+        self.waiter: asyncio.Future[T] = caller.create_future()
+        target.call_soon_threadsafe(self._start)
+
+    def _start(self) -> None:  # on the session loop
+        coro, self._coro = self._coro, None
+        assert coro is not None
+        if self.cancelled:
+            coro.close()
+            return
+        self._task = self._target.create_task(coro)
+        self._task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[T]) -> None:  # on the session loop
+        if task.cancelled():
+            outcome: tuple[str, Any] = ("cancel", None)
+        else:
+            error = task.exception()  # retrieved here, so never reported as unretrieved
+            outcome = ("error", error) if error is not None else ("result", task.result())
+        try:
+            self._caller.call_soon_threadsafe(self._settle, outcome)
+        except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+            pass
+
+    def _settle(self, outcome: tuple[str, Any]) -> None:  # on the caller's loop
+        waiter = self.waiter
+        if waiter.done():
+            return
+        kind, value = outcome
+        if kind == "result":
+            waiter.set_result(value)
+        elif kind == "error":
+            waiter.set_exception(value)
+        else:
+            waiter.cancel()
+
+    def cancel(self) -> None:
+        """From the caller's loop: stop the work on the session loop (or keep it from starting)."""
+        try:
+            self._target.call_soon_threadsafe(self._cancel)
+        except RuntimeError:  # the session loop is closed
+            pass
+
+    def _cancel(self) -> None:  # on the session loop
+        self.cancelled = True
+        if self._task is not None:
+            self._task.cancel()
 
 
 def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
@@ -92,6 +191,9 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 
 def _shutdown() -> None:
     """At interpreter exit: cancel what still runs on the session loop, stop it, close it."""
+    global _stopped
+    with _lock:
+        _stopped = True
     loop, thread = _loop, _thread
     if loop is None or loop.is_closed() or thread is None or not thread.is_alive():
         return

@@ -373,6 +373,13 @@ class CallRunner:
         key: CallKey | None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
+        if key is None and not _runner.on_session_loop():
+            # Nothing to record and no sibling to wait for (outside a graph): the work on the
+            # session loop is simply not cancelled with the caller — the guarantee of the
+            # shielded task below, without a task and a shield on the caller's loop.
+            return await _runner.run(
+                self._send(user, tool, arguments, relay.callback), shielded=True
+            )
 
         async def send_and_record() -> Answer:
             try:

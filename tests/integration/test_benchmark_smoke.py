@@ -71,3 +71,41 @@ def test_report_renders(results: Any) -> None:
     assert "## Targets" in report
     assert "Quick mode" in report
     assert results.env["versions"]["langchain-mcp-adapters"]
+
+
+def _https_runs(results: Any) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = results.https["runs"]
+    assert {run["answer"] for run in runs} == {"sse", "json"}
+    return runs
+
+
+def test_https_warm_calls_open_no_connection_and_do_no_handshake(results: Any) -> None:
+    for run in _https_runs(results):
+        ours = run["modes"]["ours"]
+        assert ours["calls"] > 0
+        assert ours["requests"] == ours["calls"]  # one request per warm call
+        assert ours["connections"] == 0, run
+        assert ours["handshakes"] == 0, run
+
+
+def test_https_sdk_sessions_reconnect_per_sse_answer_only(results: Any) -> None:
+    # The SDK closes each SSE answer early, so the pool drops the connection: one TCP
+    # connection and one TLS handshake per call; JSON answers are read to their end.
+    for run in _https_runs(results):
+        for name in ("adapters_session", "bare_sdk"):
+            mode = run["modes"][name]
+            assert mode["requests"] == mode["calls"]
+            expected = mode["calls"] if run["answer"] == "sse" else 0
+            assert mode["connections"] == expected, (name, run["answer"], run["rtt_ms"])
+            assert mode["handshakes"] == expected, (name, run["answer"], run["rtt_ms"])
+
+
+def test_overhead_and_throughput_ran(results: Any) -> None:
+    assert results.overhead["answer"] == "sse"
+    assert results.overhead_json["answer"] == "json"
+    assert results.overhead_json["counts"]
+    users = {(row["answer"], row["users"]) for row in results.throughput}
+    assert users == {(a, n) for a in ("sse", "json") for n in results.params.throughput_users}
+    report = results.markdown()
+    assert "over HTTPS" in report
+    assert "Warm throughput next to the bare SDK" in report

@@ -1,0 +1,93 @@
+"""A helper process driven over a pipe: one JSON line per call, one JSON line per answer.
+
+The child prints one JSON line (its hello) when ready, then answers each line
+``[method, args, kwargs]`` read from stdin with ``{"ok": result}`` or ``{"error": "..."}``.
+End of stdin stops it. Used for the emulator (``_emulator.py``), the network (``_network.py``)
+and the mcp 2 worker (``_mcp2_worker.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+__all__ = ["PipeChild"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class PipeChild:
+    """A child process running ``script`` (a file of this package, run as a script).
+
+    Args:
+        script: File name inside ``benchmarks/``.
+        args: Extra command-line arguments.
+        python: The interpreter (default: this one).
+    """
+
+    def __init__(self, script: str, *args: str, python: str | None = None) -> None:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        self._proc = subprocess.Popen(
+            # Run as a script, not ``-m benchmarks...``: a child needs none of the benchmark
+            # package (nor its imports, which need langchain-mcp-adapters).
+            [python or sys.executable, os.path.join(ROOT, "benchmarks", script), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            self.hello: dict[str, Any] = self._readline()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pid(self) -> int:
+        """The child's process id (to read its CPU time)."""
+        return self._proc.pid
+
+    def _readline(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the child process ended (exit code {self._proc.poll()})")
+        value: dict[str, Any] = json.loads(line)
+        return value
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``method`` in the child and return its result (errors raise RuntimeError)."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps([method, args, kwargs]) + "\n")
+        self._proc.stdin.flush()
+        reply = self._readline()
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["ok"]
+
+    def close(self) -> None:
+        """Stop the child process and wait for it."""
+        proc = self._proc
+        if proc.stdin is not None and not proc.stdin.closed:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - defensive
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> PipeChild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
