@@ -162,8 +162,8 @@ def _recording_issuers(art: Artifacts) -> Iterator[None]:
 
 
 def _agent(tools: list[Any]) -> Any:
-    """A LangGraph ReAct agent whose scripted model fetches mail, then sends one."""
-    from langgraph.prebuilt import create_react_agent
+    """A ``create_agent`` agent whose scripted model fetches mail, then sends one."""
+    from langchain.agents import create_agent
 
     from scalekit_langchain.testing.scripted import ScriptedToolCallModel
 
@@ -173,7 +173,7 @@ def _agent(tools: list[Any]) -> Any:
             ("gmail_send_message", {"to": "ops@acme.example", "subject": "s", "body": "b"}),
         ]
     )
-    return create_react_agent(model, tools)
+    return create_agent(model, tools)
 
 
 async def _flow(emu: ScalekitEmulator, art: Artifacts) -> None:
