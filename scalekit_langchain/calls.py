@@ -512,12 +512,16 @@ class CallRunner:
                 requests = _url_elicitations(exc)
                 if requests:
                     raise ElicitationRequired(tool, requests) from None
-                if exc.status_code is not None:
+                if exc.status_code in (401, 403) or (
+                    exc.status_code is not None and exc.code is None
+                ):
+                    # Credentials refused (or an HTTP error with nothing for the model to fix).
                     raise error_class_for_status(exc.status_code)(
                         f"The MCP server refused {tool!r} with HTTP {exc.status_code} although "
                         f"its connections are ACTIVE: {exc.detail or 'no detail'}",
                         status_code=exc.status_code,
                     ) from None
+                # A JSON-RPC error (e.g. invalid params): the model can correct the call.
                 return (f"Error: {exc.detail or 'the server rejected the call'}", None, True)
             except NotFoundError:
                 if attempt:

@@ -234,3 +234,20 @@ async def test_url_elicitation_pauses_the_run_and_resumes_once(
         assert server.ran == [] and message.status == "error"
         assert "declined" in str(message.content)
     assert "approve.example" not in str([m.content for m in result["messages"]])
+
+
+async def test_refusals_when_nothing_is_pending(mini: tuple[Any, str]) -> None:
+    """With every connection fine, a JSON-RPC error is for the model; a 403 is for the operator."""
+    from scalekit_langchain import PermissionDeniedError
+
+    server, url = mini
+    async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+        send = {t.name: t for t in await toolkit.aget_tools()}["send"]
+        server.fail_next("tools/call", 400, rpc_error=(-32602, "subject must be a string"))
+        message = await send.ainvoke({"name": "send", "args": {"subject": "x"}, "id": "c1", "type": "tool_call"})
+        assert message.status == "error" and "subject must be a string" in str(message.content)
+        server.fail_next("tools/call", 403, rpc_error=(-32001, "forbidden"))
+        with pytest.raises(PermissionDeniedError):
+            await send.ainvoke({"subject": "y"})
+        await send.ainvoke({"subject": "z"})  # and the session still serves calls
+    assert server.ran == ["z"]  # neither refused call ran
