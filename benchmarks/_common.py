@@ -23,9 +23,8 @@ __all__ = [
 
 
 def session_of(toolkit: ScalekitMCPToolkit, user: str) -> Any:
-    """The user's open MCP session inside a toolkit (benchmarks reach past the public API)."""
-    assert toolkit._runner is not None
-    session = toolkit._runner.pool.peek(user)
+    """The user's open MCP session inside a toolkit."""
+    session = toolkit.session_pool.peek(user)
     assert session is not None
     return session
 

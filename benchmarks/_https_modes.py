@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
-from scalekit_langchain import AsyncScalekitClient
-from scalekit_langchain import _mcp_compat as compat
+from scalekit_langchain import AsyncScalekitClient, _mcp_stack
+from scalekit_langchain._mcp_session import SessionOpener
 from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
 CONFIG = "bench-gmail"
@@ -100,9 +100,9 @@ class Ours(Mode):
         self.tool: BaseTool | None = None
 
     async def open(self) -> None:
-        runner = self.toolkit._calls()  # the benchmark reaches past the public API here
-        access = runner.access
-        made: Callable[[str], Any] = access.connect_params
+        opener = self.toolkit.session_pool.factory
+        assert isinstance(opener, SessionOpener)
+        made: Callable[[str], Any] = opener.params_for
 
         async def connect_params(user: str) -> Any:
             params = await made(user)
@@ -110,7 +110,7 @@ class Ours(Mode):
                 params, url=through(params.url, self.port), verify=self.verify
             )
 
-        access.connect_params = connect_params  # type: ignore[method-assign]
+        opener.params_for = connect_params
         self.stack.push_async_callback(self.toolkit.aclose)
         self.tool = (await self.toolkit.aget_tools())[0]
 
@@ -131,13 +131,14 @@ class Bare(Mode):
         self.session: Any = None
 
     async def open(self) -> None:
-        client = compat.http.AsyncClient(
+        client = _mcp_stack.http.AsyncClient(
             verify=self.verify if self.verify is not None else True,
-            timeout=compat.http.Timeout(30.0, read=300.0),
+            timeout=_mcp_stack.http.Timeout(30.0, read=300.0),
         )
         await self.stack.enter_async_context(client)
-        read, write = await self.stack.enter_async_context(compat.open_streams(self.url, client))
-        self.session = await self.stack.enter_async_context(compat.new_session(read, write))
+        streams = _mcp_stack.open_streams(self.url, client)
+        read, write = await self.stack.enter_async_context(streams)
+        self.session = await self.stack.enter_async_context(_mcp_stack.new_session(read, write))
         await self.session.initialize()
 
     async def call(self, i: int) -> None:

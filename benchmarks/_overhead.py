@@ -30,7 +30,7 @@ from benchmarks._common import (
 )
 from benchmarks._emulator import EmulatorProcess
 from benchmarks._https_modes import Bare
-from scalekit_langchain import AsyncScalekitClient, _runner
+from scalekit_langchain import AsyncScalekitClient, _session_loop
 from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
 # --------------------------------------------------------------------------- overhead
@@ -54,7 +54,7 @@ async def overhead(
     Layers, all on the toolkit's own MCP session (the first four) or on one adapters session:
 
     * ``bare``: ``ClientSession.call_tool`` on the session loop (where the session lives);
-    * ``session``: our ``McpSession._call_tool`` on the session loop (re-send bookkeeping);
+    * ``session``: our ``McpSession.call_tool_on_loop`` on the session loop (re-send bookkeeping);
     * ``tool_on_session_loop``: our tool's ``ainvoke`` on the session loop (no thread hop);
     * ``tool``: our tool's ``ainvoke`` from the caller's loop: what users get;
     * ``sync_bare``: ``ClientSession.call_tool`` driven from a plain thread, blocking on the
@@ -77,9 +77,8 @@ async def overhead(
         tool = (await toolkit.aget_tools())[0]
         await invoke(tool, 0)
         mcp_session = session_of(toolkit, user)
-        live = mcp_session._live
-        assert live is not None and live.session is not None
-        cs = live.session
+        cs = mcp_session.sdk_session
+        assert cs is not None
         async with adapters_client(url).session(SERVER) as a_session:
             a_tool = (await load_mcp_tools(a_session))[0]
 
@@ -92,7 +91,7 @@ async def overhead(
                 return out
 
             async def on_loop(fn: Callable[[int], Awaitable[Any]], n: int) -> list[float]:
-                return await _runner.run(timed(fn, n))
+                return await _session_loop.run(timed(fn, n))
 
             async def bare(i: int) -> Any:
                 result = await cs.call_tool(TOOL, dict(ARGS))
@@ -100,7 +99,7 @@ async def overhead(
                     raise RuntimeError("bare call failed")
 
             async def session(i: int) -> Any:
-                result = await mcp_session._call_tool(TOOL, dict(ARGS))
+                result = await mcp_session.call_tool_on_loop(TOOL, dict(ARGS))
                 if result.is_error:
                     raise RuntimeError("session call failed")
 
@@ -119,7 +118,7 @@ async def overhead(
                 return asyncio.to_thread(sync_timed, fn, n)
 
             def sync_bare(i: int) -> None:
-                result = _runner.run_sync(cs.call_tool(TOOL, dict(ARGS)))
+                result = _session_loop.run_sync(cs.call_tool(TOOL, dict(ARGS)))
                 if result.isError:
                     raise RuntimeError("sync bare call failed")
 
@@ -198,10 +197,9 @@ async def wrapper_cpu(
     try:
         tool = (await toolkit.aget_tools())[0]
         mcp_session = session_of(toolkit, user)
-        live = mcp_session._live
-        assert live is not None and live.session is not None
-        cs = live.session
-        canned = await _runner.run(cs.call_tool(TOOL, dict(ARGS)))
+        cs = mcp_session.sdk_session
+        assert cs is not None
+        canned = await _session_loop.run(cs.call_tool(TOOL, dict(ARGS)))
 
         async def fake_call_tool(*args: Any, **kwargs: Any) -> Any:
             await asyncio.sleep(0)
@@ -226,19 +224,19 @@ async def wrapper_cpu(
 
                 on_session_loop = {
                     "fake": lambda i: cs.call_tool(TOOL, dict(ARGS)),
-                    "session": lambda i: mcp_session._call_tool(TOOL, dict(ARGS)),
+                    "session": lambda i: mcp_session.call_tool_on_loop(TOOL, dict(ARGS)),
                     "toolkit": lambda i: toolkit.arun_tool(TOOL, dict(ARGS), None, None),
                     "tool_on_session_loop": lambda i: tool.ainvoke(tool_call(tool, i)),
                 }
                 on_caller_loop = {
                     "tool": lambda i: tool.ainvoke(tool_call(tool, i)),
-                    "hop": lambda i: _runner.run(noop()),
+                    "hop": lambda i: _session_loop.run(noop()),
                     "adapters_tool": lambda i: a_tool.ainvoke(tool_call(a_tool, i)),
                 }
                 best: dict[str, float] = {}
                 for _ in range(reps):
                     for name, fn in on_session_loop.items():
-                        t = await _runner.run(loop(fn, calls))
+                        t = await _session_loop.run(loop(fn, calls))
                         best[name] = min(best.get(name, math.inf), t)
                     for name, fn in on_caller_loop.items():
                         t = await loop(fn, calls)

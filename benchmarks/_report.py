@@ -353,16 +353,17 @@ def render(r: Results) -> str:
     ]
     steps = [
         ("fake `ClientSession.call_tool` (the floor)", cpu["fake"], None, "-"),
-        ("+ `McpSession._call_tool` (session.py: call id, `_race`)", cpu["session"],
+        ("+ `McpSession.call_tool_on_loop` (_mcp_session.py: call id, `_race`)", cpu["session"],
          cpu["session"] - cpu["fake"], "ours"),
         ("+ `ScalekitMCPToolkit.arun_tool` (user routing, auth check, call runner)", cpu["toolkit"],
          cpu["toolkit"] - cpu["session"], "ours"),
         ("+ tool `ainvoke` on the session loop (LangChain `BaseTool`, adapters tool, our "
          "interceptor; tools.py)", cpu["tool_on_session_loop"],
          cpu["tool_on_session_loop"] - cpu["toolkit"], "mostly LangChain / adapters"),
-        ("+ from the caller's loop (`_runner.run` thread hop)", cpu["tool"],
+        ("+ from the caller's loop (`_session_loop.run` thread hop)", cpu["tool"],
          cpu["tool"] - cpu["tool_on_session_loop"], "ours"),
-        ("reference: `_runner.run` of a no-op from the caller's loop", cpu["hop"], None, "ours"),
+        ("reference: `_session_loop.run` of a no-op from the caller's loop", cpu["hop"], None,
+         "ours"),
         ("reference: adapters session-mode tool `ainvoke` (same fake)", cpu["adapters_tool"],
          cpu["adapters_tool"] - cpu["fake"], "LangChain / adapters"),
     ]

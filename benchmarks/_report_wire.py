@@ -164,7 +164,7 @@ def overhead_section(r: Results) -> list[str]:
     lines = ["", "## Wrapper overhead (latency 0, same MCP session)", ""]
     labels = {
         "bare": "bare `ClientSession.call_tool`, on the session loop",
-        "session": "ours: `McpSession._call_tool`, on the session loop",
+        "session": "ours: `McpSession.call_tool_on_loop`, on the session loop",
         "tool_on_session_loop": "ours: tool `ainvoke`, on the session loop",
         "tool": "ours: tool `ainvoke` from the caller's loop (what async users get)",
         "sync_bare": "bare `ClientSession.call_tool` from a thread, blocking (sync floor)",

@@ -1,4 +1,28 @@
-"""scalekit-langchain: per-user Scalekit MCP tools for LangChain and LangGraph agents."""
+"""scalekit-langchain: per-user Scalekit MCP tools for LangChain and LangGraph agents.
+
+Public modules: :mod:`~scalekit_langchain.toolkit` (``ScalekitMCPToolkit``),
+:mod:`~scalekit_langchain.tools`, :mod:`~scalekit_langchain.langgraph` (pause and resume),
+:mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.client`,
+:mod:`~scalekit_langchain.models`, :mod:`~scalekit_langchain.errors`,
+:mod:`~scalekit_langchain.testing` (a local Scalekit), :mod:`~scalekit_langchain.doctor`,
+:mod:`~scalekit_langchain.cli`. Every module whose name starts with ``_`` is internal.
+
+How a tool call flows through the internal modules, from the REST API up:
+
+* Scalekit's REST API: ``_rest_requests`` (credentials, validation, requests, retry rules) →
+  ``_rest_responses`` (answers, typed errors) → ``_rest_operations`` (the MCP endpoints) →
+  ``_rest_io`` (sending) → ``_rest_async`` / ``_rest_sync`` (the clients, one generated from
+  the other) on ``_client_base`` and ``_client_state`` (access token, per-user caches);
+* reaching a user's MCP server: ``_access/`` (instance URL, session token, a URL you have);
+* talking MCP: ``_mcp_stack`` (the installed SDK), ``_mcp_content`` (what answers mean),
+  ``_mcp_transport`` (what crossed the wire), ``_failure_policy`` (how a failed request ends),
+  ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_session`` (one persistent
+  session), ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
+* authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
+  ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
+  ``_discovery`` (tools from ``tools/list``);
+* the faces: ``toolkit``, ``tools``, ``langgraph``, ``middleware``.
+"""
 
 from scalekit_langchain._version import __version__
 from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient

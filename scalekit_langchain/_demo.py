@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from scalekit_langchain._base import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_URL
+from scalekit_langchain._rest_requests import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_URL
 from scalekit_langchain.client import AsyncScalekitClient
 from scalekit_langchain.errors import (
     AuthorizationRequired,
@@ -433,7 +433,7 @@ async def authorize_through_links(states: Sequence[ConnectionAuthState], *, out:
             try:
                 page = await http.get(link)
                 page.raise_for_status()
-                action = _form_action(page.text)
+                action = form_action(page.text)
                 if action is None:
                     raise ScalekitProtocolError(
                         f"the authorization page for {state.connection_name} has no form"
@@ -479,7 +479,8 @@ class _FormFinder(html.parser.HTMLParser):
                 self.action = values.get("action") or ""
 
 
-def _form_action(page: str) -> str | None:
+def form_action(page: str) -> str | None:
+    """The action URL of the first form on an HTML page (the auth page's Authorize button)."""
     finder = _FormFinder()
     finder.feed(page)
     return finder.action

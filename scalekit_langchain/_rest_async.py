@@ -16,19 +16,17 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from scalekit_langchain import _base as b
-from scalekit_langchain import _http
-from scalekit_langchain import _responses as r
-from scalekit_langchain._base import (
+from scalekit_langchain import _rest_io, _rest_requests, _rest_responses
+from scalekit_langchain._access_token import AccessToken
+from scalekit_langchain._client_base import ClientBase, options_of, share_state, state_of
+from scalekit_langchain._rest_operations import McpOperations as Ops
+from scalekit_langchain._rest_operations import token_operation
+from scalekit_langchain._rest_requests import (
     MappingInput,
     Operation,
     TransportFailure,
     check_config_name,
 )
-from scalekit_langchain._mcp_ops import McpOperations as Ops
-from scalekit_langchain._mcp_ops import token_operation
-from scalekit_langchain._shared import ClientBase
-from scalekit_langchain._tokens import AccessToken
 from scalekit_langchain.errors import ScalekitError
 from scalekit_langchain.models import (
     ConnectionAuthState,
@@ -88,13 +86,13 @@ class AsyncScalekitClient(ClientBase):
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = b.DEFAULT_MAX_RETRIES,
+        max_retries: int = _rest_requests.DEFAULT_MAX_RETRIES,
     ) -> None:
         # No frame keeps the raw secret, nor a password in env_url (refused, but later).
-        secret, url = b.wrap_secret(client_secret), b.wrap_secret(env_url)
+        secret, url = _rest_requests.wrap_secret(client_secret), _rest_requests.wrap_secret(env_url)
         del client_secret, env_url
         super().__init__(url, client_id, secret, timeout=timeout, max_retries=max_retries)
-        self._http = _http.AsyncHttp(http_client, transport, owner=type(self).__name__)
+        self._http = _rest_io.AsyncHttp(http_client, transport, owner=type(self).__name__)
         self.mcp = AsyncMcpApi(self)
 
     @classmethod
@@ -116,8 +114,8 @@ class AsyncScalekitClient(ClientBase):
             http_client: Your own ``httpx.AsyncClient`` for the new client (never closed).
             transport: An ``httpx.AsyncBaseTransport`` for the client it creates (tests).
         """
-        twin = cls(**client._options(), http_client=http_client, transport=transport)
-        twin._share_tokens_with(client)
+        twin = cls(**options_of(client), http_client=http_client, transport=transport)
+        share_state(twin, client)
         return twin
 
     async def __aenter__(self: _Self) -> _Self:
@@ -136,24 +134,27 @@ class AsyncScalekitClient(ClientBase):
         await self._http.aclose()
 
     async def _access_token(self) -> AccessToken:
-        token = self._tokens.valid()
+        token = state_of(self).tokens.valid()
         if token is not None:
             return token
         async with self._http.lock():  # single flight: the others wait and reuse it
-            token = self._tokens.valid()
+            token = state_of(self).tokens.valid()
             if token is None:
                 token = await self._fetch_token()
-                self._tokens.store(token)
+                state_of(self).tokens.store(token)
             return token
 
     async def _fetch_token(self) -> AccessToken:
-        token = r.read_token(await self._exchange(token_operation(), authenticated=False))
+        # No local holds the answer: its request carries the client secret.
+        token = _rest_responses.read_token(
+            await self._exchange(token_operation(), authenticated=False)
+        )
         if isinstance(token, ScalekitError):
             raise token  # scrubbed: no traceback, cause or context to reach the request
         return token
 
     async def _send(self, op: Operation[T]) -> T:
-        answer = r.read_answer(op, await self._exchange(op, authenticated=True))
+        answer = _rest_responses.read_answer(op, await self._exchange(op, authenticated=True))
         if isinstance(answer, ScalekitError):
             raise answer  # scrubbed: no traceback, cause or context to reach the answer
         return answer
@@ -172,26 +173,28 @@ class AsyncScalekitClient(ClientBase):
             logger.debug("-> %s %s", op.method, op.path)
             outcome = await self._http.send(self._creds, op, token, self._timeouts)
             if isinstance(outcome, TransportFailure):
-                if attempt < self._max_retries and b.should_retry_failure(op, outcome):
-                    delay = b.backoff_delay(attempt)
+                if attempt < self._max_retries and _rest_requests.should_retry_failure(op, outcome):
+                    delay = _rest_requests.backoff_delay(attempt)
                     self._log_retry(op, attempt, outcome.name, delay)
                     attempt += 1
-                    await _http.asleep(delay)
+                    await _rest_io.asleep(delay)
                     continue
-                raise r.transport_error(op, outcome)
+                raise _rest_responses.transport_error(op, outcome)
             logger.debug("<- %d %s %s", outcome.status_code, op.method, op.path)
             if token is not None and outcome.status_code == 401 and not reauthenticated:
                 # The token expired or was revoked early: fetch one (single flight), retry once.
                 reauthenticated = True
-                self._tokens.invalidate(token)
+                state_of(self).tokens.invalidate(token)
                 del outcome
                 continue
-            if attempt < self._max_retries and b.should_retry_status(op, outcome.status_code):
-                delay = b.backoff_delay(attempt, r.retry_after_seconds(outcome))
+            retry = _rest_requests.should_retry_status(op, outcome.status_code)
+            if attempt < self._max_retries and retry:
+                wait = _rest_responses.retry_after_seconds(outcome)
+                delay = _rest_requests.backoff_delay(attempt, wait)
                 self._log_retry(op, attempt, f"HTTP {outcome.status_code}", delay)
                 attempt += 1
                 del outcome
-                await _http.asleep(delay)
+                await _rest_io.asleep(delay)
                 continue
             return outcome
 

@@ -16,19 +16,17 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from scalekit_langchain import _base as b
-from scalekit_langchain import _http
-from scalekit_langchain import _responses as r
-from scalekit_langchain._base import (
+from scalekit_langchain import _rest_io, _rest_requests, _rest_responses
+from scalekit_langchain._access_token import AccessToken
+from scalekit_langchain._client_base import ClientBase, options_of, share_state, state_of
+from scalekit_langchain._rest_operations import McpOperations as Ops
+from scalekit_langchain._rest_operations import token_operation
+from scalekit_langchain._rest_requests import (
     MappingInput,
     Operation,
     TransportFailure,
     check_config_name,
 )
-from scalekit_langchain._mcp_ops import McpOperations as Ops
-from scalekit_langchain._mcp_ops import token_operation
-from scalekit_langchain._shared import ClientBase
-from scalekit_langchain._tokens import AccessToken
 from scalekit_langchain.errors import ScalekitError
 from scalekit_langchain.models import (
     ConnectionAuthState,
@@ -89,13 +87,13 @@ class ScalekitClient(ClientBase):
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout | None = None,
-        max_retries: int = b.DEFAULT_MAX_RETRIES,
+        max_retries: int = _rest_requests.DEFAULT_MAX_RETRIES,
     ) -> None:
         # No frame keeps the raw secret, nor a password in env_url (refused, but later).
-        secret, url = b.wrap_secret(client_secret), b.wrap_secret(env_url)
+        secret, url = _rest_requests.wrap_secret(client_secret), _rest_requests.wrap_secret(env_url)
         del client_secret, env_url
         super().__init__(url, client_id, secret, timeout=timeout, max_retries=max_retries)
-        self._http = _http.Http(http_client, transport, owner=type(self).__name__)
+        self._http = _rest_io.Http(http_client, transport, owner=type(self).__name__)
         self.mcp = McpApi(self)
 
     @classmethod
@@ -117,8 +115,8 @@ class ScalekitClient(ClientBase):
             http_client: Your own ``httpx.Client`` for the new client (never closed).
             transport: An ``httpx.BaseTransport`` for the client it creates (tests).
         """
-        twin = cls(**client._options(), http_client=http_client, transport=transport)
-        twin._share_tokens_with(client)
+        twin = cls(**options_of(client), http_client=http_client, transport=transport)
+        share_state(twin, client)
         return twin
 
     def __enter__(self: _Self) -> _Self:
@@ -137,24 +135,27 @@ class ScalekitClient(ClientBase):
         self._http.close()
 
     def _access_token(self) -> AccessToken:
-        token = self._tokens.valid()
+        token = state_of(self).tokens.valid()
         if token is not None:
             return token
         with self._http.lock():  # single flight: the others wait and reuse it
-            token = self._tokens.valid()
+            token = state_of(self).tokens.valid()
             if token is None:
                 token = self._fetch_token()
-                self._tokens.store(token)
+                state_of(self).tokens.store(token)
             return token
 
     def _fetch_token(self) -> AccessToken:
-        token = r.read_token(self._exchange(token_operation(), authenticated=False))
+        # No local holds the answer: its request carries the client secret.
+        token = _rest_responses.read_token(
+            self._exchange(token_operation(), authenticated=False)
+        )
         if isinstance(token, ScalekitError):
             raise token  # scrubbed: no traceback, cause or context to reach the request
         return token
 
     def _send(self, op: Operation[T]) -> T:
-        answer = r.read_answer(op, self._exchange(op, authenticated=True))
+        answer = _rest_responses.read_answer(op, self._exchange(op, authenticated=True))
         if isinstance(answer, ScalekitError):
             raise answer  # scrubbed: no traceback, cause or context to reach the answer
         return answer
@@ -173,26 +174,28 @@ class ScalekitClient(ClientBase):
             logger.debug("-> %s %s", op.method, op.path)
             outcome = self._http.send(self._creds, op, token, self._timeouts)
             if isinstance(outcome, TransportFailure):
-                if attempt < self._max_retries and b.should_retry_failure(op, outcome):
-                    delay = b.backoff_delay(attempt)
+                if attempt < self._max_retries and _rest_requests.should_retry_failure(op, outcome):
+                    delay = _rest_requests.backoff_delay(attempt)
                     self._log_retry(op, attempt, outcome.name, delay)
                     attempt += 1
-                    _http.sleep(delay)
+                    _rest_io.sleep(delay)
                     continue
-                raise r.transport_error(op, outcome)
+                raise _rest_responses.transport_error(op, outcome)
             logger.debug("<- %d %s %s", outcome.status_code, op.method, op.path)
             if token is not None and outcome.status_code == 401 and not reauthenticated:
                 # The token expired or was revoked early: fetch one (single flight), retry once.
                 reauthenticated = True
-                self._tokens.invalidate(token)
+                state_of(self).tokens.invalidate(token)
                 del outcome
                 continue
-            if attempt < self._max_retries and b.should_retry_status(op, outcome.status_code):
-                delay = b.backoff_delay(attempt, r.retry_after_seconds(outcome))
+            retry = _rest_requests.should_retry_status(op, outcome.status_code)
+            if attempt < self._max_retries and retry:
+                wait = _rest_responses.retry_after_seconds(outcome)
+                delay = _rest_requests.backoff_delay(attempt, wait)
                 self._log_retry(op, attempt, f"HTTP {outcome.status_code}", delay)
                 attempt += 1
                 del outcome
-                _http.sleep(delay)
+                _rest_io.sleep(delay)
                 continue
             return outcome
 

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
-from scalekit_langchain import _redact, _runner
-from scalekit_langchain._mcp_compat import ToolSpec
+from scalekit_langchain import _redact, _session_loop
+from scalekit_langchain._connection_auth import ConnectionMap
+from scalekit_langchain._mcp_content import ToolSpec
 from scalekit_langchain._version import __version__
-from scalekit_langchain.auth import ConnectionMap
 from scalekit_langchain.errors import ScalekitError
 
 __all__ = ["main"]
@@ -220,9 +220,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _user(value: str) -> str:
-    from scalekit_langchain import _base
+    from scalekit_langchain._rest_requests import (
+        MAX_IDENTIFIER_LEN,
+        require_identifier,
+    )
 
-    return _base.require_identifier(value, "--user", max_len=_base.MAX_IDENTIFIER_LEN)
+    return require_identifier(value, "--user", max_len=MAX_IDENTIFIER_LEN)
 
 
 # --------------------------------------------------------------------------- emulator
@@ -318,11 +321,11 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
-    from scalekit_langchain import _base
     from scalekit_langchain._demo import credentials_mode
+    from scalekit_langchain._rest_requests import check_config_name
     from scalekit_langchain.client import ScalekitClient
 
-    config_name = _base.check_config_name(args.config, "--config")
+    config_name = check_config_name(args.config, "--config")
     user = _user(args.user)
     if not credentials_mode():
         raise _UsageError(
@@ -363,7 +366,7 @@ def _tools(args: argparse.Namespace) -> int:
                 _print("")
                 _print("Tools: unknown (Scalekit returned no URL for this instance)")
                 continue
-            specs = _runner.run_sync(_list_tools(instance.url, f"{config.name}/{user}"))
+            specs = _session_loop.run_sync(_list_tools(instance.url, f"{config.name}/{user}"))
             connections = ConnectionMap(config.connection_tool_mappings)
             _print("")
             _print(f"Tools ({len(specs)})")
@@ -376,7 +379,7 @@ def _tools(args: argparse.Namespace) -> int:
 
 async def _list_tools(url: str, label: str) -> list[ToolSpec]:
     """``tools/list`` on an instance URL we already have (no ensure_instance: read-only)."""
-    from scalekit_langchain.session import ConnectParams, McpSession
+    from scalekit_langchain._mcp_session import ConnectParams, McpSession
 
     _redact.register_secret(url)
     _redact.register_secret(url.rstrip("/").rsplit("/", 1)[-1])

@@ -27,6 +27,7 @@ from scalekit_langchain.errors import AuthorizationRequired, ElicitationRequired
 from scalekit_langchain.models import ConnectionAuthState
 
 __all__ = [
+    "run_user",
     "AUTHORIZATION_INTERRUPT_TYPE",
     "authorization_gate",
     "in_graph_run",
@@ -57,6 +58,25 @@ def _configurable(config: RunnableConfig | None) -> Mapping[str, Any]:
     except (ImportError, RuntimeError):
         return {}
     return current.get("configurable") or {}
+
+
+def run_user(config: RunnableConfig | None, key: str = "user_id") -> Any:
+    """The user a LangGraph run acts for, or ``None``: ``configurable[key]``, then the run's
+    context (``context_schema``: a dict key or an attribute), then the LangGraph Platform user
+    (``runtime.server_info.user.identity``, or ``configurable["langgraph_auth_user"]``)."""
+    configurable = (config or {}).get("configurable") or {}
+    user = configurable.get(key)
+    runtime = configurable.get("__pregel_runtime")
+    if user is None:
+        context = getattr(runtime, "context", None)
+        if isinstance(context, dict):
+            user = context.get(key)
+        elif context is not None:
+            user = getattr(context, key, None)
+    if user is None:
+        server_user = getattr(getattr(runtime, "server_info", None), "user", None)
+        user = getattr(server_user or configurable.get("langgraph_auth_user"), "identity", None)
+    return user
 
 
 def in_graph_run(config: RunnableConfig | None = None) -> bool:

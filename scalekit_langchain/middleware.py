@@ -70,7 +70,7 @@ class AuthorizationMiddleware(AgentMiddleware):
         """Pause (one interrupt, every pending connection) until all are ACTIVE."""
         config = _run_config()
         user = self.toolkit.user_for_run(config)
-        while pending := self.toolkit._pending_connections(user):
+        while pending := self.toolkit.unauthorized_connections(user_identifier=user):
             pause_for_authorization(AuthorizationRequired(pending, user_identifier=user), config)
         return None
 
@@ -78,6 +78,6 @@ class AuthorizationMiddleware(AgentMiddleware):
         """Async twin of :meth:`before_agent`."""
         config = _run_config()
         user = self.toolkit.user_for_run(config)
-        while pending := await self.toolkit._apending_connections(user):
+        while pending := await self.toolkit.aunauthorized_connections(user_identifier=user):
             pause_for_authorization(AuthorizationRequired(pending, user_identifier=user), config)
         return None

@@ -2,12 +2,14 @@
 
 The toolkit wires the parts together; each lives in its own module:
 
-* :mod:`~scalekit_langchain.access` — how a user reaches the MCP server (instance URL or
+* :mod:`~scalekit_langchain._access` — how a user reaches the MCP server (instance URL or
   session token);
-* :mod:`~scalekit_langchain.auth` — last-seen connection states and the checks around a call;
-* :mod:`~scalekit_langchain.pool` — one persistent MCP session per user, lent per call;
-* :mod:`~scalekit_langchain.calls` — one call: check, send once, classify the answer;
-* :mod:`~scalekit_langchain.ledger` — answers kept so a resumed or retried node never sends twice;
+* :mod:`~scalekit_langchain._connection_auth` — last-seen connection states and the checks
+  around a call;
+* :mod:`~scalekit_langchain._session_pool` — one persistent MCP session per user, lent per call;
+* :mod:`~scalekit_langchain._calls` — one call: check, send once, classify the answer;
+* :mod:`~scalekit_langchain._call_ledger` — answers kept so a resumed or retried node never
+  sends twice;
 * :mod:`~scalekit_langchain.langgraph` — pausing the run for authorization.
 
 Example:
@@ -31,21 +33,32 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from scalekit_langchain import _base, _runner
-from scalekit_langchain.access import (
+from scalekit_langchain import _session_loop
+from scalekit_langchain._access import (
     ConnectionTokenAccess,
     InstanceAccess,
     SessionTokenAccess,
     UserAccess,
 )
-from scalekit_langchain.access.url import TokenProvider, UrlAccess
-from scalekit_langchain.auth import AuthTracker, ConnectionMap
-from scalekit_langchain.calls import CallRunner
+from scalekit_langchain._access.url import TokenProvider, UrlAccess
+from scalekit_langchain._call_ledger import CallLedger
+from scalekit_langchain._calls import CallRunner
+from scalekit_langchain._client_base import state_of
+from scalekit_langchain._connection_auth import AuthTracker, ConnectionMap
+from scalekit_langchain._discovery import discover_tools, merge_tools
+from scalekit_langchain._mcp_session import SessionOpener
+from scalekit_langchain._rest_requests import (
+    MAX_IDENTIFIER_LEN,
+    check_config_name,
+    duration_str,
+    mappings_body,
+    require_identifier,
+)
+from scalekit_langchain._session_pool import SessionPool
 from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient
 from scalekit_langchain.errors import AuthorizationRequired, ScalekitError
-from scalekit_langchain.ledger import CallLedger
+from scalekit_langchain.langgraph import run_user
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
-from scalekit_langchain.pool import SessionPool
 
 __all__ = ["ScalekitMCPToolkit"]
 
@@ -131,7 +144,8 @@ class ScalekitMCPToolkit(BaseToolkit):
     token_provider: TokenProvider | None = None
 
     _owned_client: AsyncScalekitClient | None = PrivateAttr(default=None)
-    _runner: CallRunner | None = PrivateAttr(default=None)
+    _call_runner: CallRunner | None = PrivateAttr(default=None)
+    _pending_at_connect: list[ConnectionAuthState] = PrivateAttr(default_factory=list)
     _lc_tools: list[BaseTool] | None = PrivateAttr(default=None)
     _connect_lock: asyncio.Lock | None = PrivateAttr(default=None)
     _closed: bool = PrivateAttr(default=False)
@@ -143,7 +157,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     @field_validator("config_name")
     @classmethod
     def _check_config_name(cls, value: str | None) -> str | None:
-        return None if value is None else _base.check_config_name(value, "config_name")
+        return None if value is None else check_config_name(value, "config_name")
 
     @field_validator("tool_name_prefix")
     @classmethod
@@ -174,20 +188,20 @@ class ScalekitMCPToolkit(BaseToolkit):
     @classmethod
     def _check_user(cls, value: str | None) -> str | None:
         if value is not None:
-            _base.require_identifier(value, "user_identifier", max_len=_base.MAX_IDENTIFIER_LEN)
+            require_identifier(value, "user_identifier", max_len=MAX_IDENTIFIER_LEN)
         return value
 
     @field_validator("connection_tool_mappings", mode="before")
     @classmethod
     def _check_mappings(cls, value: Any) -> Any:
         if value is not None:
-            _base.mappings_body(value)
+            mappings_body(value)
         return value
 
     @field_validator("session_token_expiry")
     @classmethod
     def _check_expiry(cls, value: timedelta) -> timedelta:
-        _base.duration_str(value)
+        duration_str(value)
         return value
 
     def __repr__(self) -> str:
@@ -230,19 +244,19 @@ class ScalekitMCPToolkit(BaseToolkit):
             NotFoundError: The config does not exist and no mappings were given to create it.
             ScalekitError: Any other failure, typed (see :mod:`scalekit_langchain.errors`).
         """
-        await _runner.run(self._connect())
+        await _session_loop.run(self._connect())
 
     def connect(self) -> None:
         """Sync :meth:`aconnect`."""
-        _runner.run_sync(self._connect())
+        _session_loop.run_sync(self._connect())
 
     async def aclose(self) -> None:
         """Close every MCP session, and the client if the toolkit created it."""
-        await _runner.run(self._aclose())
+        await _session_loop.run(self._aclose())
 
     def close(self) -> None:
         """Sync :meth:`aclose`."""
-        _runner.run_sync(self._aclose())
+        _session_loop.run_sync(self._aclose())
 
     async def aget_tools(self, *, user_identifier: str | None = None) -> list[BaseTool]:
         """The tools (connecting first if needed).
@@ -251,14 +265,14 @@ class ScalekitMCPToolkit(BaseToolkit):
             user_identifier: Multi-user mode only: whose session discovers the tools when no
                 ``discovery_user`` was configured. Tools route each call to the run's user.
         """
-        await _runner.run(self._connect(user_identifier))
+        await _session_loop.run(self._connect(user_identifier))
         assert self._lc_tools is not None
         return list(self._lc_tools)
 
     def get_tools(self, *, user_identifier: str | None = None) -> list[BaseTool]:
         """The tools (connecting first if needed); the sync twin of :meth:`aget_tools`."""
         if self._lc_tools is None or self._tools_stale:
-            _runner.run_sync(self._connect(user_identifier))
+            _session_loop.run_sync(self._connect(user_identifier))
         assert self._lc_tools is not None
         return list(self._lc_tools)
 
@@ -270,7 +284,7 @@ class ScalekitMCPToolkit(BaseToolkit):
         """Each connection's name, provider, status and (optionally) authentication link."""
         user = self._require_user(user_identifier)
         calls = self._calls()
-        return await _runner.run(calls.tracker.fetch(user, include_links=include_links))
+        return await _session_loop.run(calls.tracker.fetch(user, include_links=include_links))
 
     def auth_state(
         self, include_links: bool = True, *, user_identifier: str | None = None
@@ -278,17 +292,17 @@ class ScalekitMCPToolkit(BaseToolkit):
         """Sync :meth:`aauth_state`."""
         user = self._require_user(user_identifier)
         calls = self._calls()
-        return _runner.run_sync(calls.tracker.fetch(user, include_links=include_links))
+        return _session_loop.run_sync(calls.tracker.fetch(user, include_links=include_links))
 
     async def aensure_authorized(self, *, user_identifier: str | None = None) -> None:
         """Raise :class:`AuthorizationRequired` (with links) unless every connection is ACTIVE."""
         user = self._require_user(user_identifier)
-        await _runner.run(self._calls().tracker.require(user))
+        await _session_loop.run(self._calls().tracker.require(user))
 
     def ensure_authorized(self, *, user_identifier: str | None = None) -> None:
         """Sync :meth:`aensure_authorized`."""
         user = self._require_user(user_identifier)
-        _runner.run_sync(self._calls().tracker.require(user))
+        _session_loop.run_sync(self._calls().tracker.require(user))
 
     async def await_authorization(
         self,
@@ -330,23 +344,40 @@ class ScalekitMCPToolkit(BaseToolkit):
         user_identifier: str | None = None,
     ) -> list[ConnectionAuthState]:
         """Sync :meth:`await_authorization` (blocks the calling thread while it polls)."""
-        return _runner.run_sync(
+        return _session_loop.run_sync(
             self.await_authorization(timeout, poll_interval, user_identifier=user_identifier)
         )
 
-    async def _apending_connections(self, user: str) -> list[ConnectionAuthState]:
-        """Every connection of ``user`` that is not ACTIVE (no request while all were last seen
-        ACTIVE), with fresh links."""
-        return await _runner.run(self._calls().pending_all(user))
+    async def aunauthorized_connections(
+        self, *, user_identifier: str | None = None
+    ) -> list[ConnectionAuthState]:
+        """Every connection of the user that is not ACTIVE now, with fresh links.
 
-    def _pending_connections(self, user: str) -> list[ConnectionAuthState]:
-        """Sync :meth:`_apending_connections`."""
-        return _runner.run_sync(self._calls().pending_all(user))
+        Costs no request while every connection of the config was last seen ACTIVE (this is
+        the check :class:`~scalekit_langchain.middleware.AuthorizationMiddleware` runs before
+        the model).
+        """
+        user = self._require_user(user_identifier)
+        return await _session_loop.run(self._calls().pending_all(user))
+
+    def unauthorized_connections(
+        self, *, user_identifier: str | None = None
+    ) -> list[ConnectionAuthState]:
+        """Sync :meth:`aunauthorized_connections`."""
+        user = self._require_user(user_identifier)
+        return _session_loop.run_sync(self._calls().pending_all(user))
 
     @property
     def pending_connections(self) -> list[ConnectionAuthState]:
-        """Connections found not ACTIVE when the toolkit connected (empty if none or unknown)."""
-        return list(self._runner.pending_at_discovery) if self._runner else []
+        """Connections found not ACTIVE when the tools were discovered (a snapshot: empty if
+        none or unknown). For the state now, use :meth:`aunauthorized_connections`."""
+        return list(self._pending_at_connect)
+
+    @property
+    def session_pool(self) -> SessionPool:
+        """The pool of per-user MCP sessions, for diagnostics, tests and benchmarks:
+        ``len(pool)`` sessions are open, ``pool.peek(user)`` is one user's session."""
+        return self._calls().pool
 
     # ------------------------------------------------------------------ wiring
 
@@ -359,10 +390,6 @@ class ScalekitMCPToolkit(BaseToolkit):
                 self.client.to_async() if self.client is not None else AsyncScalekitClient()
             )
         return self._owned_client
-
-    def _cache_owner(self) -> object:
-        """What shared caches (instances, last-seen states) are keyed by: the caller's client."""
-        return self.client if self.client is not None else self._client()
 
     def _access(self) -> UserAccess:
         if self.url is not None:
@@ -384,7 +411,6 @@ class ScalekitMCPToolkit(BaseToolkit):
             return InstanceAccess(
                 client,
                 self.config_name,
-                cache_owner=self._cache_owner(),
                 mappings=self.connection_tool_mappings,
                 description=self.description,
                 instance_name=self.instance_name,
@@ -409,37 +435,45 @@ class ScalekitMCPToolkit(BaseToolkit):
     def _calls(self) -> CallRunner:
         if self._closed:
             raise ScalekitError("This toolkit is closed; create a new one")
-        if self._runner is None:
+        if self._call_runner is None:
             access = self._access()
-            owner = (
-                None if self.url is not None and self.config_name is None else self._cache_owner()
+            # Last-seen states live in the client's state (shared by its toolkits and twins); a
+            # bare URL toolkit has no client and keeps its own.
+            states = (
+                None
+                if self.url is not None and self.config_name is None
+                else state_of(self._client()).connection_states
             )
             tracker = AuthTracker(
-                access.auth_state, scope=f"{self.mode}:{self._scope}", owner=owner
+                access.auth_state, scope=f"{self.mode}:{self._scope}", states=states
             )
-            runner = CallRunner(
-                access,
-                tracker,
-                ledger=self._ledger,
+            opener = SessionOpener(
+                access.connect_params,
+                scope=access.scope,
                 call_timeout=self.call_timeout,
                 connect_timeout=self.connect_timeout,
                 refresh_margin=self.token_refresh_margin,
-                interrupt=self.interrupt_on_authorization is not False,
                 sampling_model=self.sampling_model,
                 elicitation_handler=self.elicitation_handler,
                 on_tools_changed=self._mark_tools_stale,
             )
-            runner.pool = SessionPool(
-                runner.open_session, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl
+            pool = SessionPool(
+                opener, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl
             )
-            self._runner = runner
-        return self._runner
+            self._call_runner = CallRunner(
+                access,
+                tracker,
+                pool,
+                ledger=self._ledger,
+                interrupt=self.interrupt_on_authorization is not False,
+            )
+        return self._call_runner
 
     def _require_user(self, user: str | None) -> str:
         user = user or self.user_identifier
         if not user:
             raise ValueError("user_identifier is required: pass it to the toolkit or to this call")
-        return _base.require_identifier(user, "user_identifier", max_len=_base.MAX_IDENTIFIER_LEN)
+        return require_identifier(user, "user_identifier", max_len=MAX_IDENTIFIER_LEN)
 
     def _mark_tools_stale(self) -> None:
         # A server said its tool list changed: the next get_tools() lists them again.
@@ -461,20 +495,24 @@ class ScalekitMCPToolkit(BaseToolkit):
                     "Discovering tools needs a user: pass user_identifier (one user), or in "
                     "multi-user mode discovery_user=... or aget_tools(user_identifier=...)"
                 )
-            user = _base.require_identifier(user, "user_identifier")
-            fresh = await calls.discover(
+            user = require_identifier(user, "user_identifier")
+            found = await discover_tools(  # on the session loop (see aconnect)
                 user,
+                pool=calls.pool,
+                tracker=calls.tracker,
+                connection_map=await calls.connection_map(user),
                 only=self.tools,
                 name_prefix=self.tool_name_prefix,
                 backend=self,
                 config_name=self._scope,
             )
-            self._lc_tools = _merge_tools(self._lc_tools, fresh)
+            self._pending_at_connect = found.pending
+            self._lc_tools = merge_tools(self._lc_tools, found.tools)
 
     def __del__(self) -> None:
         # An abandoned toolkit must not keep sessions and sockets open for the process's life.
         runner = getattr(self, "__pydantic_private__", None) or {}
-        calls = runner.get("_runner") if isinstance(runner, dict) else None
+        calls = runner.get("_call_runner") if isinstance(runner, dict) else None
         if calls is None or not len(calls.pool):
             return
         warnings.warn(
@@ -483,13 +521,13 @@ class ScalekitMCPToolkit(BaseToolkit):
             stacklevel=2,
         )
         try:
-            _runner.submit(calls.pool.aclose())
+            _session_loop.submit(calls.pool.aclose())
         except RuntimeError:  # interpreter shutting down
             pass
 
     async def _aclose(self) -> None:
         self._closed = True
-        runner, self._runner = self._runner, None
+        runner, self._call_runner = self._call_runner, None
         if runner is not None:
             await runner.aclose()
         if self._owned_client is not None:
@@ -509,18 +547,7 @@ class ScalekitMCPToolkit(BaseToolkit):
         """
         if self.user_identifier is not None:
             return self.user_identifier
-        configurable = (config or {}).get("configurable") or {}
-        user = configurable.get(self.user_id_key)
-        runtime = configurable.get("__pregel_runtime")
-        if user is None:
-            context = getattr(runtime, "context", None)
-            if isinstance(context, dict):
-                user = context.get(self.user_id_key)
-            elif context is not None:
-                user = getattr(context, self.user_id_key, None)
-        if user is None:  # the LangGraph Platform user
-            server_user = getattr(getattr(runtime, "server_info", None), "user", None)
-            user = getattr(server_user or configurable.get("langgraph_auth_user"), "identity", None)
+        user = run_user(config, self.user_id_key)
         if user is None:
             raise ValueError(
                 "No user for this run: pass config={'configurable': "
@@ -528,8 +555,8 @@ class ScalekitMCPToolkit(BaseToolkit):
                 f"a LangGraph context with {self.user_id_key!r}, or create the toolkit with "
                 "user_identifier"
             )
-        return _base.require_identifier(
-            str(user), self.user_id_key, max_len=_base.MAX_IDENTIFIER_LEN
+        return require_identifier(
+            str(user), self.user_id_key, max_len=MAX_IDENTIFIER_LEN
         )
 
     async def arun_tool(
@@ -555,23 +582,3 @@ class ScalekitMCPToolkit(BaseToolkit):
         return self._calls().run(
             self.user_for_run(config), mcp_name, arguments, config, tool_call_id
         )
-
-
-def _merge_tools(old: list[BaseTool] | None, fresh: list[BaseTool]) -> list[BaseTool]:
-    """The tools after a re-listing: tools already handed out keep their identity (an agent may
-    hold them) and take the new description and schema; new tools are added; tools the server
-    no longer lists are dropped from the list."""
-    if old is None:
-        return fresh
-    by_name = {t.name: t for t in old}
-    merged: list[BaseTool] = []
-    for tool in fresh:
-        kept = by_name.get(tool.name)
-        if kept is None:
-            merged.append(tool)
-            continue
-        kept.description = tool.description
-        kept.args_schema = tool.args_schema
-        kept.metadata = tool.metadata
-        merged.append(kept)
-    return merged

@@ -2,7 +2,7 @@
 
 A :class:`ScalekitMCPTool` carries the MCP tool's name, description and JSON schema, and hands
 every call to its backend (the toolkit), which routes it to the run's user, checks
-authorization, sends it once and remembers the answer (see :mod:`scalekit_langchain.ledger`).
+authorization, sends it once and remembers the answer (see :mod:`scalekit_langchain._call_ledger`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict, PrivateAttr
 
-from scalekit_langchain._mcp_compat import ToolSpec
+from scalekit_langchain._mcp_content import ToolSpec
 
 __all__ = ["ScalekitMCPTool", "ToolBackend"]
 

@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from scalekit_langchain._connection_auth import ConnectionMap
 from scalekit_langchain._version import __version__
-from scalekit_langchain.auth import ConnectionMap
 from scalekit_langchain.client import AsyncScalekitClient
 from scalekit_langchain.doctor._redaction import Redactor
 from scalekit_langchain.doctor._report import REPORT_FORMAT, DoctorReport

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from scalekit_langchain.auth import ConnectionMap, is_active
+from scalekit_langchain._connection_auth import ConnectionMap, is_active
 from scalekit_langchain.doctor._wire import ConnectionCounter, RawMcp
 
 __all__ = ["ServerContext", "probe_sdk", "probe_server"]
@@ -228,19 +228,19 @@ async def probe_sdk(
         ``warm_calls``, ``new_connections_in_warm_calls`` (None when not measurable), or
         ``error`` when the SDK failed.
     """
-    from scalekit_langchain import _mcp_compat as compat
+    from scalekit_langchain import _mcp_stack
 
     # The HTTP library the installed SDK drives (httpx on mcp 1.x, httpx2 on mcp 2).
-    counter = ConnectionCounter(compat.http.AsyncHTTPTransport())
+    counter = ConnectionCounter(_mcp_stack.http.AsyncHTTPTransport())
     obs: dict[str, Any] = {}
     async with (
-        compat.http.AsyncClient(
+        _mcp_stack.http.AsyncClient(
             transport=counter,  # type: ignore[arg-type]  # duck-typed: httpx and httpx2 alike
             headers=headers,
             timeout=ctx.timeout,
         ) as http,
-        compat.open_streams(url, http) as (read, write),
-        compat.new_session(read, write) as session,
+        _mcp_stack.open_streams(url, http) as (read, write),
+        _mcp_stack.new_session(read, write) as session,
     ):
         init = await asyncio.wait_for(session.initialize(), ctx.timeout)
         wire = init.model_dump(by_alias=True, mode="json")

@@ -67,11 +67,11 @@ class Rest:
 async def mcp_session(url: str, headers: dict[str, str] | None = None
                       ) -> AsyncIterator[ClientSession]:
     """An initialized session of the real ``mcp`` SDK client (either stack)."""
-    from scalekit_langchain import _mcp_compat as compat
+    from scalekit_langchain import _mcp_stack
 
-    async with compat.http.AsyncClient(headers=headers, timeout=10) as http, compat.open_streams(
+    async with _mcp_stack.http.AsyncClient(headers=headers, timeout=10) as http, _mcp_stack.open_streams(
         url, http
-    ) as (read, write), compat.new_session(read, write) as session:
+    ) as (read, write), _mcp_stack.new_session(read, write) as session:
         await session.initialize()
         yield session
 

@@ -59,7 +59,7 @@ async def session_run(url: str, headers: dict[str, str] | None = None) -> None:
         try:
             await session.call_tool("googlecalendar_list_events", {})
             print("  jsonrpc_error: NO ERROR (unexpected)")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             print("  jsonrpc_error mode raises:", type(exc).__name__, exc)
         rest.post("/_emulator/refusal_mode", json={"mode": "is_error_text"}, headers=ctl)
         rest.post("/_emulator/disconnect", json={"user_identifier": "zoe",

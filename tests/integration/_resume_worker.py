@@ -10,13 +10,12 @@ import asyncio
 import json
 import sys
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langchain.agents import create_agent
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
 from scalekit_langchain import ScalekitMCPToolkit
 from scalekit_langchain.testing.scripted import ScriptedReminderModel
-
 
 
 async def main(step: str, db: str) -> None:

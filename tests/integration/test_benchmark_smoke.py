@@ -9,7 +9,7 @@ import pytest
 # The benchmarks compare against langchain-mcp-adapters, which lives on the mcp 1.x stack.
 pytest.importorskip("langchain_mcp_adapters")
 
-import benchmarks  # noqa: E402  # the repository root is on sys.path (tests run from it)
+import benchmarks  # the repository root is on sys.path (tests run from it)
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ import httpx
 import jwt
 import pytest
 
-import scalekit_langchain._http as http_module
-import scalekit_langchain._tokens as tokens_module
+import scalekit_langchain._access_token as tokens_module
+import scalekit_langchain._rest_io as http_module
 from scalekit_langchain import (
     AsyncScalekitClient,
     AuthenticationError,
@@ -66,7 +66,7 @@ class Api:
 
     @property
     def max_retries(self) -> int:
-        return self.client._max_retries
+        return self.client.max_retries
 
 
 @pytest.fixture(params=["async", "sync"])
@@ -77,7 +77,7 @@ async def api(
 
 
 class _Clock:
-    """Stands in for the ``time`` module inside ``scalekit_langchain._tokens``: ``monotonic`` runs
+    """Stands in for the ``time`` module inside ``scalekit_langchain._access_token``: ``monotonic`` runs
     ``monotonic_offset`` seconds ahead; everything else is the real module."""
 
     def __init__(self, offset: float) -> None:

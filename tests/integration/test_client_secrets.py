@@ -30,7 +30,7 @@ from scalekit_langchain import (
     ScalekitClient,
     ScalekitConfigurationError,
     ScalekitError,
-    _base,
+    _rest_requests,
 )
 from scalekit_langchain.testing import ScalekitEmulator
 
@@ -47,7 +47,7 @@ INSTANCE = {"id": "inst_1", "user_identifier": "alice", "url": INSTANCE_URL}
 
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_base, "_BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(_rest_requests, "_BACKOFF_BASE", 0.001)
 
 
 # --------------------------------------------------------------------------- the walker

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from scalekit_langchain.testing._mcp_protocol import LATEST_PROTOCOL_VERSION
 
 from scalekit_langchain import AsyncScalekitClient
 from scalekit_langchain.doctor import SETTING_KEYS, DoctorReport, arun_probe, run_probe
 from scalekit_langchain.doctor._redaction import hash_user
 from scalekit_langchain.errors import ScalekitAPIError
 from scalekit_langchain.testing import ANSWER_MODES, REFUSAL_MODES, ScalekitEmulator
+from scalekit_langchain.testing._mcp_protocol import LATEST_PROTOCOL_VERSION
 
 ROUND_TRIPS = [
     (refusal, answer, "upper" if answer == "sse" else "lower")

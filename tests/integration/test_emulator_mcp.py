@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from scalekit_langchain._mcp_compat import MCP_MAJOR
+
+from scalekit_langchain._mcp_stack import MCP_MAJOR
 
 if MCP_MAJOR >= 2:  # pragma: no cover - the mcp 1.x CI run covers this file
     pytest.skip(
@@ -18,7 +18,7 @@ if MCP_MAJOR >= 2:  # pragma: no cover - the mcp 1.x CI run covers this file
         allow_module_level=True,
     )
 
-from mcp.shared.exceptions import McpError  # noqa: E402
+from mcp.shared.exceptions import McpError
 
 from scalekit_langchain.testing import ScalekitEmulator
 from tests.integration._emulator_support import (

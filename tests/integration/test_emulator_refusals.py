@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from scalekit_langchain._mcp_compat import MCP_MAJOR
+
+from scalekit_langchain._mcp_stack import MCP_MAJOR
 
 if MCP_MAJOR >= 2:  # pragma: no cover - the mcp 1.x CI run covers this file
     pytest.skip(
@@ -23,7 +24,7 @@ if MCP_MAJOR >= 2:  # pragma: no cover - the mcp 1.x CI run covers this file
         allow_module_level=True,
     )
 
-from mcp.shared.exceptions import McpError  # noqa: E402
+from mcp.shared.exceptions import McpError
 
 from scalekit_langchain.testing import REFUSAL_MODES, ScalekitEmulator
 from tests.integration._emulator_support import Rest, body_message, mcp_session, raw_init, rpc
@@ -214,7 +215,7 @@ async def test_sdk_client_gets_http_status(emu: ScalekitEmulator, rest: Rest, mo
     before = snapshot(emu)
     emu.reset_counts()
     # mcp 1.x raises the status from its transport task, which ends the client session.
-    with pytest.raises(Exception) as info:  # noqa: PT011 - an ExceptionGroup
+    with pytest.raises(Exception) as info:
         async with mcp_session(url) as session:
             await session.call_tool("gmail_send_message", SEND)
     leaves = getattr(info.value, "exceptions", [info.value])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import scalekit_langchain._base as base_module
+import scalekit_langchain._rest_requests as base_module
 from scalekit_langchain import (
     AsyncScalekitClient,
     RateLimitError,
@@ -509,9 +509,9 @@ def test_sync_tool_invoke_under_faults_from_a_thread(emu: ScalekitEmulator) -> N
                 send.invoke(_mail("sync 2"))
                 emu.fail_next(404, kind="mcp.tools/call")
                 send.invoke(_mail("sync 3"))
-            from scalekit_langchain import _runner
+            from scalekit_langchain import _session_loop
 
-            _runner.run_sync(client.aclose())
+            _session_loop.run_sync(client.aclose())
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -571,9 +571,9 @@ async def _session_loop_tasks() -> set[asyncio.Task[Any]]:
         current = asyncio.current_task()
         return {t for t in asyncio.all_tasks() if t is not current and not t.done()}
 
-    from scalekit_langchain import _runner
+    from scalekit_langchain import _session_loop
 
-    future = asyncio.run_coroutine_threadsafe(collect(), _runner.session_loop())
+    future = asyncio.run_coroutine_threadsafe(collect(), _session_loop.session_loop())
     return await asyncio.wrap_future(future)
 
 

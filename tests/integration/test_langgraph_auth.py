@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
-from langchain.agents import create_agent
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 
@@ -29,7 +29,6 @@ from scalekit_langchain import (
 )
 from scalekit_langchain.testing import ScalekitEmulator
 from scalekit_langchain.testing.scripted import ScriptedReminderModel, ScriptedToolCallModel
-
 
 CONFIG = "email-calendar-assistant"
 MAPPINGS = [
@@ -122,9 +121,9 @@ def sync_toolkit(emu: ScalekitEmulator) -> Iterator[ScalekitMCPToolkit]:
     with toolkit:
         yield toolkit
     assert toolkit.client is not None
-    from scalekit_langchain import _runner
+    from scalekit_langchain import _session_loop
 
-    _runner.run_sync(toolkit.client.aclose())
+    _session_loop.run_sync(toolkit.client.aclose())
 
 
 def test_sync_agent_interrupt_then_resume(emu: ScalekitEmulator, sync_toolkit: ScalekitMCPToolkit) -> None:

@@ -14,7 +14,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from pydantic import BaseModel
 
 from scalekit_langchain import ScalekitMCPToolkit
-from scalekit_langchain._mcp_compat import MCP_MAJOR
+from scalekit_langchain._mcp_stack import MCP_MAJOR
 from tests.integration._mini_mcp import Served
 
 # The tools' `ctx: Context` annotations are read from this module's globals.

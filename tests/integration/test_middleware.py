@@ -125,9 +125,9 @@ def test_sync_agent_with_the_middleware(emu: ScalekitEmulator) -> None:
         emu.authorize(user, "MY_CALENDAR")
         result = agent.invoke(resume_authorization(result), run)
         assert "__interrupt__" not in result
-    from scalekit_langchain import _runner
+    from scalekit_langchain import _session_loop
 
-    _runner.run_sync(client.aclose())
+    _session_loop.run_sync(client.aclose())
     assert len(emu.user_data(user).sent) == 1
     assert len(new_events(emu, user)) == 1
 

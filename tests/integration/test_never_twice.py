@@ -213,9 +213,9 @@ def test_sync_resume_sends_the_mail_once(emu: ScalekitEmulator, shape: str) -> N
         emu.authorize(USER, "MY_CALENDAR")
         result = graph.invoke(resume_authorization(result), run)
         assert not _interrupts(result)
-    from scalekit_langchain import _runner
+    from scalekit_langchain import _session_loop
 
-    _runner.run_sync(client.aclose())
+    _session_loop.run_sync(client.aclose())
     assert _sent(emu) == 1
     assert len(new_events(emu, USER)) == 1
 
@@ -248,9 +248,9 @@ def test_sync_sqlite_checkpointer(emu: ScalekitEmulator, tmp_path: Path) -> None
         emu.authorize(USER, "MY_CALENDAR")
         result = graph.invoke(resume_authorization(result), run)
         assert not _interrupts(result)
-    from scalekit_langchain import _runner
+    from scalekit_langchain import _session_loop
 
-    _runner.run_sync(client.aclose())
+    _session_loop.run_sync(client.aclose())
     assert _sent(emu) == 1
     assert len(new_events(emu, USER)) == 1
 

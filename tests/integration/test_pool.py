@@ -58,8 +58,7 @@ async def test_many_users_through_few_sessions_all_succeed(
             return_exceptions=True,
         )
         assert [r for r in results if isinstance(r, BaseException)] == []
-        assert toolkit._runner is not None
-        assert len(toolkit._runner.pool) <= max_sessions
+        assert len(toolkit.session_pool) <= max_sessions
     for user in names:
         assert [m["subject"] for m in emu.user_data(user).sent] == [f"hello {user}"]
     assert emu.count("mcp.tools/call") == users
@@ -72,8 +71,7 @@ async def test_idle_sessions_close_on_a_timer_without_another_call(
     async with _shared(client, session_idle_ttl=0.2) as toolkit:
         fetch = {t.name: t for t in await toolkit.aget_tools()}["gmail_fetch_mails"]
         await fetch.ainvoke({"max_results": 1}, config={"configurable": {"user_id": "u0"}})
-        assert toolkit._runner is not None
-        pool = toolkit._runner.pool
+        pool = toolkit.session_pool
         assert len(pool) == 1
         deadline = time.monotonic() + 10
         while len(pool) and time.monotonic() < deadline:

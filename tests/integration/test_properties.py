@@ -23,7 +23,12 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
-from scalekit_langchain import ScalekitClient, ScalekitError, ScalekitMCPToolkit
+from scalekit_langchain import (
+    ScalekitClient,
+    ScalekitError,
+    ScalekitMCPToolkit,
+    ScalekitProtocolError,
+)
 from scalekit_langchain.testing import ScalekitEmulator
 
 USER = "prop-user"
@@ -86,7 +91,7 @@ def emu() -> Iterator[ScalekitEmulator]:
 
 @pytest.fixture(scope="module")
 def send_tool(emu: ScalekitEmulator) -> Iterator[Any]:
-    from scalekit_langchain import AsyncScalekitClient, _runner
+    from scalekit_langchain import AsyncScalekitClient, _session_loop
 
     client = AsyncScalekitClient(emu.env_url, emu.client_id, emu.client_secret)
     toolkit = ScalekitMCPToolkit(
@@ -101,7 +106,7 @@ def send_tool(emu: ScalekitEmulator) -> Iterator[Any]:
             tools = {t.name: t for t in toolkit.get_tools()}
             yield tools["gmail_send_message"]
     finally:
-        _runner.run_sync(client.aclose())
+        _session_loop.run_sync(client.aclose())
 
 
 def _schema_valid(schema: dict[str, Any], args: dict[str, Any]) -> bool:
@@ -277,14 +282,16 @@ def _odd_page_token(body: Any) -> bool:
 def test_non_string_page_token_is_a_protocol_error(call: str, token: Any) -> None:
     key = "instances" if call == "list_instances" else "configs"
 
+    seen: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
         return httpx.Response(200, json={key: [], "next_page_token": token})
 
-    with _client(handler) as client:
-        try:
-            CALLS[call](client)
-        except ScalekitError:
-            pass
+    with _client(handler) as client, pytest.raises(ScalekitProtocolError) as info:
+        CALLS[call](client)
+    assert "next_page_token is not a string" in str(info.value)
+    assert len(seen) == 1  # the bad page ends the listing: no request for a next page
 
 
 def _odd_details(body: Any) -> bool:

@@ -127,7 +127,7 @@ class _User(io.TextIOBase):
     def _open(self, link: str) -> None:
         page = self._http.get(link)
         page.raise_for_status()
-        action = _demo._form_action(page.text)
+        action = _demo.form_action(page.text)
         assert action is not None, "the authorization page has no form"
         self._http.post(urljoin(str(page.url), action)).raise_for_status()
 

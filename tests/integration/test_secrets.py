@@ -30,7 +30,7 @@ from scalekit_langchain import (
     ScalekitClient,
     ScalekitError,
     ScalekitMCPToolkit,
-    _runner,
+    _session_loop,
 )
 from scalekit_langchain.testing import ScalekitEmulator
 from scalekit_langchain.testing._state import EmulatorState
@@ -416,4 +416,4 @@ def test_session_loop_is_idle_after_the_run(artifacts: Artifacts) -> None:
         current = asyncio.current_task()
         return [t.get_name() for t in asyncio.all_tasks() if t is not current and not t.done()]
 
-    assert _runner.run_sync(pending()) == []
+    assert _session_loop.run_sync(pending()) == []

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scalekit_langchain._mcp_compat import ToolResult, ToolSpec
+from scalekit_langchain._mcp_content import ToolResult, ToolSpec
+from scalekit_langchain._mcp_session import ConnectParams, McpSession
 from scalekit_langchain._version import __version__
 from scalekit_langchain.errors import (
     AuthenticationError,
@@ -26,7 +27,6 @@ from scalekit_langchain.errors import (
     ToolCallOutcomeUnknown,
     ToolCallRejected,
 )
-from scalekit_langchain.session import ConnectParams, McpSession
 from tests.integration._mini_mcp import MiniMcp, Served
 
 

@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Iterator
 import httpx
 import pytest
 
-from scalekit_langchain._mcp_compat import http
+from scalekit_langchain._mcp_session import ConnectParams, McpSession
+from scalekit_langchain._mcp_stack import http
 from scalekit_langchain.errors import ScalekitError
-from scalekit_langchain.session import ConnectParams, McpSession
 from tests.integration._mini_mcp import CountingProxy, MiniMcp, Served, free_port, self_signed
 
 if sys.version_info < (3, 11):  # pragma: no cover

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from scalekit_langchain import _wire
-from scalekit_langchain._mcp_compat import MCP_MAJOR
-from scalekit_langchain.session import ConnectParams, McpSession
+from scalekit_langchain import _mcp_transport
+from scalekit_langchain._mcp_session import ConnectParams, McpSession
+from scalekit_langchain._mcp_stack import MCP_MAJOR
 from tests.integration._mini_mcp import CountingProxy, MiniMcp, Served, self_signed
 
 WARM_CALLS = 20
@@ -31,7 +31,7 @@ WARM_CALLS = 20
 def _patient_read_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     # The read-ahead gives up after 0.1 s (servers that keep an answer's stream open); the
     # servers here run in this process, whose threads a loaded CI machine may starve that long.
-    monkeypatch.setattr(_wire, "_READ_AHEAD_SECONDS", 1.0)
+    monkeypatch.setattr(_mcp_transport, "_READ_AHEAD_SECONDS", 1.0)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ async def test_without_reading_answers_to_their_end_each_sse_call_costs_a_connec
     async def closed_at_once(self: Any, limit: float = 0.0) -> list[bytes]:
         return []
 
-    monkeypatch.setattr(_wire._AnswerStream, "_read_rest", closed_at_once)
+    monkeypatch.setattr(_mcp_transport.AnswerStream, "_read_rest", closed_at_once)
     server = MiniMcp(answer="sse")
     with Served(server) as served, CountingProxy(served.port) as proxy:
         url = f"http://127.0.0.1:{proxy.port}{server.path}"

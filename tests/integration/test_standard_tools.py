@@ -15,7 +15,7 @@ from langchain_core.tools import BaseTool
 from langchain_tests.integration_tests import ToolsIntegrationTests
 from langchain_tests.unit_tests import ToolsUnitTests
 
-from scalekit_langchain import AsyncScalekitClient, ScalekitMCPToolkit, _runner
+from scalekit_langchain import AsyncScalekitClient, ScalekitMCPToolkit, _session_loop
 from scalekit_langchain.testing import ScalekitEmulator
 
 USER = "standard-user"
@@ -44,7 +44,7 @@ def _toolkit_tools() -> Iterator[None]:
                 yield
         finally:
             _TOOLS.clear()
-            _runner.run_sync(client.aclose())
+            _session_loop.run_sync(client.aclose())
 
 
 def _event_args() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scalekit_langchain import AsyncScalekitClient, ScalekitError, _runner
+from scalekit_langchain import AsyncScalekitClient, ScalekitError, _session_loop
 from scalekit_langchain.testing import ScalekitEmulator
 from tests.integration._toolkit_support import (
     USER,
@@ -224,18 +224,18 @@ async def test_close_leaves_no_tasks_on_the_session_loop_and_no_resource_warning
     emulator: ScalekitEmulator, aclient: AsyncScalekitClient
 ) -> None:
     authorize_all(emulator)
-    before = await _runner.run(session_loop_tasks())
+    before = await _session_loop.run(session_loop_tasks())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         toolkit = mail_toolkit(aclient)
         tools = by_name(await toolkit.aget_tools())
         await tools["gmail_send_message"].ainvoke(mail("before close"))
         await asyncio.to_thread(tools["gmail_fetch_mails"].invoke, {"max_results": 1})
-        during = await _runner.run(session_loop_tasks())
+        during = await _session_loop.run(session_loop_tasks())
         assert during - before, "an open toolkit should hold its session task"
         await toolkit.aclose()
         await toolkit.aclose()  # idempotent
-        after = await _runner.run(session_loop_tasks())
+        after = await _session_loop.run(session_loop_tasks())
         gc.collect()
     leaked = after - before
     assert not leaked, sorted(t.get_name() for t in leaked)
@@ -247,10 +247,10 @@ async def test_close_leaves_no_tasks_on_the_session_loop_and_no_resource_warning
 
 
 def test_sync_close_leaves_no_tasks_on_the_session_loop(env_emulator: ScalekitEmulator) -> None:
-    before = _runner.run_sync(session_loop_tasks())
+    before = _session_loop.run_sync(session_loop_tasks())
     toolkit = seed_toolkit(None)
     with toolkit:
         by_name(toolkit.get_tools())["gmail_fetch_mails"].invoke({"max_results": 1})
-    after = _runner.run_sync(session_loop_tasks())
+    after = _session_loop.run_sync(session_loop_tasks())
     leaked = after - before
     assert not leaked, sorted(t.get_name() for t in leaked)

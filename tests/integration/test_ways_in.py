@@ -44,10 +44,10 @@ async def test_a_pre_authenticated_instance_url(emu: ScalekitEmulator, client: A
 
 
 def test_a_pre_authenticated_url_sync(emu: ScalekitEmulator, client: AsyncScalekitClient) -> None:
-    from scalekit_langchain import _runner
+    from scalekit_langchain import _session_loop
 
     emu.authorize(USER, "MY_GMAIL")
-    instance = _runner.run_sync(client.mcp.ensure_instance(MAIL_CONFIG, USER))
+    instance = _session_loop.run_sync(client.mcp.ensure_instance(MAIL_CONFIG, USER))
     assert instance.url
     with ScalekitMCPToolkit(url=instance.url, user_identifier=USER) as toolkit:
         fetch = {t.name: t for t in toolkit.get_tools()}["gmail_fetch_mails"]

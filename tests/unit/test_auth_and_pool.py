@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 
-from scalekit_langchain._mcp_compat import ToolResult
-from scalekit_langchain.auth import AuthTracker, ConnectionMap, is_active, looks_like_refusal
+from scalekit_langchain._call_ledger import call_key
+from scalekit_langchain._client_state import ClientState
+from scalekit_langchain._connection_auth import (
+    AuthTracker,
+    ConnectionMap,
+    is_active,
+    looks_like_refusal,
+)
+from scalekit_langchain._mcp_content import ToolResult
+from scalekit_langchain._session_pool import SessionPool
 from scalekit_langchain.errors import AuthorizationRequired
-from scalekit_langchain.ledger import call_key
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
-from scalekit_langchain.pool import SessionPool
 
 M = McpConfigConnectionToolMapping
 
@@ -108,16 +114,17 @@ async def test_tracker_checks_only_what_was_not_seen_active() -> None:
     assert [c.connection_name for c in await tracker.pending("u", ["C"])] == ["C"]
 
 
-def test_tracker_shares_states_per_owner() -> None:
-    owner = type("Owner", (), {})()
+def test_trackers_of_one_client_share_states_by_scope() -> None:
+    states = ClientState().connection_states
 
     async def fetch(user: str, links: bool) -> list[ConnectionAuthState]:
         return []
 
-    first = AuthTracker(fetch, scope="cfg", owner=owner)
+    first = AuthTracker(fetch, scope="cfg", states=states)
     first.record("u", [ConnectionAuthState(connection_name="A", connected_account_status="ACTIVE")])
-    assert AuthTracker(fetch, scope="cfg", owner=owner).known_active("u", ["A"])
-    assert not AuthTracker(fetch, scope="other", owner=owner).known_active("u", ["A"])
+    assert AuthTracker(fetch, scope="cfg", states=states).known_active("u", ["A"])
+    assert not AuthTracker(fetch, scope="other", states=states).known_active("u", ["A"])
+    assert not AuthTracker(fetch, scope="cfg").known_active("u", ["A"])  # a cache of its own
 
 
 def test_call_key_needs_a_graph_and_a_call_id() -> None:

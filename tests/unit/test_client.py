@@ -24,7 +24,7 @@ from scalekit_langchain import (
     ScalekitProtocolError,
     ScalekitTimeoutError,
     ServerError,
-    _base,
+    _rest_requests,
 )
 from tests.unit.fake_scalekit import ACCESS, ENV, SECRET, FakeScalekit, body, error_body
 
@@ -52,7 +52,7 @@ INSTANCE = {
 
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_base, "_BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(_rest_requests, "_BACKOFF_BASE", 0.001)
 
 
 def make_async(fake: FakeScalekit, **kw: Any) -> AsyncScalekitClient:

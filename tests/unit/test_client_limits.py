@@ -20,8 +20,9 @@ from scalekit_langchain import (
     ScalekitClient,
     ScalekitConfigurationError,
     ScalekitTimeoutError,
-    _base,
+    _rest_requests,
 )
+from scalekit_langchain._client_base import state_of
 from tests.unit.fake_scalekit import ACCESS, ENV, SECRET, FakeScalekit
 
 CONFIG = {"id": "cfg_1", "name": "abc", "connection_tool_mappings": []}
@@ -32,7 +33,7 @@ ENV_VARS = ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(_base, "_BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(_rest_requests, "_BACKOFF_BASE", 0.001)
 
 
 def config_fake() -> FakeScalekit:
@@ -65,12 +66,12 @@ def test_bad_httpx_timeout_phase_is_named(timeout: httpx.Timeout, phase: str) ->
 
 
 def test_timeout_is_a_total_deadline_per_request() -> None:
-    assert _base.resolve_timeouts(5).total == 5.0
-    assert _base.resolve_timeouts(5).phases.connect == 5.0
-    assert _base.resolve_timeouts(60).phases.connect == 10.0  # connecting gets at most 10 s
-    assert _base.resolve_timeouts(None).total == 30.0
-    assert _base.resolve_timeouts(httpx.Timeout(2.0, read=7.0)).total == 7.0
-    assert _base.resolve_timeouts(httpx.Timeout(None)).total is None
+    assert _rest_requests.resolve_timeouts(5).total == 5.0
+    assert _rest_requests.resolve_timeouts(5).phases.connect == 5.0
+    assert _rest_requests.resolve_timeouts(60).phases.connect == 10.0  # connecting gets at most 10 s
+    assert _rest_requests.resolve_timeouts(None).total == 30.0
+    assert _rest_requests.resolve_timeouts(httpx.Timeout(2.0, read=7.0)).total == 7.0
+    assert _rest_requests.resolve_timeouts(httpx.Timeout(None)).total is None
 
 
 async def test_async_deadline_covers_the_whole_answer() -> None:
@@ -134,7 +135,7 @@ async def test_ordinary_identifiers_still_pass() -> None:
 
 def test_config_name_with_trailing_newline_is_refused() -> None:
     with pytest.raises(ValueError, match="name"):
-        _base.check_config_name("abc\n")
+        _rest_requests.check_config_name("abc\n")
 
 
 # ----------------------------------------------------------------- env URL and repr
@@ -192,7 +193,7 @@ def test_partial_environment_names_the_missing_variables(
     for var in present:
         monkeypatch.setenv(var, values[var])
     missing = [v for v in ENV_VARS if v not in present]
-    for make in (AsyncScalekitClient, ScalekitClient, _base.credentials_from_env_available):
+    for make in (AsyncScalekitClient, ScalekitClient, _rest_requests.credentials_from_env_available):
         with pytest.raises(ScalekitConfigurationError) as err:
             make()
         text = str(err.value)
@@ -205,7 +206,7 @@ def test_partial_environment_names_the_missing_variables(
 
 
 def test_no_environment_and_no_arguments_names_all_three() -> None:
-    assert _base.credentials_from_env_available() is False
+    assert _rest_requests.credentials_from_env_available() is False
     with pytest.raises(ScalekitConfigurationError, match="Missing") as err:
         ScalekitClient()
     for var in ENV_VARS:
@@ -216,7 +217,7 @@ def test_full_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCALEKIT_ENV_URL", ENV)
     monkeypatch.setenv("SCALEKIT_CLIENT_ID", "cid")
     monkeypatch.setenv("SCALEKIT_CLIENT_SECRET", SECRET)
-    assert _base.credentials_from_env_available() is True
+    assert _rest_requests.credentials_from_env_available() is True
     with ScalekitClient() as client:
         assert client.env_url == ENV and client.client_id == "cid"
 
@@ -372,7 +373,7 @@ async def test_to_async_shares_credentials_and_the_token() -> None:
                 sync_client.env_url,
                 sync_client.client_id,
             )
-            assert aclient._timeouts == sync_client._timeouts
+            assert aclient.timeout == sync_client.timeout
             await aclient.mcp.get_config("b")
             assert fake.token_requests == 1  # the sync client's token was reused
             fake.queue = [httpx.Response(401, json={"message": "expired"})]
@@ -387,10 +388,10 @@ def test_from_client_builds_either_twin() -> None:
     fake = config_fake()
     source = AsyncScalekitClient(ENV, "cid", SECRET, max_retries=1)
     with ScalekitClient.from_client(source, transport=fake.sync_transport()) as twin:
-        assert type(twin) is ScalekitClient and twin._max_retries == 1
+        assert type(twin) is ScalekitClient and twin.max_retries == 1
         twin.mcp.get_config("a")
     assert source.token_fetches == 1  # shared store: the async client now holds a token too
-    assert source._tokens.valid() is not None
+    assert state_of(source).tokens.valid() is not None
 
 
 async def test_server_text_is_kept_on_one_line() -> None:

@@ -6,7 +6,7 @@
   is given back (like an HTTP connection pool waiting for a free slot).
 * Sessions idle longer than ``idle_ttl`` are closed by a timer, not only on the next call.
 
-Everything here runs on the session loop (:mod:`scalekit_langchain._runner`).
+Everything here runs on the session loop (:mod:`scalekit_langchain._session_loop`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from scalekit_langchain._mcp_session import McpSession
 from scalekit_langchain.errors import ScalekitError
-from scalekit_langchain.session import McpSession
 
 __all__ = ["SessionPool"]
 
@@ -40,13 +40,13 @@ class SessionPool:
     """Open MCP sessions by user, lent out per call.
 
     Args:
-        factory: Builds a (not yet connected) session for a user.
+        factory: Builds a (not yet connected) session for a user (kept as :attr:`factory`).
         max_sessions: Sessions kept open at most.
         idle_ttl: Seconds after which a session nobody uses is closed.
     """
 
     def __init__(self, factory: SessionFactory, *, max_sessions: int, idle_ttl: float) -> None:
-        self._factory = factory
+        self.factory = factory
         self._max = max_sessions
         self._idle_ttl = idle_ttl
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -112,7 +112,7 @@ class SessionPool:
         future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
         self._opening[user] = future
         try:
-            entry = _Entry(await self._factory(user))
+            entry = _Entry(await self.factory(user))
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # waiters re-raise it; nobody else needs to see it

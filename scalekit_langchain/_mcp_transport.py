@@ -1,7 +1,7 @@
 """What crossed the wire for each MCP request: the transport wrapper under the MCP SDK.
 
 :class:`CallTracker` wraps the HTTP transport of one MCP session (httpx on mcp 1.x, httpx2 on
-mcp 2.x, through :data:`scalekit_langchain._mcp_compat.http`) and does three jobs the SDK does
+mcp 2.x, through :data:`scalekit_langchain._mcp_stack.http`) and does three jobs the SDK does
 not:
 
 * **records** per ``tools/call`` what reached the server and how it answered (HTTP status,
@@ -28,7 +28,7 @@ from typing import Any
 
 import anyio
 
-from scalekit_langchain._mcp_compat import http
+from scalekit_langchain._mcp_stack import http
 
 __all__ = ["CALL_ID_META", "CallTracker", "Exchange"]
 
@@ -121,7 +121,7 @@ def _record_rpc_error(exchange: Exchange, body: bytes) -> None:
         exchange.rpc_data = found[2]
 
 
-class _SseAnswer:
+class SseAnswer:
     """Spots the JSON-RPC response in an SSE answer, event by event."""
 
     def __init__(self) -> None:
@@ -164,7 +164,7 @@ class _SseAnswer:
         return True
 
 
-class _AnswerStream(http.AsyncByteStream):
+class AnswerStream(http.AsyncByteStream):
     """An answer body that reports breaks and gives its connection back to the pool early.
 
     For an SSE answer, once the event carrying the JSON-RPC response has arrived, the rest of
@@ -182,7 +182,7 @@ class _AnswerStream(http.AsyncByteStream):
         self._drained = False
         self._ended = False
         self._body = bytearray()
-        self._sse = _SseAnswer() if kind == "sse" else None
+        self._sse = SseAnswer() if kind == "sse" else None
 
     def _chunks(self) -> AsyncIterator[bytes]:
         if self._iterator is None:
@@ -336,7 +336,7 @@ class CallTracker(http.AsyncBaseTransport):
         return http.Response(
             response.status_code,
             headers=response.headers,
-            stream=_AnswerStream(response.stream, watched, kind=kind, drain=True),
+            stream=AnswerStream(response.stream, watched, kind=kind, drain=True),
             extensions=response.extensions,
             request=request,
         )

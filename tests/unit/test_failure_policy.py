@@ -7,9 +7,15 @@ from typing import Any
 
 import pytest
 
-from scalekit_langchain import _mcp_compat as compat
-from scalekit_langchain._verdicts import SessionDied, Verdict, judge_call, judge_list, open_error
-from scalekit_langchain._wire import Exchange
+from scalekit_langchain import _mcp_stack
+from scalekit_langchain._failure_policy import (
+    SessionDied,
+    Verdict,
+    judge_call,
+    judge_list,
+    open_error,
+)
+from scalekit_langchain._mcp_transport import Exchange
 from scalekit_langchain.errors import (
     AuthenticationError,
     NotFoundError,
@@ -24,11 +30,11 @@ from scalekit_langchain.errors import (
 
 
 def _mcp_error(code: int, message: str) -> Exception:
-    if compat.MCP_MAJOR >= 2:
-        return compat.McpErrorType(code, message)
+    if _mcp_stack.MCP_MAJOR >= 2:
+        return _mcp_stack.McpErrorType(code, message)
     from mcp.types import ErrorData
 
-    return compat.McpErrorType(ErrorData(code=code, message=message))
+    return _mcp_stack.McpErrorType(ErrorData(code=code, message=message))
 
 
 def _judge(exc: Exception, **exchange: Any) -> Verdict:
@@ -68,7 +74,7 @@ def test_5xx_may_have_run() -> None:
     assert isinstance(verdict.error, ToolCallOutcomeUnknown) and not verdict.resend
 
 
-@pytest.mark.parametrize("code", sorted(compat.REQUEST_TIMEOUT_CODES))
+@pytest.mark.parametrize("code", sorted(_mcp_stack.REQUEST_TIMEOUT_CODES))
 def test_sdk_timeout_is_outcome_unknown(code: int) -> None:
     verdict = _judge(_mcp_error(code, "Timed out"), sent=True)
     assert isinstance(verdict.error, ToolCallOutcomeUnknown)
@@ -76,7 +82,7 @@ def test_sdk_timeout_is_outcome_unknown(code: int) -> None:
 
 
 def test_connection_closed_after_sending_is_unknown_and_before_is_resent() -> None:
-    closed = _mcp_error(compat.CONNECTION_CLOSED, "Connection closed")
+    closed = _mcp_error(_mcp_stack.CONNECTION_CLOSED, "Connection closed")
     assert isinstance(_judge(closed, sent=True).error, ToolCallOutcomeUnknown)
     assert _judge(closed, sent=False).resend is True
 
@@ -134,20 +140,20 @@ def test_list_refusals_retry_only_when_a_fresh_session_may_cure_them() -> None:
 
 def test_a_server_json_rpc_error_with_the_sdk_timeout_code_is_a_refusal() -> None:
     """-32001 is both what the SDK reports for its own timeout and a code servers may send."""
-    from scalekit_langchain import _verdicts
-    from scalekit_langchain._wire import Exchange
+    from scalekit_langchain import _failure_policy
+    from scalekit_langchain._mcp_transport import Exchange
     from scalekit_langchain.errors import ToolCallOutcomeUnknown, ToolCallRejected
 
     sdk_error = _mcp_error
 
     answered = Exchange(sent=True, status=200, rpc_error=(-32001, "Authorization required"))
-    verdict = _verdicts.judge_call(
+    verdict = _failure_policy.judge_call(
         "t", sdk_error(-32001, "Authorization required"), label="l", exchange=answered,
         call_timeout=1.0, failure=None,
     )
     assert isinstance(verdict.error, ToolCallRejected) and verdict.error.code == -32001
     silent = Exchange(sent=True, status=200)
-    verdict = _verdicts.judge_call(
+    verdict = _failure_policy.judge_call(
         "t", sdk_error(-32001, "Timed out"), label="l", exchange=silent,
         call_timeout=1.0, failure=None,
     )

@@ -1,7 +1,7 @@
 """The MCP REST operations of Scalekit's API, built once for both clients (no I/O).
 
 Each function validates its input (``ValueError`` naming the field, nothing sent) and returns
-an :class:`~scalekit_langchain._base.Operation`: method, path, body, whether it is safe to
+an :class:`~scalekit_langchain._rest_requests.Operation`: method, path, body, whether it is safe to
 repeat, and how to read its answer.
 """
 
@@ -11,9 +11,28 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from scalekit_langchain import _base as b
-from scalekit_langchain import _responses as r
-from scalekit_langchain._base import Operation
+from scalekit_langchain._rest_requests import (
+    MAX_IDENTIFIER_LEN,
+    MappingInput,
+    Operation,
+    check_config_name,
+    check_page_size,
+    duration_str,
+    mappings_body,
+    query_params,
+    require_id,
+    require_identifier,
+)
+from scalekit_langchain._rest_responses import (
+    parse_auth_state,
+    parse_config,
+    parse_config_page,
+    parse_connected_accounts,
+    parse_empty,
+    parse_instance,
+    parse_instance_page,
+    parse_session_token,
+)
 from scalekit_langchain.models import (
     ConnectionAuthState,
     McpConfig,
@@ -38,17 +57,17 @@ class McpOperations:
     def create_config(
         name: str,
         description: str | None,
-        connection_tool_mappings: Sequence[b.MappingInput] | None,
+        connection_tool_mappings: Sequence[MappingInput] | None,
     ) -> Operation[McpConfig]:
-        body: dict[str, Any] = {"name": b.check_config_name(name)}
+        body: dict[str, Any] = {"name": check_config_name(name)}
         if description is not None:
             body["description"] = description
-        body["connection_tool_mappings"] = b.mappings_body(connection_tool_mappings or [])
-        return Operation("POST", CONFIGS, r.parse_config, json=body, idempotent=False)
+        body["connection_tool_mappings"] = mappings_body(connection_tool_mappings or [])
+        return Operation("POST", CONFIGS, parse_config, json=body, idempotent=False)
 
     @staticmethod
     def get_config(config_id: str) -> Operation[McpConfig]:
-        return Operation("GET", f"{CONFIGS}/{b.require_id(config_id, 'config_id')}", r.parse_config)
+        return Operation("GET", f"{CONFIGS}/{require_id(config_id, 'config_id')}", parse_config)
 
     @staticmethod
     def list_configs(
@@ -61,8 +80,8 @@ class McpOperations:
         filter_mcp_server_url: str | None = None,
         search: str | None = None,
     ) -> Operation[Page[McpConfig]]:
-        params = b.query_params(
-            page_size=b.check_page_size(page_size),
+        params = query_params(
+            page_size=check_page_size(page_size),
             page_token=page_token or None,
             search=search or None,
             **{
@@ -72,44 +91,44 @@ class McpOperations:
                 "filter.mcp_server_url": filter_mcp_server_url or None,
             },
         )
-        return Operation("GET", CONFIGS, r.parse_config_page, params=params)
+        return Operation("GET", CONFIGS, parse_config_page, params=params)
 
     @staticmethod
     def update_config(
         config_id: str,
         description: str | None,
-        connection_tool_mappings: Sequence[b.MappingInput] | None,
+        connection_tool_mappings: Sequence[MappingInput] | None,
     ) -> Operation[McpConfig]:
-        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}"
+        path = f"{CONFIGS}/{require_id(config_id, 'config_id')}"
         body: dict[str, Any] = {}
         if description is not None:
             body["description"] = description
         if connection_tool_mappings is not None:
-            body["connection_tool_mappings"] = b.mappings_body(connection_tool_mappings)
-        return Operation("PUT", path, r.parse_config, json=body, idempotent=False)
+            body["connection_tool_mappings"] = mappings_body(connection_tool_mappings)
+        return Operation("PUT", path, parse_config, json=body, idempotent=False)
 
     @staticmethod
     def delete_config(config_id: str) -> Operation[None]:
-        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}"
-        return Operation("DELETE", path, r.parse_empty, idempotent=False)
+        path = f"{CONFIGS}/{require_id(config_id, 'config_id')}"
+        return Operation("DELETE", path, parse_empty, idempotent=False)
 
     @staticmethod
     def ensure_instance(
         config_name: str, user_identifier: str, name: str | None
     ) -> Operation[McpInstance]:
         body: dict[str, Any] = {
-            "config_name": b.require_identifier(config_name, "config_name"),
-            "user_identifier": b.require_identifier(user_identifier, "user_identifier"),
+            "config_name": require_identifier(config_name, "config_name"),
+            "user_identifier": require_identifier(user_identifier, "user_identifier"),
         }
         if name is not None:
-            body["name"] = b.require_identifier(name, "name")
+            body["name"] = require_identifier(name, "name")
         # Ensure is get-or-create on (config, user, name): repeating it is harmless.
-        return Operation("POST", INSTANCES, r.parse_instance, json=body, idempotent=True)
+        return Operation("POST", INSTANCES, parse_instance, json=body, idempotent=True)
 
     @staticmethod
     def get_instance(instance_id: str) -> Operation[McpInstance]:
-        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}"
-        return Operation("GET", path, r.parse_instance)
+        path = f"{INSTANCES}/{require_id(instance_id, 'instance_id')}"
+        return Operation("GET", path, parse_instance)
 
     @staticmethod
     def list_instances(
@@ -122,8 +141,8 @@ class McpOperations:
         filter_user_identifier: str | None = None,
         search: str | None = None,
     ) -> Operation[Page[McpInstance]]:
-        params = b.query_params(
-            page_size=b.check_page_size(page_size),
+        params = query_params(
+            page_size=check_page_size(page_size),
             page_token=page_token or None,
             search=search or None,
             **{
@@ -133,74 +152,74 @@ class McpOperations:
                 "filter.user_identifier": filter_user_identifier or None,
             },
         )
-        return Operation("GET", INSTANCES, r.parse_instance_page, params=params)
+        return Operation("GET", INSTANCES, parse_instance_page, params=params)
 
     @staticmethod
     def update_instance(
         instance_id: str, name: str | None, config_name: str | None
     ) -> Operation[McpInstance]:
-        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}"
+        path = f"{INSTANCES}/{require_id(instance_id, 'instance_id')}"
         body: dict[str, Any] = {}
         if name is not None:
-            body["name"] = b.require_identifier(name, "name")
+            body["name"] = require_identifier(name, "name")
         if config_name is not None:
-            body["config_name"] = b.check_config_name(config_name, "config_name")
-        return Operation("PATCH", path, r.parse_instance, json=body, idempotent=False)
+            body["config_name"] = check_config_name(config_name, "config_name")
+        return Operation("PATCH", path, parse_instance, json=body, idempotent=False)
 
     @staticmethod
     def delete_instance(instance_id: str) -> Operation[None]:
-        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}"
-        return Operation("DELETE", path, r.parse_empty, idempotent=False)
+        path = f"{INSTANCES}/{require_id(instance_id, 'instance_id')}"
+        return Operation("DELETE", path, parse_empty, idempotent=False)
 
     @staticmethod
     def get_instance_auth_state(
         instance_id: str, include_auth_links: bool
     ) -> Operation[list[ConnectionAuthState]]:
-        path = f"{INSTANCES}/{b.require_id(instance_id, 'instance_id')}:get_auth_state"
+        path = f"{INSTANCES}/{require_id(instance_id, 'instance_id')}:get_auth_state"
         # The RPC has no body binding, so grpc-gateway reads the flag from the query string.
-        params = b.query_params(include_auth_links=bool(include_auth_links))
-        return Operation("POST", path, r.parse_auth_state, params=params)
+        params = query_params(include_auth_links=bool(include_auth_links))
+        return Operation("POST", path, parse_auth_state, params=params)
 
     @staticmethod
     def list_mcp_connected_accounts(
         config_id: str, identifier: str, include_auth_link: bool
     ) -> Operation[list[ConnectionAuthState]]:
-        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}/connected_accounts"
+        path = f"{CONFIGS}/{require_id(config_id, 'config_id')}/connected_accounts"
         body = {
-            "identifier": b.require_identifier(identifier, "identifier"),
+            "identifier": require_identifier(identifier, "identifier"),
             "include_auth_link": bool(include_auth_link),
         }
         # Creating missing accounts on the fly is idempotent, so this is safe to repeat.
-        return Operation("POST", path, r.parse_connected_accounts, json=body)
+        return Operation("POST", path, parse_connected_accounts, json=body)
 
     @staticmethod
     def create_session_token(
         config_id: str, identifier: str, expiry: timedelta | float
     ) -> Operation[SessionToken]:
-        path = f"{CONFIGS}/{b.require_id(config_id, 'config_id')}/tokens"
+        path = f"{CONFIGS}/{require_id(config_id, 'config_id')}/tokens"
         body = {
-            "identifier": b.require_identifier(
-                identifier, "identifier", max_len=b.MAX_IDENTIFIER_LEN
+            "identifier": require_identifier(
+                identifier, "identifier", max_len=MAX_IDENTIFIER_LEN
             ),
-            "expiry": b.duration_str(expiry),
+            "expiry": duration_str(expiry),
         }
         # Minting twice only yields two tokens; nothing changes server-side.
-        return Operation("POST", path, r.parse_session_token, json=body)
+        return Operation("POST", path, parse_session_token, json=body)
 
     @staticmethod
     def create_connection_session_token(
         connection_name: str, identifier: str, expiry: timedelta | float
     ) -> Operation[SessionToken]:
-        key = b.require_id(connection_name, "connection_name")
+        key = require_id(connection_name, "connection_name")
         body = {
-            "identifier": b.require_identifier(
-                identifier, "identifier", max_len=b.MAX_IDENTIFIER_LEN
+            "identifier": require_identifier(
+                identifier, "identifier", max_len=MAX_IDENTIFIER_LEN
             ),
-            "expiry": b.duration_str(expiry),
+            "expiry": duration_str(expiry),
         }
-        return Operation("POST", f"{CONNECTIONS}/{key}/tokens", r.parse_session_token, json=body)
+        return Operation("POST", f"{CONNECTIONS}/{key}/tokens", parse_session_token, json=body)
 
 
 def token_operation() -> Operation[None]:
     """The client-credentials token call (its form body is rendered by ``build_request``)."""
-    return Operation("POST", "/oauth/token", r.parse_empty, sends_credentials=True)
+    return Operation("POST", "/oauth/token", parse_empty, sends_credentials=True)

@@ -8,7 +8,7 @@ differ in how bytes move; the clients themselves (``_rest_async`` and the genera
   and, if the caller forgets, by a finalizer that also emits a ``ResourceWarning``);
 * enforces the total deadline of a request (:attr:`Timeouts.total`), including a server that
   drips its answer one byte at a time;
-* returns a :class:`~scalekit_langchain._base.TransportFailure` instead of raising httpx's
+* returns a :class:`~scalekit_langchain._rest_requests.TransportFailure` instead of raising httpx's
   error (or whatever a caller's client or its event hooks raise), so no raised error ever
   references a request (its headers hold the bearer token, the token call's body the client
   secret).
@@ -26,10 +26,9 @@ from typing import Any
 import anyio
 import httpx
 
-from scalekit_langchain import _base as b
-from scalekit_langchain import _runner
-from scalekit_langchain._base import Credentials, Operation, Timeouts, TransportFailure
-from scalekit_langchain._tokens import AccessToken
+from scalekit_langchain import _rest_requests, _session_loop
+from scalekit_langchain._access_token import AccessToken
+from scalekit_langchain._rest_requests import Credentials, Operation, Timeouts, TransportFailure
 
 Outcome = httpx.Response | TransportFailure
 
@@ -45,7 +44,7 @@ def _build(
     timeouts: Timeouts,
 ) -> httpx.Request | TransportFailure:
     try:
-        return b.build_request(http, creds, op, token, timeouts)
+        return _rest_requests.build_request(http, creds, op, token, timeouts)
     except Exception as exc:  # a malformed request never leaves with its secrets attached
         name = type(exc).__name__
     return TransportFailure("InvalidRequest", f"could not build the request ({name})")
@@ -143,9 +142,9 @@ class AsyncHttp:
     ) -> Outcome:
         """Send ``op`` once: the answer, or what went wrong sending it. Raises no ``Exception``."""
         if self._caller is not None:
-            if _runner.on_session_loop():
+            if _session_loop.on_session_loop():
                 return await _send_async(self._caller, creds, op, token, timeouts)
-            return await _runner.run(_send_async(self._caller, creds, op, token, timeouts))
+            return await _session_loop.run(_send_async(self._caller, creds, op, token, timeouts))
         return await _send_async(self._client(), creds, op, token, timeouts)
 
     def lock(self) -> asyncio.Lock:

@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from scalekit_langchain import _redact
-from scalekit_langchain.access._config import get_or_create_config
-from scalekit_langchain.auth import ConnectionMap
+from scalekit_langchain._access.config import get_or_create_config
+from scalekit_langchain._connection_auth import ConnectionMap
+from scalekit_langchain._mcp_session import ConnectParams
 from scalekit_langchain.client import AsyncScalekitClient
 from scalekit_langchain.errors import AuthorizationRequired, BadRequestError, ScalekitError
 from scalekit_langchain.models import (
@@ -18,7 +19,6 @@ from scalekit_langchain.models import (
     McpConfigConnectionToolMapping,
     SessionToken,
 )
-from scalekit_langchain.session import ConnectParams
 
 __all__ = ["SessionTokenAccess"]
 

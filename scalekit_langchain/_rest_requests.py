@@ -28,7 +28,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from scalekit_langchain import _redact
-from scalekit_langchain._tokens import AccessToken
+from scalekit_langchain._access_token import AccessToken
 from scalekit_langchain._version import __version__
 from scalekit_langchain.errors import ScalekitConfigurationError
 from scalekit_langchain.models import McpConfigConnectionToolMapping

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from scalekit_langchain import _runner
+from scalekit_langchain import _session_loop
 
 _var: contextvars.ContextVar[str] = contextvars.ContextVar("test_runner_var", default="unset")
 
@@ -16,12 +16,12 @@ _var: contextvars.ContextVar[str] = contextvars.ContextVar("test_runner_var", de
 async def test_runs_on_the_session_loop_and_returns_its_result() -> None:
     async def where() -> tuple[str, bool]:
         await asyncio.sleep(0)
-        return threading.current_thread().name, _runner.on_session_loop()
+        return threading.current_thread().name, _session_loop.on_session_loop()
 
-    name, on_loop = await _runner.run(where())
+    name, on_loop = await _session_loop.run(where())
     assert on_loop is True
     assert name == "scalekit-langchain-sessions"
-    assert _runner.on_session_loop() is False
+    assert _session_loop.on_session_loop() is False
 
 
 async def test_an_error_comes_back_as_it_was_raised() -> None:
@@ -32,7 +32,7 @@ async def test_an_error_comes_back_as_it_was_raised() -> None:
         raise Boom("no")
 
     with pytest.raises(Boom, match="no"):
-        await _runner.run(fail())
+        await _session_loop.run(fail())
 
 
 async def test_context_variables_travel_with_the_call() -> None:
@@ -41,7 +41,7 @@ async def test_context_variables_travel_with_the_call() -> None:
 
     token = _var.set("caller's value")
     try:
-        assert await _runner.run(read()) == "caller's value"
+        assert await _session_loop.run(read()) == "caller's value"
     finally:
         _var.reset(token)
 
@@ -60,7 +60,7 @@ async def test_cancelling_the_caller_cancels_the_work_unless_shielded(shielded: 
         finished.set()
         return "done"
 
-    caller = asyncio.ensure_future(_runner.run(work(), shielded=shielded))
+    caller = asyncio.ensure_future(_session_loop.run(work(), shielded=shielded))
     assert await asyncio.to_thread(started.wait, 5)
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -78,12 +78,12 @@ def test_run_sync_from_a_plain_thread() -> None:
         await asyncio.sleep(0)
         return a + b
 
-    assert _runner.run_sync(add(2, 3)) == 5
+    assert _session_loop.run_sync(add(2, 3)) == 5
 
 
 def test_no_new_session_loop_once_the_interpreter_exits(monkeypatch: pytest.MonkeyPatch) -> None:
     # A finalizer (an unclosed toolkit's __del__) must get an error, not wait for a thread
     # that can no longer start.
-    monkeypatch.setattr(_runner, "_stopped", True)
+    monkeypatch.setattr(_session_loop, "_stopped", True)
     with pytest.raises(RuntimeError, match="shut down"):
-        _runner.session_loop()
+        _session_loop.session_loop()

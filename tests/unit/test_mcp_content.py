@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from mcp import types as mcp_types
 
-from scalekit_langchain import _mcp_compat as compat
-from scalekit_langchain._mcp_compat import ToolResult, to_langchain, to_tool_result, to_tool_spec
+from scalekit_langchain import _mcp_content, _mcp_stack
+from scalekit_langchain._mcp_content import ToolResult, to_langchain, to_tool_result, to_tool_spec
 
 TOOL_WIRE: dict[str, Any] = {
     "name": "gmail_send_message",
@@ -39,10 +39,10 @@ def _result(content: list[dict[str, Any]], **extra: Any) -> Any:
 
 
 def test_mcp_major_is_the_installed_sdk() -> None:
-    assert int(version("mcp").split(".")[0]) == compat.MCP_MAJOR
-    assert compat.MCP_MAJOR in (1, 2)
-    expected_http = "httpx2" if compat.MCP_MAJOR == 2 else "httpx"
-    assert compat.http.__name__ == expected_http
+    assert int(version("mcp").split(".")[0]) == _mcp_stack.MCP_MAJOR
+    assert _mcp_stack.MCP_MAJOR in (1, 2)
+    expected_http = "httpx2" if _mcp_stack.MCP_MAJOR == 2 else "httpx"
+    assert _mcp_stack.http.__name__ == expected_http
 
 
 def test_tool_spec_reads_the_wire_form() -> None:
@@ -167,29 +167,29 @@ def test_conversion_is_deterministic() -> None:
 
 def test_own_conversion_matches_the_maintained_converter() -> None:
     """Where a maintained converter is installed, ours agrees with it block by block."""
-    maintained = compat._maintained_converter()
+    maintained = _mcp_content.maintained_converter()
     if maintained is None:
         pytest.skip("no maintained converter installed beside this mcp (adapters / langchain.mcp)")
     blocks = _result([b for b in MIXED if b["type"] != "audio"]).content
     for block in blocks:
-        theirs = compat._drop_generated_id(dict(maintained(block)))
-        ours = compat._drop_generated_id(compat._own_block(compat._wire(block)))
+        theirs = _mcp_content.drop_generated_id(dict(maintained(block)))
+        ours = _mcp_content.drop_generated_id(_mcp_content.own_block(_mcp_stack.wire_form(block)))
         assert ours == theirs
 
 
-@pytest.mark.skipif(compat.MCP_MAJOR != 1, reason="mcp 1.x error type")
+@pytest.mark.skipif(_mcp_stack.MCP_MAJOR != 1, reason="mcp 1.x error type")
 def test_mcp_error_reads_code_and_message_on_mcp1() -> None:
     from mcp.shared.exceptions import McpError
 
     exc = McpError(mcp_types.ErrorData(code=-32602, message="bad params"))
-    assert compat.mcp_error(exc) == (-32602, "bad params")
-    assert compat.mcp_error(ValueError("x")) is None
+    assert _mcp_stack.mcp_error(exc) == (-32602, "bad params")
+    assert _mcp_stack.mcp_error(ValueError("x")) is None
 
 
-@pytest.mark.skipif(compat.MCP_MAJOR != 2, reason="mcp 2.x error type")
+@pytest.mark.skipif(_mcp_stack.MCP_MAJOR != 2, reason="mcp 2.x error type")
 def test_mcp_error_reads_code_and_message_on_mcp2() -> None:
     from mcp.shared.exceptions import MCPError  # type: ignore[attr-defined, unused-ignore]
 
     exc = MCPError(-32602, "bad params")
-    assert compat.mcp_error(exc) == (-32602, "bad params")
-    assert compat.mcp_error(ValueError("x")) is None
+    assert _mcp_stack.mcp_error(exc) == (-32602, "bad params")
+    assert _mcp_stack.mcp_error(ValueError("x")) is None

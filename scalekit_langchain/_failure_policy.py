@@ -1,8 +1,8 @@
 """How a failed MCP request ends: the session's rules, stack-neutral and free of I/O.
 
-Decisions are made from what the wire did (:class:`~scalekit_langchain._wire.Exchange`: the HTTP
-status, a JSON-RPC error body, a cut answer) before the SDK's own exception, because the two SDK
-majors report the same answer differently (1.x raises on an error status and ends the session,
+Decisions are made from what the wire did (:class:`~scalekit_langchain._mcp_transport.Exchange`: the
+HTTP status, a JSON-RPC error body, a cut answer) before the SDK's own exception, because the two
+SDK majors report the same answer differently (1.x raises on an error status and ends the session,
 2.x turns it into a generic JSON-RPC error). Every error built here is a
 :class:`~scalekit_langchain.errors.ScalekitError` whose text never holds a URL or a token.
 """
@@ -13,10 +13,10 @@ import asyncio
 import sys
 from dataclasses import dataclass
 
-from scalekit_langchain import _mcp_compat as compat
-from scalekit_langchain import _redact
-from scalekit_langchain._mcp_compat import ToolResult, http
-from scalekit_langchain._wire import Exchange
+from scalekit_langchain import _mcp_stack, _redact
+from scalekit_langchain._mcp_content import ToolResult
+from scalekit_langchain._mcp_stack import http
+from scalekit_langchain._mcp_transport import Exchange
 from scalekit_langchain.errors import (
     RateLimitError,
     ScalekitConnectionError,
@@ -123,7 +123,7 @@ def judge_list(
         return ended, True
     if isinstance(exc, ScalekitError):
         return exc, False
-    rpc = compat.mcp_error(exc)
+    rpc = _mcp_stack.mcp_error(exc)
     if rpc is not None and status == 200 and exchange is not None and exchange.rpc_error:
         # The server's own JSON-RPC error, whatever its code (-32001 is also the SDK's timeout).
         code, message = exchange.rpc_error
@@ -133,11 +133,11 @@ def judge_list(
         ), False
     if rpc is not None:
         code, message = rpc
-        if code in compat.REQUEST_TIMEOUT_CODES:
+        if code in _mcp_stack.REQUEST_TIMEOUT_CODES:
             return ScalekitTimeoutError(
                 f"MCP server {label!r} did not list its tools in time"
             ), False
-        if code == compat.CONNECTION_CLOSED:
+        if code == _mcp_stack.CONNECTION_CLOSED:
             return ScalekitConnectionError(
                 f"MCP session {label!r} closed while listing tools"
             ), True
@@ -207,7 +207,7 @@ def judge_call(
         )
     if status is not None and status >= 500:
         return Verdict(error=ToolCallOutcomeUnknown(name, f"HTTP {status}"), drop=True)
-    rpc = compat.mcp_error(exc)
+    rpc = _mcp_stack.mcp_error(exc)
     if rpc is not None and status == 200 and exchange.rpc_error is not None:
         # The server itself answered with a JSON-RPC error (whatever its code: -32001 is also
         # what the SDK reports for its own timeout): it refused the call.
@@ -217,13 +217,13 @@ def judge_call(
         )
     if rpc is not None:
         code, message = rpc
-        if code in compat.REQUEST_TIMEOUT_CODES:
+        if code in _mcp_stack.REQUEST_TIMEOUT_CODES:
             # The call may still be running server-side.
             return Verdict(
                 error=ToolCallOutcomeUnknown(name, f"no result within {call_timeout:g}s"),
                 drop=True,
             )
-        if code == compat.CONNECTION_CLOSED or status is None:
+        if code == _mcp_stack.CONNECTION_CLOSED or status is None:
             if not exchange.sent:
                 return _never_sent(name, label)
             return Verdict(error=ToolCallOutcomeUnknown(name, "connection closed"), drop=True)

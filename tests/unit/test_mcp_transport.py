@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from scalekit_langchain._mcp_compat import http
-from scalekit_langchain._wire import CALL_ID_META, CallTracker, _SseAnswer
+from scalekit_langchain._mcp_stack import http
+from scalekit_langchain._mcp_transport import CALL_ID_META, CallTracker, SseAnswer
 
 
 def _call_request(call_id: str | None = "c1", method: str = "tools/call") -> Any:
@@ -51,7 +51,7 @@ class _Fixed(http.AsyncBaseTransport):
 
 
 def test_sse_answer_spots_the_response_across_chunks_and_line_endings() -> None:
-    sse = _SseAnswer()
+    sse = SseAnswer()
     assert not sse.feed(b'event: message\r\ndata: {"jsonrpc":"2.0","method":"notifications/')
     assert not sse.feed(b'progress","params":{}}\r\n\r\nevent: message\r\ndata: {"jsonrpc":')
     assert not sse.feed(b'"2.0","id":7,"result":{}}\r\n')
@@ -59,10 +59,10 @@ def test_sse_answer_spots_the_response_across_chunks_and_line_endings() -> None:
 
 
 def test_sse_answer_flushes_an_unterminated_last_event() -> None:
-    sse = _SseAnswer()
+    sse = SseAnswer()
     assert not sse.feed(b'data: {"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}')
     assert sse.flush()
-    assert not _SseAnswer().flush()
+    assert not SseAnswer().flush()
 
 
 async def test_error_answer_is_recorded_and_served_again() -> None:

@@ -28,16 +28,23 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import weakref
 from collections.abc import Callable, Generator
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 
-from scalekit_langchain import _runner
-from scalekit_langchain._mcp_compat import ToolSpec, to_langchain
-from scalekit_langchain.access import UserAccess
-from scalekit_langchain.auth import AuthTracker, ConnectionMap, is_active, looks_like_refusal
+from scalekit_langchain import _session_loop
+from scalekit_langchain._access import UserAccess
+from scalekit_langchain._call_ledger import CallKey, CallLedger, call_key
+from scalekit_langchain._client_state import BoundedCache
+from scalekit_langchain._connection_auth import (
+    AuthTracker,
+    ConnectionMap,
+    looks_like_refusal,
+)
+from scalekit_langchain._mcp_content import to_langchain
+from scalekit_langchain._mcp_features import ProgressRelay
+from scalekit_langchain._session_pool import SessionPool
 from scalekit_langchain.errors import (
     AuthorizationRequired,
     ElicitationRequired,
@@ -47,11 +54,6 @@ from scalekit_langchain.errors import (
     error_class_for_status,
 )
 from scalekit_langchain.langgraph import elicitation_accepted, pause_for_authorization
-from scalekit_langchain.ledger import CallKey, CallLedger, call_key
-from scalekit_langchain.mcp_features import ElicitationHandler, ProgressRelay, SessionHooks
-from scalekit_langchain.pool import SessionPool
-from scalekit_langchain.session import McpSession
-from scalekit_langchain.tools import ScalekitMCPTool, ToolBackend
 
 __all__ = ["CallRunner"]
 
@@ -88,20 +90,6 @@ def _from_record(record: dict[str, Any], tool: str) -> Answer:
     return record.get("content"), record.get("artifact"), bool(record.get("is_error"))
 
 
-def _weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:
-    """``callback`` (a bound method) held weakly: calling it after its object died is a no-op."""
-    if callback is None or not hasattr(callback, "__self__"):
-        return callback
-    ref = weakref.WeakMethod(callback)
-
-    def call() -> None:
-        method = ref()
-        if method is not None:
-            method()
-
-    return call
-
-
 def _elicitation_record(error: ElicitationRequired) -> dict[str, Any]:
     """A call paused for a URL elicitation (nothing ran): on resume, the answer decides."""
     return {"outcome": "elicitation", "requests": error.requests}
@@ -118,176 +106,47 @@ class CallRunner:
     Args:
         access: How users reach the MCP server.
         tracker: Last-seen connection states and auth checks.
+        pool: The users' sessions, lent one call at a time.
         ledger: Answers of calls that reached the server.
-        call_timeout: Seconds to wait for a tool's answer.
-        connect_timeout: Seconds to open an MCP session.
-        refresh_margin: Reconnect this many seconds before expiring credentials expire.
         interrupt: Pause LangGraph runs for authorization (else always raise).
-        sampling_model: Answers the servers' sampling requests (none: refused).
-        elicitation_handler: Answers the servers' elicitation requests (none: declined).
-        on_tools_changed: Called when a server says its tool list changed.
     """
-
-    pool: SessionPool
 
     def __init__(
         self,
         access: UserAccess,
         tracker: AuthTracker,
+        pool: SessionPool,
         *,
         ledger: CallLedger,
-        call_timeout: float,
-        connect_timeout: float,
-        refresh_margin: float,
         interrupt: bool = True,
-        sampling_model: Any | None = None,
-        elicitation_handler: ElicitationHandler | None = None,
-        on_tools_changed: Callable[[], None] | None = None,
     ) -> None:
-        self._sampling_model = sampling_model
-        self._elicitation_handler = elicitation_handler
-        # Held weakly: live sessions (kept by the session loop) must not keep a toolkit alive.
-        self._on_tools_changed = _weak_callback(on_tools_changed)
         self.access = access
         self.tracker = tracker
+        self.pool = pool
         self.ledger = ledger
-        self._call_timeout = call_timeout
-        self._connect_timeout = connect_timeout
-        self._refresh_margin = refresh_margin
         self._interrupt = interrupt
-        self._maps: dict[str, ConnectionMap] = {}
-        self.pending_at_discovery: list[Any] = []
+        self._maps: BoundedCache[str, ConnectionMap] = BoundedCache()
         self._inflight: dict[tuple[str, str], set[asyncio.Future[Answer]]] = {}
 
-    # ------------------------------------------------------------------ sessions and tools
-
-    async def open_session(self, user: str) -> McpSession:
-        """A new (lazily connecting) session for ``user``; the pool's factory."""
-
-        async def params() -> Any:
-            return await self.access.connect_params(user)
-
-        label = f"{self.access.scope}/{user}"
-        hooks = SessionHooks(
-            label,
-            on_tools_changed=self._on_tools_changed,
-            sampling_model=self._sampling_model,
-            elicitation_handler=self._elicitation_handler,
-        )
-        return McpSession(
-            params,
-            label=label,
-            call_timeout=self._call_timeout,
-            connect_timeout=self._connect_timeout,
-            refresh_margin=self._refresh_margin,
-            hooks=hooks,
-        )
-
-    async def _map(self, user: str) -> ConnectionMap:
+    async def connection_map(self, user: str) -> ConnectionMap:
+        """Which connection each tool needs, as the user's config says (kept per user)."""
         found = self._maps.get(user)
         if found is None:
-            found = self._maps[user] = await self.access.connection_map(user)
+            found = await self.access.connection_map(user)
+            self._maps.set(user, found)
         return found
-
-    async def discover(
-        self,
-        user: str,
-        *,
-        only: list[str] | None,
-        name_prefix: str | None,
-        backend: ToolBackend,
-        config_name: str,
-    ) -> list[Any]:
-        """List the tools through ``user``'s session (auth state read alongside) and build them.
-
-        Tools the config names but the server does not list while their connection is not
-        ACTIVE (a server may hide them) are built as placeholders that pause for authorization.
-        """
-        cmap = await self._map(user)
-
-        async def listed() -> list[ToolSpec]:
-            async with self.pool.lease(user) as session:
-                return await session._list_tools()
-
-        seen = self.tracker.last_seen(user)
-        if seen is not None:  # a returning user: no REST request before the first call
-            states, specs = seen, await listed()
-        else:  # read the auth state while the MCP session initializes
-            states, specs = await asyncio.gather(
-                self.tracker.fetch(user, include_links=False), listed()
-            )
-        self.pending_at_discovery = [s for s in states if not s.is_active]
-        for pending in self.pending_at_discovery:
-            logger.info(
-                "Connection %s (%s) is %s for user %r; tools that use it will ask for "
-                "authorization",
-                pending.connection_name,
-                pending.provider,
-                pending.status or "not set up",
-                user,
-            )
-        statuses = {s.connection_name: s.status for s in states}
-        providers = {s.connection_name: s.provider for s in states}
-        listed_names = {s.name for s in specs}
-        hidden = [
-            name
-            for name, conn in cmap.explicit_tools().items()
-            if name not in listed_names and not is_active(statuses.get(conn))
-        ]
-        available = listed_names | set(hidden)
-        if only is not None:
-            unknown = sorted(set(only) - available)
-            if unknown:
-                raise ValueError(
-                    f"tools: {unknown} not offered by config {config_name!r}; "
-                    f"available: {sorted(available)}"
-                )
-        if name_prefix is not None:
-            too_long = [n for n in available if len(name_prefix) + 1 + len(n) > 64]
-            if too_long:
-                raise ValueError(
-                    f"tool_name_prefix {name_prefix!r} makes these tool names longer than the "
-                    f"64 characters models accept: {sorted(too_long)}"
-                )
-        built: list[Any] = []
-        entries: list[tuple[str, ToolSpec | None]] = [(s.name, s) for s in specs]
-        entries += [(name, None) for name in hidden]
-        for name, spec in entries:
-            if only is not None and name not in only:
-                continue
-            connections = cmap.connections_for(name)
-            connection = connections[0] if len(connections) == 1 else None
-            metadata = {
-                "scalekit_config": config_name,
-                "scalekit_connection": connection,
-                "scalekit_provider": providers.get(connection) if connection else None,
-            }
-            tags = ["scalekit", f"scalekit:{config_name}"]
-            if connection:
-                tags.append(f"scalekit_connection:{connection}")
-            built.append(
-                ScalekitMCPTool.from_spec(
-                    spec,
-                    backend,
-                    mcp_name=name,
-                    name_prefix=name_prefix,
-                    metadata=metadata,
-                    tags=tags,
-                )
-            )
-        return built
 
     async def pending_all(self, user: str) -> list[Any]:
         """Every connection of ``user`` not ACTIVE (fresh links); no request while all of the
         config's connections were last seen ACTIVE."""
-        cmap = await self._map(user)
+        cmap = await self.connection_map(user)
         if cmap.connections and self.tracker.known_active(user, cmap.connections):
             return []
         return await self.tracker.pending(user)
 
     async def aclose(self) -> None:
         """Close every session."""
-        await _runner.run(self.pool.aclose())
+        await _session_loop.run(self.pool.aclose())
 
     # ------------------------------------------------------------------ caller's side
 
@@ -373,17 +232,17 @@ class CallRunner:
         key: CallKey | None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
-        if key is None and not _runner.on_session_loop():
+        if key is None and not _session_loop.on_session_loop():
             # Nothing to record and no sibling to wait for (outside a graph): the work on the
             # session loop is simply not cancelled with the caller — the guarantee of the
             # shielded task below, without a task and a shield on the caller's loop.
-            return await _runner.run(
+            return await _session_loop.run(
                 self._send(user, tool, arguments, relay.callback), shielded=True
             )
 
         async def send_and_record() -> Answer:
             try:
-                answer = await _runner.run(self._send(user, tool, arguments, relay.callback))
+                answer = await _session_loop.run(self._send(user, tool, arguments, relay.callback))
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
                     await self.ledger.arecord(
@@ -467,7 +326,7 @@ class CallRunner:
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         try:
-            answer = _runner.run_sync(self._send(user, tool, arguments, relay.callback))
+            answer = _session_loop.run_sync(self._send(user, tool, arguments, relay.callback))
         except ToolCallOutcomeUnknown as exc:
             if key is not None:
                 self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
@@ -500,13 +359,13 @@ class CallRunner:
         arguments: dict[str, Any],
         progress: Callable[..., Any] | None = None,
     ) -> Answer:
-        connections = (await self._map(user)).connections_for(tool)
+        connections = (await self.connection_map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
             await self.tracker.require(user, connections)
         for attempt in (0, 1):
             try:
                 async with self.pool.lease(user) as session:
-                    result = await session._call_tool(tool, arguments, progress=progress)
+                    result = await session.call_tool_on_loop(tool, arguments, progress=progress)
             except ToolCallRejected as exc:
                 await self.tracker.require(user, connections)
                 requests = _url_elicitations(exc)

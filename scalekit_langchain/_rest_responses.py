@@ -17,8 +17,8 @@ import httpx
 from pydantic import ValidationError
 
 from scalekit_langchain import _redact
-from scalekit_langchain._base import Operation, TransportFailure
-from scalekit_langchain._tokens import AccessToken, new_access_token
+from scalekit_langchain._access_token import AccessToken, new_access_token
+from scalekit_langchain._rest_requests import Operation, TransportFailure
 from scalekit_langchain.errors import (
     RateLimitError,
     ScalekitAPIError,

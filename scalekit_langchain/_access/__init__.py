@@ -14,10 +14,10 @@ The toolkit only talks to the :class:`UserAccess` protocol.
 
 from __future__ import annotations
 
-from scalekit_langchain.access._protocol import UserAccess
-from scalekit_langchain.access.instance import InstanceAccess
-from scalekit_langchain.access.session_token import ConnectionTokenAccess, SessionTokenAccess
-from scalekit_langchain.access.url import UrlAccess
+from scalekit_langchain._access.instance import InstanceAccess
+from scalekit_langchain._access.protocol import UserAccess
+from scalekit_langchain._access.session_token import ConnectionTokenAccess, SessionTokenAccess
+from scalekit_langchain._access.url import UrlAccess
 
 __all__ = [
     "ConnectionTokenAccess",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from scalekit_langchain.auth import ConnectionMap
+from scalekit_langchain._connection_auth import ConnectionMap
+from scalekit_langchain._mcp_session import ConnectParams
 from scalekit_langchain.models import ConnectionAuthState
-from scalekit_langchain.session import ConnectParams
 
 __all__ = ["UserAccess"]
 

@@ -1,16 +1,16 @@
 """One persistent MCP session per user: connect, reuse, re-initialize, close.
 
 The protocol is the official ``mcp`` SDK's (either major, through
-:mod:`scalekit_langchain._mcp_compat`); this module only decides *when* to open, reopen and give
-up, and reads what the wire did (:mod:`scalekit_langchain._wire`) so a tool call is never sent
-twice when it may have run.
+:mod:`scalekit_langchain._mcp_stack`); this module only decides *when* to open, reopen and give
+up, and reads what the wire did (:mod:`scalekit_langchain._mcp_transport`) so a tool call is
+never sent twice when it may have run.
 
-All coroutines here run on the session loop (:mod:`scalekit_langchain._runner`); the public
+All coroutines here run on the session loop (:mod:`scalekit_langchain._session_loop`); the public
 entry points marshal to it, so a session can be used from any loop or thread.
 
 How a ``tools/call`` ends:
 
-* a result (``isError`` or not): returned as a :class:`~scalekit_langchain._mcp_compat.ToolResult`;
+* a result (``isError`` or not): returned as a :class:`~scalekit_langchain._mcp_content.ToolResult`;
 * HTTP 401/403: :class:`~scalekit_langchain.errors.ToolCallRejected` with ``status_code`` (with
   expiring credentials, after one reconnect with fresh ones and one re-send: a 401 first means
   "mint a new token");
@@ -37,14 +37,13 @@ import logging
 import ssl
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalekit_langchain import _mcp_compat as compat
-from scalekit_langchain import _redact, _runner
-from scalekit_langchain._mcp_compat import ToolResult, ToolSpec, http
-from scalekit_langchain._verdicts import (
+from scalekit_langchain import _mcp_stack, _redact, _session_loop
+from scalekit_langchain._failure_policy import (
     REFUSED,
     CallBroken,
     SessionDied,
@@ -54,11 +53,13 @@ from scalekit_langchain._verdicts import (
     judge_list,
     open_error,
 )
-from scalekit_langchain._wire import CALL_ID_META, CallTracker, Exchange
+from scalekit_langchain._mcp_content import ToolResult, ToolSpec, to_tool_result, to_tool_spec
+from scalekit_langchain._mcp_features import ElicitationHandler, SessionHooks
+from scalekit_langchain._mcp_stack import http
+from scalekit_langchain._mcp_transport import CALL_ID_META, CallTracker, Exchange
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
-from scalekit_langchain.mcp_features import SessionHooks
 
-__all__ = ["CALL_ID_META", "ConnectParams", "McpSession"]
+__all__ = ["CALL_ID_META", "ConnectParams", "McpSession", "SessionOpener"]
 
 logger = logging.getLogger("scalekit_langchain")
 
@@ -134,7 +135,7 @@ class McpSession:
         connect_timeout: Seconds for connecting and for the MCP handshake.
         refresh_margin: Reconnect with fresh params this many seconds before they expire.
         hooks: Handle what the server sends besides answers (logs, ``list_changed``,
-            sampling, elicitation); see :mod:`scalekit_langchain.mcp_features`.
+            sampling, elicitation); see :mod:`scalekit_langchain._mcp_features`.
     """
 
     def __init__(
@@ -166,6 +167,13 @@ class McpSession:
         state = "closed" if self._closed else "open" if self._is_usable(self._live) else "idle"
         return f"McpSession(label={self.label!r}, {state}, initializations={self.initializations})"
 
+    @property
+    def sdk_session(self) -> Any | None:
+        """The SDK's ``ClientSession`` open right now, or ``None`` (benchmarks compare against
+        it; calls through it bypass every guarantee of this class)."""
+        live = self._live
+        return live.session if self._is_usable(live) and live is not None else None
+
     # ------------------------------------------------------------------ public (any loop)
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None) -> ToolResult:
@@ -176,30 +184,30 @@ class McpSession:
             ToolCallOutcomeUnknown: The call may have run; it was not re-sent.
             ScalekitError: Any other failure (connection, credentials, rate limit...).
         """
-        return await _runner.run(self._call_tool(name, arguments))
+        return await _session_loop.run(self.call_tool_on_loop(name, arguments))
 
     async def list_tools(self) -> list[ToolSpec]:
         """List the server's tools (all pages), opening the session if needed."""
-        return await _runner.run(self._list_tools())
+        return await _session_loop.run(self.list_tools_on_loop())
 
     async def connect(self) -> None:
         """Open the session now instead of on first use."""
-        await _runner.run(self._ensure_open())
+        await _session_loop.run(self._ensure_open())
 
     async def aclose(self) -> None:
         """Close the session for good."""
-        await _runner.run(self._close(final=True))
+        await _session_loop.run(self._close(final=True))
 
     def close(self) -> None:
         """Sync :meth:`aclose`."""
         if self._live is None:
             self._closed = True
             return
-        _runner.run_sync(self._close(final=True))
+        _session_loop.run_sync(self._close(final=True))
 
     async def reset(self) -> None:
         """Drop the current MCP session; the next call opens a new one."""
-        await _runner.run(self._close(final=False))
+        await _session_loop.run(self._close(final=False))
 
     # ------------------------------------------------------------------ opening (session loop)
 
@@ -290,8 +298,8 @@ class McpSession:
         try:
             async with (
                 client,
-                compat.open_streams(params.url, client) as (read, write),
-                compat.new_session(read, write, **self._hooks.session_kwargs()) as session,
+                _mcp_stack.open_streams(params.url, client) as (read, write),
+                _mcp_stack.new_session(read, write, **self._hooks.session_kwargs()) as session,
             ):
                 await session.initialize()
                 # The SDK opens its standing GET stream right after the handshake, in the
@@ -349,7 +357,8 @@ class McpSession:
 
     # ------------------------------------------------------------------ requests (session loop)
 
-    async def _list_tools(self) -> list[ToolSpec]:
+    async def list_tools_on_loop(self) -> list[ToolSpec]:
+        """:meth:`list_tools` for a caller already on the session loop (no hop)."""
         for attempt in (0, 1):
             live, session = await self._ensure_open()
             error: ScalekitError | None = None
@@ -359,9 +368,9 @@ class McpSession:
                 cursor: str | None = None
                 for _ in range(1000):
                     page, cursor = await self._race(
-                        live, compat.list_tools_page(session, cursor), None, self._call_timeout
+                        live, _mcp_stack.list_tools_page(session, cursor), None, self._call_timeout
                     )
-                    tools.extend(compat.to_tool_spec(t) for t in page)
+                    tools.extend(to_tool_spec(t) for t in page)
                     if not cursor:
                         break
                 self._tools = tools
@@ -382,13 +391,15 @@ class McpSession:
                 raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _call_tool(
+    async def call_tool_on_loop(
         self,
         name: str,
         arguments: dict[str, Any] | None,
         *,
         progress: Callable[..., Any] | None = None,
     ) -> ToolResult:
+        """:meth:`call_tool` for a caller already on the session loop (no hop); ``progress``
+        receives the server's progress notifications. Raises what :meth:`call_tool` raises."""
         resent = renewed = False
         while True:
             live, session = await self._ensure_open()
@@ -400,7 +411,7 @@ class McpSession:
             try:
                 raw = await self._race(
                     live,
-                    compat.call_tool(
+                    _mcp_stack.call_tool(
                         session,
                         name,
                         arguments or {},
@@ -411,7 +422,7 @@ class McpSession:
                     exchange,
                     None,
                 )
-                verdict = Verdict(result=compat.to_tool_result(raw))
+                verdict = Verdict(result=to_tool_result(raw))
             except Exception as exc:  # cancellation and interrupts propagate as they are
                 verdict = judge_call(
                     name,
@@ -504,3 +515,78 @@ def _ssl_context() -> ssl.SSLContext:
     ~40 ms of CPU and ~800 KB per session (measured by the benchmarks)."""
     context: ssl.SSLContext = http.create_ssl_context()
     return context
+
+
+def _weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:
+    """``callback`` (a bound method) held weakly: calling it after its object died is a no-op."""
+    if callback is None or not hasattr(callback, "__self__"):
+        return callback
+    ref = weakref.WeakMethod(callback)
+
+    def call() -> None:
+        method = ref()
+        if method is not None:
+            method()
+
+    return call
+
+
+class SessionOpener:
+    """Makes a user's (lazily connecting) :class:`McpSession`: the session pool's factory
+    (call it with the user).
+
+    Args:
+        params_for: ``user -> ConnectParams`` (URL, headers, expiry), asked on every connect;
+            kept as :attr:`params_for` (a benchmark may wrap it to route through a proxy).
+        scope: A non-secret name of what is reached (config name or URL label), for logs.
+        call_timeout: Seconds to wait for a tool's answer.
+        connect_timeout: Seconds to open an MCP session.
+        refresh_margin: Reconnect this many seconds before expiring credentials expire.
+        sampling_model: Answers the servers' sampling requests (none: refused).
+        elicitation_handler: Answers the servers' elicitation requests (none: declined).
+        on_tools_changed: Called when a server says its tool list changed (held weakly when a
+            bound method: live sessions must not keep a toolkit alive).
+    """
+
+    def __init__(
+        self,
+        params_for: Callable[[str], Awaitable[ConnectParams]],
+        *,
+        scope: str,
+        call_timeout: float,
+        connect_timeout: float,
+        refresh_margin: float,
+        sampling_model: Any | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        on_tools_changed: Callable[[], None] | None = None,
+    ) -> None:
+        self.params_for = params_for
+        self.scope = scope
+        self._call_timeout = call_timeout
+        self._connect_timeout = connect_timeout
+        self._refresh_margin = refresh_margin
+        self._sampling_model = sampling_model
+        self._elicitation_handler = elicitation_handler
+        self._on_tools_changed = _weak_callback(on_tools_changed)
+
+    async def __call__(self, user: str) -> McpSession:
+        """A new session for ``user``; it connects on first use."""
+
+        async def params() -> ConnectParams:
+            return await self.params_for(user)
+
+        label = f"{self.scope}/{user}"
+        hooks = SessionHooks(
+            label,
+            on_tools_changed=self._on_tools_changed,
+            sampling_model=self._sampling_model,
+            elicitation_handler=self._elicitation_handler,
+        )
+        return McpSession(
+            params,
+            label=label,
+            call_timeout=self._call_timeout,
+            connect_timeout=self._connect_timeout,
+            refresh_margin=self._refresh_margin,
+            hooks=hooks,
+        )

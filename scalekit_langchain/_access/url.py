@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from scalekit_langchain import _redact
-from scalekit_langchain.auth import ConnectionMap
+from scalekit_langchain._connection_auth import ConnectionMap
+from scalekit_langchain._mcp_session import ConnectParams
 from scalekit_langchain.models import ConnectionAuthState
-from scalekit_langchain.session import ConnectParams
 
 __all__ = ["TokenProvider", "UrlAccess"]
 

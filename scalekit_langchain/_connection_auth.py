@@ -19,14 +19,13 @@ cache), so a returning user costs no REST request either.
 from __future__ import annotations
 
 import re
-import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalekit_langchain._mcp_compat import ToolResult
+from scalekit_langchain._client_state import BoundedCache
+from scalekit_langchain._mcp_content import ToolResult
 from scalekit_langchain.errors import AuthorizationRequired
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
 
@@ -140,10 +139,6 @@ class _Seen:
 
 AuthFetcher = Callable[[str, bool], Awaitable[list[ConnectionAuthState]]]
 
-# Last-seen states shared by every tracker of the same owner (the Scalekit client), keyed by
-# (scope, user), where scope names the config or URL.
-_shared: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Seen]] = weakref.WeakKeyDictionary()
-_shared_lock = threading.Lock()
 
 
 class AuthTracker:
@@ -152,26 +147,28 @@ class AuthTracker:
     Args:
         fetch: ``(user, include_links) -> states``: the auth-state API of the access in use.
         scope: A non-secret name of what the states belong to (config name or URL label).
-        owner: Share last-seen states with every tracker of this owner (the client); ``None``
-            keeps them private.
+        states: Where last-seen states are kept, keyed by (scope, user): the client's
+            :attr:`~scalekit_langchain._client_state.ClientState.connection_states`, shared by
+            every toolkit of that client; ``None`` keeps them in a cache of this tracker's own.
     """
 
-    def __init__(self, fetch: AuthFetcher, *, scope: str, owner: object | None = None) -> None:
+    def __init__(
+        self,
+        fetch: AuthFetcher,
+        *,
+        scope: str,
+        states: BoundedCache[tuple[str, str], Any] | None = None,
+    ) -> None:
         self._fetch = fetch
         self._scope = scope
-        if owner is None:
-            self._seen: dict[tuple[str, str], _Seen] = {}
-        else:
-            with _shared_lock:
-                self._seen = _shared.setdefault(owner, {})
+        self._seen: BoundedCache[tuple[str, str], Any] = (
+            states if states is not None else BoundedCache()
+        )
         #: How many auth-state requests this tracker sent (for tests and benchmarks).
         self.checks = 0
 
     def _entry(self, user: str) -> _Seen:
-        key = (self._scope, user)
-        entry = self._seen.get(key)
-        if entry is None:
-            entry = self._seen[key] = _Seen()
+        entry: _Seen = self._seen.setdefault((self._scope, user), _Seen)
         return entry
 
     def record(self, user: str, states: Iterable[ConnectionAuthState]) -> None:
@@ -185,18 +182,18 @@ class AuthTracker:
 
     def forget(self, user: str) -> None:
         """Drop what is known of ``user`` (their instance was recreated, for example)."""
-        self._seen.pop((self._scope, user), None)
+        self._seen.pop((self._scope, user))
 
     def known_active(self, user: str, connections: Iterable[str]) -> bool:
         """Whether every one of ``connections`` was last seen ACTIVE (no request)."""
-        entry = self._seen.get((self._scope, user))
+        entry: _Seen | None = self._seen.get((self._scope, user))
         if entry is None:
             return False
         return all(is_active(entry.statuses.get(c)) for c in connections)
 
     def last_seen(self, user: str) -> list[ConnectionAuthState] | None:
         """The states last read for ``user`` (no links), or ``None`` when never read."""
-        entry = self._seen.get((self._scope, user))
+        entry: _Seen | None = self._seen.get((self._scope, user))
         if entry is None or not entry.statuses:
             return None
         return [
@@ -210,7 +207,7 @@ class AuthTracker:
 
     def providers(self, user: str) -> dict[str, str | None]:
         """Connection -> provider as last seen for ``user``."""
-        entry = self._seen.get((self._scope, user))
+        entry: _Seen | None = self._seen.get((self._scope, user))
         return dict(entry.providers) if entry else {}
 
     async def fetch(self, user: str, *, include_links: bool) -> list[ConnectionAuthState]:

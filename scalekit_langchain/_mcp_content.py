@@ -1,30 +1,18 @@
-"""The one module that knows which MCP stack is installed.
+"""What the MCP SDK's answers mean, the same on both stacks: tool specs, tool results, and the
+content and artifact of a LangChain ``ToolMessage``.
 
-Two stacks exist and cannot be installed together (see the project's reference notes):
-
-* **mcp 1.x**, beside langchain-mcp-adapters (frozen, pins ``mcp<2``), HTTP through ``httpx``;
-* **mcp 2.x**, beside ``langchain[mcp]`` (FastMCP 4, ``mcp>=2.3``), HTTP through ``httpx2``.
-
-Everything else in the package talks to MCP through the names here: :data:`MCP_MAJOR`,
-:data:`http` (the HTTP library the installed SDK drives), :func:`open_streams`,
-:func:`new_session`, :func:`list_tools_page`, :func:`call_tool`, :func:`mcp_error`, and the
-stack-neutral values :class:`ToolSpec` and :class:`ToolResult` with their converters.
-
-Stack differences are read from the SDK's wire form (``model_dump(by_alias=True)``, camelCase on
-both majors) rather than from attribute names (``inputSchema`` on 1.x, ``input_schema`` on 2.x),
-so the same server answer gives the same values on both stacks.
+Values are read from the SDK's wire form (:func:`~scalekit_langchain._mcp_stack.wire_form`), so
+the same server answer converts to the same values on mcp 1.x and 2.x. Content blocks go through
+the installed maintained converter (langchain-mcp-adapters, or ``langchain.mcp``) where it knows the
+block type, and through :func:`own_block` for the rest (audio, types newer than the converter).
 """
 
 from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _dist_version
 from typing import Any
 
 from langchain_core.messages.content import (
@@ -33,131 +21,19 @@ from langchain_core.messages.content import (
     create_image_block,
     create_text_block,
 )
-from mcp import ClientSession
-from mcp import types as mcp_types
 
-from scalekit_langchain._version import __version__
+from scalekit_langchain._mcp_stack import MCP_MAJOR, wire_form
 
 __all__ = [
-    "MCP_MAJOR",
     "ToolResult",
     "ToolSpec",
-    "call_tool",
-    "http",
-    "list_tools_page",
-    "mcp_error",
-    "new_session",
-    "open_streams",
+    "drop_generated_id",
+    "maintained_converter",
+    "own_block",
     "to_langchain",
     "to_tool_result",
     "to_tool_spec",
 ]
-
-
-def _mcp_major() -> int:
-    try:
-        return int(_dist_version("mcp").split(".", 1)[0])
-    except (PackageNotFoundError, ValueError):  # pragma: no cover - a vendored or odd install
-        # mcp 2 renamed McpError to MCPError; that is enough to tell the majors apart.
-        exceptions = importlib.import_module("mcp.shared.exceptions")
-        return 2 if hasattr(exceptions, "MCPError") else 1
-
-
-#: The installed ``mcp`` SDK's major version: 1 or 2.
-MCP_MAJOR: int = _mcp_major()
-
-# The HTTP library the installed SDK drives: httpx2 (a fork of httpx with the same API) on
-# mcp 2, httpx on mcp 1. Code that wraps the MCP transport is written once against this module.
-# mypy checks it as httpx2 (the default environment's stack); httpx has the same API.
-if MCP_MAJOR >= 2:
-    import httpx2 as http
-else:  # pragma: no cover - exercised by the mcp 1.x CI run
-    import httpx as http  # type: ignore[no-redef, unused-ignore]
-
-_error_module = importlib.import_module("mcp.shared.exceptions")
-#: The SDK's JSON-RPC error exception (``MCPError`` on 2.x, ``McpError`` on 1.x).
-McpErrorType: type[Exception] = getattr(_error_module, "MCPError", None) or _error_module.McpError
-
-#: SDK-internal JSON-RPC codes: what the client itself reports when no real answer came.
-CONNECTION_CLOSED = -32000
-REQUEST_TIMEOUT_CODES = frozenset({-32001, 408})  # 2.x uses -32001, 1.x the HTTP status 408
-SESSION_TERMINATED_CODES = frozenset({32600, -32600})  # 1.x: 32600; 2.x: INVALID_REQUEST
-
-CLIENT_NAME = "scalekit-langchain"
-
-
-def mcp_error(exc: BaseException) -> tuple[int, str] | None:
-    """``(code, message)`` of an SDK JSON-RPC error exception, ``None`` for anything else."""
-    if not isinstance(exc, McpErrorType):
-        return None
-    error = getattr(exc, "error", None)
-    code = getattr(error, "code", None)
-    message = getattr(error, "message", None)
-    if not isinstance(code, int):
-        return None
-    return code, message if isinstance(message, str) else ""
-
-
-@asynccontextmanager
-async def open_streams(url: str, http_client: Any) -> AsyncIterator[tuple[Any, Any]]:
-    """The SDK's streamable-HTTP transport over ``http_client`` (which the caller closes).
-
-    Yields:
-        ``(read_stream, write_stream)`` for :func:`new_session`.
-    """
-    module = importlib.import_module("mcp.client.streamable_http")
-    # Both majors take our own client; 1.x also yields a session-id getter we do not need.
-    opener: Callable[..., Any] = module.streamable_http_client
-    async with opener(url, http_client=http_client) as streams:
-        yield streams[0], streams[1]
-
-
-def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> ClientSession:
-    """A ``ClientSession`` that introduces itself as this package (``clientInfo``).
-
-    Args:
-        read_stream: From :func:`open_streams`.
-        write_stream: From :func:`open_streams`.
-        **callbacks: The SDK's server-to-client callbacks (``logging_callback``,
-            ``message_handler``, ``sampling_callback``, ``elicitation_callback``): the same
-            names on both majors.
-    """
-    info = mcp_types.Implementation(name=CLIENT_NAME, version=__version__)
-    factory: Callable[..., ClientSession] = ClientSession
-    return factory(read_stream, write_stream, client_info=info, **callbacks)
-
-
-async def list_tools_page(
-    session: ClientSession, cursor: str | None
-) -> tuple[list[Any], str | None]:
-    """One ``tools/list`` page: the SDK's tool objects and the next cursor (``None`` at the end)."""
-    params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
-    page = await session.list_tools(params=params)
-    wire = page.model_dump(by_alias=True, mode="json", include={"next_cursor", "nextCursor"})
-    cursor = wire.get("nextCursor")
-    return list(page.tools), cursor if isinstance(cursor, str) and cursor else None
-
-
-async def call_tool(
-    session: ClientSession,
-    name: str,
-    arguments: dict[str, Any],
-    *,
-    timeout: float,
-    meta: dict[str, Any],
-    progress: Callable[..., Any] | None = None,
-) -> Any:
-    """``tools/call`` with a read timeout, request ``_meta`` and an optional progress callback
-    (``(progress, total, message)``); the SDK's ``CallToolResult``."""
-    # The read timeout is a timedelta on 1.x and seconds on 2.x.
-    wait: Any = timedelta(seconds=timeout) if MCP_MAJOR < 2 else timeout
-    caller: Callable[..., Any] = session.call_tool
-    return await caller(
-        name, arguments, read_timeout_seconds=wait, meta=meta, progress_callback=progress
-    )
-
-
-# --------------------------------------------------------------------------- values
 
 
 @dataclass(frozen=True)
@@ -204,18 +80,13 @@ class ToolResult:
     raw: Any
 
 
-def _wire(obj: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = obj.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return dumped
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
 def to_tool_spec(tool: Any) -> ToolSpec:
     """Convert an SDK ``Tool`` (either major) to a :class:`ToolSpec`."""
-    wire = _wire(tool)
+    wire = wire_form(tool)
     output = wire.get("outputSchema")
     title = wire.get("title")
     return ToolSpec(
@@ -232,7 +103,7 @@ def to_tool_spec(tool: Any) -> ToolSpec:
 
 def to_tool_result(result: Any) -> ToolResult:
     """Convert an SDK ``CallToolResult`` (either major) to a :class:`ToolResult`."""
-    wire = _wire(result)
+    wire = wire_form(result)
     blocks = wire.get("content") or []
     text = "\n".join(
         str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
@@ -249,7 +120,7 @@ def to_tool_result(result: Any) -> ToolResult:
 # --------------------------------------------------------------------------- LangChain content
 
 
-def _own_block(block: dict[str, Any]) -> dict[str, Any]:
+def own_block(block: dict[str, Any]) -> dict[str, Any]:
     """Our conversion of one MCP content block (wire form) to a LangChain content block.
 
     It gives what the maintained converters give for the types they know, and a safe block for
@@ -281,7 +152,7 @@ def _own_block(block: dict[str, Any]) -> dict[str, Any]:
     return dict(create_text_block(text=f"[MCP content of type {kind!r} is not shown]"))
 
 
-def _maintained_converter() -> Callable[[Any], Any] | None:
+def maintained_converter() -> Callable[[Any], Any] | None:
     """The installed maintained per-block converter, if any (both are private functions, so a
     missing or renamed one falls back to ours)."""
     candidates = (
@@ -309,19 +180,19 @@ _DELEGATED_TYPES = frozenset({"text", "image", "resource_link", "resource"})
 def _convert_block(sdk_block: Any) -> dict[str, Any]:
     global _MAINTAINED, _MAINTAINED_LOOKED_UP
     if not _MAINTAINED_LOOKED_UP:
-        _MAINTAINED, _MAINTAINED_LOOKED_UP = _maintained_converter(), True
-    wire = _wire(sdk_block) if hasattr(sdk_block, "model_dump") else _dict(sdk_block)
+        _MAINTAINED, _MAINTAINED_LOOKED_UP = maintained_converter(), True
+    wire = wire_form(sdk_block) if hasattr(sdk_block, "model_dump") else _dict(sdk_block)
     if _MAINTAINED is not None and wire.get("type") in _DELEGATED_TYPES:
         try:
             converted = _MAINTAINED(sdk_block)
         except (NotImplementedError, ValueError, TypeError, AttributeError):
             converted = None
         if isinstance(converted, dict):
-            return _drop_generated_id(dict(converted))
-    return _drop_generated_id(_own_block(wire))
+            return drop_generated_id(dict(converted))
+    return drop_generated_id(own_block(wire))
 
 
-def _drop_generated_id(block: dict[str, Any]) -> dict[str, Any]:
+def drop_generated_id(block: dict[str, Any]) -> dict[str, Any]:
     # LangChain's block factories stamp a random ``lc_<uuid>`` id on each block; it carries no
     # information and would make the same answer convert differently each time.
     block_id = block.get("id")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from scalekit_langchain import _redact
-from scalekit_langchain.access._config import get_or_create_config
-from scalekit_langchain.auth import ConnectionMap
+from scalekit_langchain._access.config import get_or_create_config
+from scalekit_langchain._client_base import state_of
+from scalekit_langchain._client_state import BoundedCache
+from scalekit_langchain._connection_auth import ConnectionMap
+from scalekit_langchain._mcp_session import ConnectParams
 from scalekit_langchain.client import AsyncScalekitClient
 from scalekit_langchain.errors import BadRequestError, NotFoundError, ScalekitProtocolError
 from scalekit_langchain.models import (
@@ -20,7 +21,6 @@ from scalekit_langchain.models import (
     McpConfigConnectionToolMapping,
     McpInstance,
 )
-from scalekit_langchain.session import ConnectParams
 
 __all__ = ["InstanceAccess"]
 
@@ -31,11 +31,6 @@ class _Cached:
     expires_at: float
 
 
-# Ensured instances, shared by every toolkit made from the same client: a returning user within
-# the TTL costs no REST call. Keyed by (config name, user, instance name).
-_caches: weakref.WeakKeyDictionary[Any, dict[tuple[str, str, str | None], _Cached]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class InstanceAccess:
@@ -48,8 +43,6 @@ class InstanceAccess:
         description: Description of a config created here.
         instance_name: Optional name of the user's instance.
         cache_ttl: Seconds an ensured instance is reused without asking Scalekit.
-        cache_owner: Share the instance cache with every access of this owner (defaults to
-            ``client``; a toolkit given a sync client passes that client).
     """
 
     def __init__(
@@ -61,33 +54,36 @@ class InstanceAccess:
         description: str | None = None,
         instance_name: str | None = None,
         cache_ttl: float = 900.0,
-        cache_owner: object | None = None,
     ) -> None:
         self.client = client
-        self._owner = cache_owner if cache_owner is not None else client
+        # Ensured instances live in the client's state, shared by every toolkit of the client
+        # and its twins: a returning user within the TTL costs no REST call.
+        self._cache = state_of(client).instances
         self.scope = config_name
         self._mappings = mappings
         self._description = description
         self._instance_name = instance_name
         self._ttl = cache_ttl
         self._config: McpConfig | None = None
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: BoundedCache[str, asyncio.Lock] = BoundedCache(1024)
 
     def _key(self, user: str) -> tuple[str, str, str | None]:
         return (self.scope, user, self._instance_name)
 
     def forget(self, user: str) -> None:
         """Drop the cached instance of ``user`` for every toolkit of this client."""
-        _caches.get(self._owner, {}).pop(self._key(user), None)
+        self._cache.pop(self._key(user))
 
     async def instance(self, user: str) -> McpInstance:
         """The user's instance, from the shared cache or ``ensure_instance``."""
-        cache = _caches.setdefault(self._owner, {})
-        hit = cache.get(self._key(user))
+        cache: BoundedCache[tuple[str, str, str | None], _Cached] = self._cache
+        hit: _Cached | None = cache.get(self._key(user))
         if hit is not None and time.monotonic() < hit.expires_at:
             self._learn(hit.instance)
             return hit.instance
-        lock = self._locks.setdefault(user, asyncio.Lock())
+        # One ensure per user at a time (a bounded table: a forgotten lock costs at most one
+        # extra, idempotent ensure_instance).
+        lock = self._locks.setdefault(user, asyncio.Lock)
         async with lock:
             hit = cache.get(self._key(user))
             if hit is not None and time.monotonic() < hit.expires_at:
@@ -100,7 +96,7 @@ class InstanceAccess:
             _redact.register_secret(instance.url)
             _redact.register_secret(instance.url.rstrip("/").rsplit("/", 1)[-1])
             self._learn(instance)
-            cache[self._key(user)] = _Cached(instance, time.monotonic() + self._ttl)
+            cache.set(self._key(user), _Cached(instance, time.monotonic() + self._ttl))
             return instance
 
     def _learn(self, instance: McpInstance) -> None:
