@@ -74,7 +74,7 @@ def refusal_mode(listed: bool | None, call: dict[str, Any] | None) -> str | None
 
     Args:
         listed: Whether ``tools/list`` showed the tool (None: not known).
-        call: The raw exchange of the ``tools/call`` (see :func:`~._wire.exchange`).
+        call: The raw exchange of the ``tools/call`` (see :func:`~._raw_jsonrpc.exchange`).
 
     Returns:
         One of the emulator's ``REFUSAL_MODES``, or None when the shape is none of them.
