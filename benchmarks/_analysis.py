@@ -13,12 +13,12 @@ from benchmarks._format import fmt
 from benchmarks._targets import targets
 
 if TYPE_CHECKING:
-    from benchmarks import Results
+    from benchmarks._results import Measurements
 
 __all__ = ["analysis"]
 
 
-def _https(r: Results) -> list[str]:
+def _https(r: Measurements) -> list[str]:
     runs = r.https["runs"]
     sse10 = next((x for x in runs if x["answer"] == "sse" and x["rtt_ms"] == 10.0), None)
     if sse10 is None:
@@ -57,7 +57,7 @@ def _https(r: Results) -> list[str]:
     return out
 
 
-def _overhead(r: Results) -> list[str]:
+def _overhead(r: Measurements) -> list[str]:
     oj, cpu = r.overhead_json, r.cpu
     hop = cpu["tool"] - cpu["tool_on_session_loop"]
     base = cpu["tool_on_session_loop"] - cpu["toolkit"]
@@ -77,7 +77,7 @@ def _overhead(r: Results) -> list[str]:
     ]
 
 
-def _throughput(r: Results) -> list[str]:
+def _throughput(r: Measurements) -> list[str]:
     rows = [row for row in r.throughput if row["answer"] == "json"] or r.throughput
     if not rows:
         return []
@@ -98,7 +98,7 @@ def _throughput(r: Results) -> list[str]:
     ]
 
 
-def analysis(r: Results) -> list[str]:
+def analysis(r: Measurements) -> list[str]:
     """The analysis section: lines of Markdown."""
     missed = [(what, measured) for what, measured, _, ok in targets(r) if not ok]
     lines = ["## What the numbers say (written from this run)", ""]

@@ -15,7 +15,7 @@ from benchmarks._report_wire import https_section, overhead_section, throughput_
 from benchmarks._targets import targets
 
 if TYPE_CHECKING:
-    from benchmarks import Results
+    from benchmarks._results import Measurements
 
 PACKAGES = (
     "langchain-core",
@@ -89,7 +89,7 @@ def _ok(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
-def render(r: Results) -> str:
+def render(r: Measurements) -> str:
     """The whole report."""
     p, env = r.params, r.env
     lat = fmt(p.latency * 1000, 0)

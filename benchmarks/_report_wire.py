@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks._format import fmt, table
 
 if TYPE_CHECKING:
-    from benchmarks import Results
+    from benchmarks._results import Measurements
 
 __all__ = ["https_section", "https_targets", "overhead_section", "throughput_section"]
 
@@ -30,7 +30,7 @@ HTTPS_LABELS = {
 }
 
 
-def _run(r: Results, answer: str, rtt_ms: float) -> dict[str, Any] | None:
+def _run(r: Measurements, answer: str, rtt_ms: float) -> dict[str, Any] | None:
     for run in r.https["runs"]:
         if run["answer"] == answer and abs(run["rtt_ms"] - rtt_ms) < 1e-6:
             return run
@@ -45,7 +45,7 @@ def _ratio(run: dict[str, Any], mode: str) -> float:
     return float(own["median_ms"] / base["median_ms"])
 
 
-def https_targets(r: Results) -> list[tuple[str, str, str, bool]]:
+def https_targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
     """The design's two HTTPS targets: (what, measured, target, met)."""
     runs = r.https["runs"]
     if not runs:
@@ -93,7 +93,7 @@ def https_targets(r: Results) -> list[tuple[str, str, str, bool]]:
     return out
 
 
-def https_section(r: Results) -> list[str]:
+def https_section(r: Measurements) -> list[str]:
     """The HTTPS table, one per answer mode."""
     h = r.https
     lines = [
@@ -150,7 +150,7 @@ def https_section(r: Results) -> list[str]:
     return lines
 
 
-def overhead_section(r: Results) -> list[str]:
+def overhead_section(r: Measurements) -> list[str]:
     """The wrapper overhead tables (SSE and JSON answers) and what they mean."""
     lines = ["", "## Wrapper overhead (latency 0, same MCP session)", ""]
     labels = {
@@ -199,7 +199,7 @@ def overhead_section(r: Results) -> list[str]:
     return lines
 
 
-def throughput_section(r: Results) -> list[str]:
+def throughput_section(r: Measurements) -> list[str]:
     """Warm calls/s and client CPU per call at 1, 10, 100 users, ours next to the bare SDK."""
     if not r.throughput:
         return []

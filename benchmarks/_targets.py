@@ -11,12 +11,12 @@ from benchmarks._format import fmt, kb, kinds
 from benchmarks._report_wire import https_targets
 
 if TYPE_CHECKING:
-    from benchmarks import Results
+    from benchmarks._results import Measurements
 
 __all__ = ["targets"]
 
 
-def targets(r: Results) -> list[tuple[str, str, str, bool]]:
+def targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
     """(what, measured, target, met) for every target of the design."""
     p = r.params
     ours, default = r.warm["ours"], r.warm["adapters_default"]
