@@ -7,22 +7,18 @@ an old figure behind.
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from benchmarks._format import fmt
+from benchmarks._targets import targets
 
 if TYPE_CHECKING:
-    from benchmarks import Results
+    from benchmarks._results import Measurements
 
 __all__ = ["analysis"]
 
 
-def _f(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
-def _https(r: Results) -> list[str]:
+def _https(r: Measurements) -> list[str]:
     runs = r.https["runs"]
     sse10 = next((x for x in runs if x["answer"] == "sse" and x["rtt_ms"] == 10.0), None)
     if sse10 is None:
@@ -30,13 +26,13 @@ def _https(r: Results) -> list[str]:
     m = sse10["modes"]
     ours, adapters = m["ours"], m["adapters_session"]
     out = [
-        f"**HTTPS, SSE answers, 10 ms RTT.** Ours: {_f(ours['median_ms'])} ms per warm call, "
-        f"{_f(ours['connections_per_100'], 0)} new connections and "
-        f"{_f(ours['handshakes_per_100'], 0)} TLS handshakes per 100 calls. The adapters' "
-        f"explicit session: {_f(adapters['median_ms'])} ms, "
-        f"{_f(adapters['connections_per_100'], 0)} connections and "
-        f"{_f(adapters['handshakes_per_100'], 0)} handshakes per 100 calls "
-        f"({_f(adapters['median_ms'] / ours['median_ms'], 2)}x ours). The mcp SDK (1.x and 2.x) "
+        f"**HTTPS, SSE answers, 10 ms RTT.** Ours: {fmt(ours['median_ms'])} ms per warm call, "
+        f"{fmt(ours['connections_per_100'], 0)} new connections and "
+        f"{fmt(ours['handshakes_per_100'], 0)} TLS handshakes per 100 calls. The adapters' "
+        f"explicit session: {fmt(adapters['median_ms'])} ms, "
+        f"{fmt(adapters['connections_per_100'], 0)} connections and "
+        f"{fmt(adapters['handshakes_per_100'], 0)} handshakes per 100 calls "
+        f"({fmt(adapters['median_ms'] / ours['median_ms'], 2)}x ours). The mcp SDK (1.x and 2.x) "
         "closes an SSE answer as soon as the JSON-RPC response arrived, before the chunked body "
         "ended, and the HTTP/1.1 pool drops a connection whose response did not end: every call "
         "then pays a TCP handshake and a TLS handshake (two more round trips, and the TLS CPU). "
@@ -48,64 +44,62 @@ def _https(r: Results) -> list[str]:
         j = json10["modes"]
         out[0] += (
             " With JSON answers the SDK reads each answer to its end and every client keeps its "
-            f"connection: adapters {_f(j['adapters_session']['median_ms'])} ms vs ours "
-            f"{_f(j['ours']['median_ms'])} ms at 10 ms RTT."
+            f"connection: adapters {fmt(j['adapters_session']['median_ms'])} ms vs ours "
+            f"{fmt(j['ours']['median_ms'])} ms at 10 ms RTT."
         )
     if "mcp2:langchain_mcp" in m:
         lm, o2 = m["mcp2:langchain_mcp"], m["mcp2:ours"]
         out[0] += (
-            f" On mcp 2, `langchain.mcp`'s MCPAdapter held open: {_f(lm['median_ms'])} ms and "
-            f"{_f(lm['handshakes_per_100'], 0)} handshakes per 100 calls, ours "
-            f"{_f(o2['median_ms'])} ms and {_f(o2['handshakes_per_100'], 0)}."
+            f" On mcp 2, `langchain.mcp`'s MCPAdapter held open: {fmt(lm['median_ms'])} ms and "
+            f"{fmt(lm['handshakes_per_100'], 0)} handshakes per 100 calls, ours "
+            f"{fmt(o2['median_ms'])} ms and {fmt(o2['handshakes_per_100'], 0)}."
         )
     return out
 
 
-def _overhead(r: Results) -> list[str]:
+def _overhead(r: Measurements) -> list[str]:
     oj, cpu = r.overhead_json, r.cpu
     hop = cpu["tool"] - cpu["tool_on_session_loop"]
     base = cpu["tool_on_session_loop"] - cpu["toolkit"]
     return [
         f"**Wrapper overhead.** With JSON answers (both sides keep their connection) our async "
-        f"tool costs {_f(oj['overhead'] * 100, 1)}% over a bare `ClientSession.call_tool` on "
-        f"the same session and the sync tool {_f(oj['sync_overhead'] * 100, 1)}% over a bare "
+        f"tool costs {fmt(oj['overhead'] * 100, 1)}% over a bare `ClientSession.call_tool` on "
+        f"the same session and the sync tool {fmt(oj['sync_overhead'] * 100, 1)}% over a bare "
         f"call driven from a thread. Network taken out (CPU table): the session layer adds "
-        f"{_f(cpu['session'] - cpu['fake'], 0)} us per call (call id, the race against a dying "
-        f"session), the toolkit layer {_f(cpu['toolkit'] - cpu['session'], 0)} us (user "
+        f"{fmt(cpu['session'] - cpu['fake'], 0)} us per call (call id, the race against a dying "
+        f"session), the toolkit layer {fmt(cpu['toolkit'] - cpu['session'], 0)} us (user "
         f"routing, auth check, the shielded task that keeps a call on the wire from being "
-        f"cancelled by a sibling's interrupt), LangChain's `BaseTool` around it {_f(base, 0)} us "
-        f"(the adapters' tool pays {_f(cpu['adapters_tool'] - cpu['fake'], 0)} us for the same), "
-        f"and the hop from the caller's loop to the session loop {_f(hop, 0)} us "
-        f"({_f(cpu['hop'], 0)} us for a no-op: one cross-thread wake-up each way, more when the "
+        f"cancelled by a sibling's interrupt), LangChain's `BaseTool` around it {fmt(base, 0)} us "
+        f"(the adapters' tool pays {fmt(cpu['adapters_tool'] - cpu['fake'], 0)} us for the same), "
+        f"and the hop from the caller's loop to the session loop {fmt(hop, 0)} us "
+        f"({fmt(cpu['hop'], 0)} us for a no-op: one cross-thread wake-up each way, more when the "
         "machine is busy).",
     ]
 
 
-def _throughput(r: Results) -> list[str]:
+def _throughput(r: Measurements) -> list[str]:
     rows = [row for row in r.throughput if row["answer"] == "json"] or r.throughput
     if not rows:
         return []
     parts = ", ".join(
-        f"{row['users']} users {_f(row['ours']['calls_per_second'], 0)} vs "
-        f"{_f(row['bare_sdk']['calls_per_second'], 0)} calls/s"
+        f"{row['users']} users {fmt(row['ours']['calls_per_second'], 0)} vs "
+        f"{fmt(row['bare_sdk']['calls_per_second'], 0)} calls/s"
         for row in rows
     )
     worst = max(rows, key=lambda row: row["ours"]["client_cpu_ms_per_call"])
     cpu = worst["ours"]["client_cpu_ms_per_call"]
     return [
         f"**Throughput (JSON answers, warm, latency 0), ours vs bare SDK:** {parts}. At latency "
-        f"0 both are bound by client CPU ({_f(cpu, 2)} ms per call at most for ours: one core, "
-        f"one GIL, allows about {_f(1000 / cpu, 0)} calls/s), so adding users adds no "
+        f"0 both are bound by client CPU ({fmt(cpu, 2)} ms per call at most for ours: one core, "
+        f"one GIL, allows about {fmt(1000 / cpu, 0)} calls/s), so adding users adds no "
         "throughput once one core is busy; with a real round trip per call, concurrent users "
         "overlap their waits instead (the multi-user table above, at the injected latency, "
         "includes opening every user's session).",
     ]
 
 
-def analysis(r: Results) -> list[str]:
+def analysis(r: Measurements) -> list[str]:
     """The analysis section: lines of Markdown."""
-    from benchmarks._report import targets
-
     missed = [(what, measured) for what, measured, _, ok in targets(r) if not ok]
     lines = ["## What the numbers say (written from this run)", ""]
     for paragraph in (*_https(r), *_overhead(r), *_throughput(r)):

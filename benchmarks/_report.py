@@ -10,15 +10,12 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from benchmarks._analysis import analysis
-from benchmarks._report_wire import (
-    https_section,
-    https_targets,
-    overhead_section,
-    throughput_section,
-)
+from benchmarks._format import fmt, kb, kinds, table
+from benchmarks._report_wire import https_section, overhead_section, throughput_section
+from benchmarks._targets import targets
 
 if TYPE_CHECKING:
-    from benchmarks import Results
+    from benchmarks._results import Measurements
 
 PACKAGES = (
     "langchain-core",
@@ -88,121 +85,14 @@ def _load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
-# --------------------------------------------------------------------------- formatting
-
-
-def _f(value: float, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
-def _kinds(counts: dict[str, float]) -> str:
-    if not counts:
-        return "none"
-    return ", ".join(
-        f"{k} {v:g}" if float(v).is_integer() else f"{k} {v:.2f}" for k, v in counts.items()
-    )
-
-
 def _ok(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
-def _kb(value: float) -> str:
-    return _f(value / 1024.0, 1)
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
-def targets(r: Results) -> list[tuple[str, str, str, bool]]:
-    """(what, measured, target, met) for every target of the design."""
-    p = r.params
-    ours, default = r.warm["ours"], r.warm["adapters_default"]
-    ours_only_calls = set(ours["counts"]) == {"mcp.tools/call"}
-    speedup = default["median_ms"] / ours["median_ms"]
-    cold, back = r.startup["cold"], r.startup["returning"]
-    head, small = r.scaling[-1], r.scaling[0]
-    efficiency = (head["calls_per_second"] / small["calls_per_second"]) / (
-        head["users"] / small["users"]
-    )
-    mem = r.memory[-1]
-    lat = _f(p.latency * 1000, 0)
-    oj = r.overhead_json
-    return [
-        (
-            "HTTP requests per warm tool call (ours)",
-            f"{ours['requests_per_call']:g} ({_kinds(ours['requests_by_kind'])}); "
-            f"adapters' default {default['requests_per_call']:g}",
-            "1",
-            ours["requests_per_call"] == 1 and ours_only_calls,
-        ),
-        (
-            f"warm call latency, adapters' default / ours (median, {lat} ms per request)",
-            f"{_f(speedup, 1)}x ({_f(default['median_ms'])} / {_f(ours['median_ms'])} ms)",
-            ">= 5x",
-            speedup >= 5,
-        ),
-        (
-            "returning user within the cache TTL: REST calls before the tools are ready",
-            f"{back['rest_calls']:g}",
-            "0",
-            back["rest_calls"] == 0,
-        ),
-        (
-            "new user cold start: sequential round trips before the tools are ready",
-            f"{_f(cold['round_trips'])}",
-            "<= 4",
-            round(cold["round_trips"]) <= 4,
-        ),
-        (
-            f"{head['users']} users at once: OAuth token requests",
-            f"{head['oauth_tokens']}",
-            "1",
-            head["oauth_tokens"] == 1,
-        ),
-        (
-            f"{head['users']} users at once: errors",
-            f"{head['errors']}",
-            "0",
-            head["errors"] == 0,
-        ),
-        (
-            f"throughput {small['users']} -> {head['users']} users (calls/s ratio / user ratio)",
-            f"{_f(efficiency * 100, 0)}% of linear ({_f(small['calls_per_second'], 0)} -> "
-            f"{_f(head['calls_per_second'], 0)} calls/s)",
-            "linear (read as >= 80%)",
-            efficiency >= 0.8,
-        ),
-        (
-            "wrapper overhead vs bare ClientSession.call_tool, same session, latency 0, JSON "
-            "answers (both reuse the connection): async tool `ainvoke` / sync tool `invoke`",
-            f"{_f(oj['overhead'] * 100, 1)}% ({_f(oj['tool']['median_ms'], 2)} vs "
-            f"{_f(oj['bare']['median_ms'], 2)} ms) / {_f(oj['sync_overhead'] * 100, 1)}% "
-            f"({_f(oj['sync_tool']['median_ms'], 2)} vs {_f(oj['sync_bare']['median_ms'], 2)} "
-            f"ms); SSE answers: {_f(r.overhead['overhead'] * 100, 1)}% / "
-            f"{_f(r.overhead['sync_overhead'] * 100, 1)}%",
-            "<= 10%",
-            max(oj["overhead"], oj["sync_overhead"]) <= 0.10,
-        ),
-        *https_targets(r),
-        (
-            f"memory per open user session (tracemalloc, {mem['users']} sessions)",
-            f"{_kb(mem['bytes_per_session'])} KB",
-            "<= 200 KB",
-            mem["bytes_per_session"] <= 200 * 1024,
-        ),
-    ]
-
-
-def render(r: Results) -> str:
+def render(r: Measurements) -> str:
     """The whole report."""
     p, env = r.params, r.env
-    lat = _f(p.latency * 1000, 0)
+    lat = fmt(p.latency * 1000, 0)
     lines = ["# Benchmarks: scalekit-langchain vs langchain-mcp-adapters", ""]
     if p.quick:
         lines += [
@@ -218,7 +108,7 @@ def render(r: Results) -> str:
         "are taken within the run, modes interleaved)",
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items())
         + f" (git {env.get('git')})",
-        f"- command: `{env.get('command')}` (took {_f(r.duration_s, 0)} s)",
+        f"- command: `{env.get('command')}` (took {fmt(r.duration_s, 0)} s)",
         f"- setup: the Scalekit emulator (`scalekit_langchain.testing`) in a child process on "
         f"127.0.0.1, {lat} ms injected before every request unless said otherwise; one MCP "
         f"tool (`gmail_fetch_mails`, `max_results=1`) called as an agent does "
@@ -227,7 +117,7 @@ def render(r: Results) -> str:
         "## Targets",
         "",
     ]
-    lines += _table(
+    lines += table(
         ["what", "measured", "target", ""],
         [[w, m, t, _ok(ok)] for w, m, t, ok in targets(r)],
     )
@@ -246,11 +136,11 @@ def render(r: Results) -> str:
     for key, label in names.items():
         w = r.warm[key]
         rows.append([
-            label, f"{w['requests_per_call']:g}", _kinds(w["requests_by_kind"]),
-            _f(w["median_ms"]), _f(w["p95_ms"]), _f(w["client_cpu_ms_per_call"], 2),
-            _f(w["median_ms"] / ours["median_ms"], 2) + "x",
+            label, f"{w['requests_per_call']:g}", kinds(w["requests_by_kind"]),
+            fmt(w["median_ms"]), fmt(w["p95_ms"]), fmt(w["client_cpu_ms_per_call"], 2),
+            fmt(w["median_ms"] / ours["median_ms"], 2) + "x",
         ])
-    lines += _table(
+    lines += table(
         ["", "HTTP requests / call", "by kind", "median ms", "p95 ms", "client CPU ms / call",
          "median vs ours"],
         rows,
@@ -270,20 +160,20 @@ def render(r: Results) -> str:
     for key, label in labels.items():
         x = s[key]
         rows.append([
-            label, f"{x['rest_calls']:g} ({_kinds(x['rest'])})",
-            f"{x['mcp_requests']:g} ({_kinds(x['mcp'])})",
-            f"{_f(x['round_trips'])} / {_f(x['rest_round_trips'])} / {_f(x['mcp_round_trips'])}",
-            _f(x["median_ms"]), _f(x["zero_latency_ms"]), _f(x["client_cpu_ms"]),
+            label, f"{x['rest_calls']:g} ({kinds(x['rest'])})",
+            f"{x['mcp_requests']:g} ({kinds(x['mcp'])})",
+            f"{fmt(x['round_trips'])} / {fmt(x['rest_round_trips'])} / {fmt(x['mcp_round_trips'])}",
+            fmt(x["median_ms"]), fmt(x["zero_latency_ms"]), fmt(x["client_cpu_ms"]),
         ])
-    lines += _table(
+    lines += table(
         ["", "REST calls", "MCP requests", "sequential round trips (all / REST / MCP)",
          f"ms at {lat} ms", "ms with no latency", "client CPU ms"],
         rows,
     )
     lines += [
         "",
-        f"Round trips = (median time with {_f(s['cold']['probe_ms'], 0)} ms on the requests - "
-        f"median time with none) / {_f(s['cold']['probe_ms'], 0)} ms, latency on every request, "
+        f"Round trips = (median time with {fmt(s['cold']['probe_ms'], 0)} ms on the requests - "
+        f"median time with none) / {fmt(s['cold']['probe_ms'], 0)} ms, latency on every request, "
         f"on REST requests only, on MCP requests only; {s['cold']['reps']} new users per setting. "
         "The adapters row does not check the auth state (ours does, overlapped with MCP "
         "initialize).",
@@ -311,14 +201,14 @@ def render(r: Results) -> str:
         m = mem_by_users.get(c["users"]) if c["multi_user"] else None
         rows.append([
             str(c["users"]), "multi-user" if c["multi_user"] else "per-user toolkits",
-            _f(c["total_s"], 2), _f(c["calls_per_second"], 0),
-            f"{_f(c['first_p50_ms'])} / {_f(c['first_p95_ms'])}",
-            f"{_f(c['call_p50_ms'])} / {_f(c['call_p95_ms'])}",
+            fmt(c["total_s"], 2), fmt(c["calls_per_second"], 0),
+            f"{fmt(c['first_p50_ms'])} / {fmt(c['first_p95_ms'])}",
+            f"{fmt(c['call_p50_ms'])} / {fmt(c['call_p95_ms'])}",
             str(c["oauth_tokens"]), str(c["errors"]),
-            f"{_f(c['client_cpu_ms_per_call'], 2)} / {_f(c['server_cpu_ms_per_call'], 2)}",
-            _kb(m["bytes_per_session"]) if m else "",
+            f"{fmt(c['client_cpu_ms_per_call'], 2)} / {fmt(c['server_cpu_ms_per_call'], 2)}",
+            kb(m["bytes_per_session"]) if m else "",
         ])
-    lines += _table(
+    lines += table(
         ["users", "toolkit", "total s", "calls/s", "first call (opens the session) p50 / p95 ms",
          "warm call p50 / p95 ms", "OAuth tokens", "errors", "CPU ms / call client / server",
          "KB / session (tracemalloc)"],
@@ -328,13 +218,13 @@ def render(r: Results) -> str:
     lines += [
         "",
         f"In the {head['users']}-user multi-user run the client used "
-        f"{_f(head['client_cpu_s'], 1)} s of CPU in {_f(head['total_s'], 1)} s "
-        f"({_f(busy * 100, 0)}% of one core; its event loops share one GIL) and the emulator "
-        f"{_f(head['server_cpu_s'], 1)} s: at {_f(head['client_cpu_ms_per_call'], 2)} ms of "
+        f"{fmt(head['client_cpu_s'], 1)} s of CPU in {fmt(head['total_s'], 1)} s "
+        f"({fmt(busy * 100, 0)}% of one core; its event loops share one GIL) and the emulator "
+        f"{fmt(head['server_cpu_s'], 1)} s: at {fmt(head['client_cpu_ms_per_call'], 2)} ms of "
         f"client CPU per call, one core allows about "
-        f"{_f(1000 / head['client_cpu_ms_per_call'], 0)} calls/s whatever the number of users.",
+        f"{fmt(1000 / head['client_cpu_ms_per_call'], 0)} calls/s whatever the number of users.",
         "",
-        f"Requests of that run: REST {_kinds(head['rest'])}; MCP {_kinds(head['mcp'])}.",
+        f"Requests of that run: REST {kinds(head['rest'])}; MCP {kinds(head['mcp'])}.",
     ]
     for c in [*r.scaling, r.per_user]:
         if c["error_samples"]:
@@ -367,9 +257,9 @@ def render(r: Results) -> str:
         ("reference: adapters session-mode tool `ainvoke` (same fake)", cpu["adapters_tool"],
          cpu["adapters_tool"] - cpu["fake"], "LangChain / adapters"),
     ]
-    lines += _table(
+    lines += table(
         ["layer", "us / call", "added us", "whose"],
-        [[label, _f(total, 0), _f(added, 0) if added is not None else "", who]
+        [[label, fmt(total, 0), fmt(added, 0) if added is not None else "", who]
          for label, total, added, who in steps],
     )
 
@@ -377,24 +267,24 @@ def render(r: Results) -> str:
     lines += ["", "## Memory per open user session", ""]
     rows = []
     for m in r.memory:
-        top = ", ".join(f"{k} {_kb(v)}" for k, v in list(m.get("by_bucket", {}).items())[:6])
-        rows.append([f"ours, {m['users']} sessions", _kb(m["bytes_per_session"]), top])
+        top = ", ".join(f"{k} {kb(v)}" for k, v in list(m.get("by_bucket", {}).items())[:6])
+        rows.append([f"ours, {m['users']} sessions", kb(m["bytes_per_session"]), top])
     ma = r.memory_adapters
-    top = ", ".join(f"{k} {_kb(v)}" for k, v in list(ma.get("by_bucket", {}).items())[:6])
+    top = ", ".join(f"{k} {kb(v)}" for k, v in list(ma.get("by_bucket", {}).items())[:6])
     rows.append([
         f"reference: adapters explicit sessions, {ma['users']} sessions",
-        _kb(ma["bytes_per_session"]), top,
+        kb(ma["bytes_per_session"]), top,
     ])
-    lines += _table(["", "KB / session (tracemalloc)", "largest parts, KB / session"], rows)
+    lines += table(["", "KB / session (tracemalloc)", "largest parts, KB / session"], rows)
     lines += [
         "",
         "Sessions are opened in stages and kept open; one user is opened before measuring, so "
         "one-time costs are excluded. tracemalloc only sees Python's allocator: resident memory "
         f"(RSS, no tracemalloc, {r.rss['users']} sessions, measured first) grew by "
-        f"**{_kb(r.rss['bytes_per_session'])} KB per session** (buffers of C libraries "
+        f"**{kb(r.rss['bytes_per_session'])} KB per session** (buffers of C libraries "
         "included). A new `httpx.AsyncHTTPTransport()` with its own SSL context (CA bundle "
-        f"loaded) would cost {_f(r.transport['cpu_ms'], 1)} ms of CPU and "
-        f"{_kb(r.transport['rss_bytes'])} KB resident per session (measured in this run); "
+        f"loaded) would cost {fmt(r.transport['cpu_ms'], 1)} ms of CPU and "
+        f"{kb(r.transport['rss_bytes'])} KB resident per session (measured in this run); "
         "`session.py` builds one SSL context per process and shares it.",
     ]
     lines += ["", *analysis(r), ""]

@@ -8,8 +8,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from benchmarks._format import fmt, table
+
 if TYPE_CHECKING:
-    from benchmarks import Results
+    from benchmarks._results import Measurements
 
 __all__ = ["https_section", "https_targets", "overhead_section", "throughput_section"]
 
@@ -28,19 +30,7 @@ HTTPS_LABELS = {
 }
 
 
-def _f(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
-def _run(r: Results, answer: str, rtt_ms: float) -> dict[str, Any] | None:
+def _run(r: Measurements, answer: str, rtt_ms: float) -> dict[str, Any] | None:
     for run in r.https["runs"]:
         if run["answer"] == answer and abs(run["rtt_ms"] - rtt_ms) < 1e-6:
             return run
@@ -55,7 +45,7 @@ def _ratio(run: dict[str, Any], mode: str) -> float:
     return float(own["median_ms"] / base["median_ms"])
 
 
-def https_targets(r: Results) -> list[tuple[str, str, str, bool]]:
+def https_targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
     """The design's two HTTPS targets: (what, measured, target, met)."""
     runs = r.https["runs"]
     if not runs:
@@ -72,7 +62,7 @@ def https_targets(r: Results) -> list[tuple[str, str, str, bool]]:
     rtts = sorted({run["rtt_ms"] for run in runs})
     out = [(
         "new TCP connections / TLS handshakes per warm call, HTTPS through the network "
-        f"(ours, both stacks, SSE and JSON answers, RTT {', '.join(_f(x, 0) for x in rtts)} ms)",
+        f"(ours, both stacks, SSE and JSON answers, RTT {', '.join(fmt(x, 0) for x in rtts)} ms)",
         f"{connections} / {handshakes} in {calls} warm calls",
         "0",
         connections == 0 and handshakes == 0,
@@ -85,25 +75,25 @@ def https_targets(r: Results) -> list[tuple[str, str, str, bool]]:
         if "mcp2:langchain_mcp" in ten["modes"]:
             extra = (
                 f"; `langchain.mcp` MCPAdapter / ours on mcp 2: "
-                f"{_f(_ratio(ten, 'mcp2:langchain_mcp'), 2)}x"
+                f"{fmt(_ratio(ten, 'mcp2:langchain_mcp'), 2)}x"
             )
         json10 = _run(r, "json", 10.0)
         if json10 is not None:
             extra += (
-                f"; with JSON answers {_f(_ratio(json10, 'adapters_session'), 2)}x (no "
+                f"; with JSON answers {fmt(_ratio(json10, 'adapters_session'), 2)}x (no "
                 "handshakes on either side)"
             )
         out.append((
             "warm call, adapters' explicit session / ours, HTTPS, SSE answers, 10 ms RTT "
             "(median)",
-            f"{_f(speedup, 2)}x ({_f(a['median_ms'])} / {_f(o['median_ms'])} ms){extra}",
+            f"{fmt(speedup, 2)}x ({fmt(a['median_ms'])} / {fmt(o['median_ms'])} ms){extra}",
             ">= 2x",
             speedup >= 2.0,
         ))
     return out
 
 
-def https_section(r: Results) -> list[str]:
+def https_section(r: Measurements) -> list[str]:
     """The HTTPS table, one per answer mode."""
     h = r.https
     lines = [
@@ -135,12 +125,12 @@ def https_section(r: Results) -> list[str]:
             for mode, m in run["modes"].items():
                 label = HTTPS_LABELS.get(mode, (mode, mode))[0]
                 rows.append([
-                    _f(run["rtt_ms"], 0), label, _f(m["median_ms"]), _f(m["p95_ms"]),
-                    _f(_ratio(run, mode), 2) + "x",
-                    _f(m["connections_per_100"], 0), _f(m["handshakes_per_100"], 0),
-                    _f(m["requests_per_call"], 2), _f(m["client_cpu_ms_per_call"], 2),
+                    fmt(run["rtt_ms"], 0), label, fmt(m["median_ms"]), fmt(m["p95_ms"]),
+                    fmt(_ratio(run, mode), 2) + "x",
+                    fmt(m["connections_per_100"], 0), fmt(m["handshakes_per_100"], 0),
+                    fmt(m["requests_per_call"], 2), fmt(m["client_cpu_ms_per_call"], 2),
                 ])
-        lines += _table(
+        lines += table(
             ["RTT ms", "client", "median ms", "p95 ms", "vs ours", "new TCP conns / 100 calls",
              "TLS handshakes / 100 calls", "requests / call", "client CPU ms / call"],
             rows,
@@ -149,9 +139,10 @@ def https_section(r: Results) -> list[str]:
     idle = h.get("idle") or {}
     if idle:
         lines += [
-            f"Warm means the client's previous call was a moment ago. After {_f(idle['idle_s'], 0)}"
-            f" s idle our client's next call opened {idle['connections']} TCP connection(s) and "
-            f"did {idle['handshakes']} TLS handshake(s): the pool keeps an idle connection for "
+            "Warm means the client's previous call was a moment ago. After "
+            f"{fmt(idle['idle_s'], 0)} s idle our client's next call opened "
+            f"{idle['connections']} TCP connection(s) and did {idle['handshakes']} TLS "
+            "handshake(s): the pool keeps an idle connection for "
             "5 s (httpx's default keep-alive expiry), shorter than a model's turn in many "
             "agents.",
             "",
@@ -159,7 +150,7 @@ def https_section(r: Results) -> list[str]:
     return lines
 
 
-def overhead_section(r: Results) -> list[str]:
+def overhead_section(r: Measurements) -> list[str]:
     """The wrapper overhead tables (SSE and JSON answers) and what they mean."""
     lines = ["", "## Wrapper overhead (latency 0, same MCP session)", ""]
     labels = {
@@ -181,34 +172,34 @@ def overhead_section(r: Results) -> list[str]:
         for _, o in runs:
             x, base = o[key], o[bases.get(key, "bare")]
             row += [
-                _f(x["median_ms"], 3),
-                f"{_f((x['median_ms'] / base['median_ms'] - 1) * 100, 0)}%",
-                _f(x["client_cpu_ms_per_call"], 2),
+                fmt(x["median_ms"], 3),
+                f"{fmt((x['median_ms'] / base['median_ms'] - 1) * 100, 0)}%",
+                fmt(x["client_cpu_ms_per_call"], 2),
             ]
         rows.append(row)
     head = ["layer"]
     for name, _ in runs:
         head += [f"{name}: median ms", "vs its bare call", "client CPU ms / call"]
-    lines += _table(head, rows)
+    lines += table(head, rows)
     o, oj = r.overhead, r.overhead_json
     lines += [
         "",
         f"{o['tool']['calls']} calls per layer and answer mode, interleaved in "
         f"{r.params.overhead_rounds} rounds. With JSON answers every layer reuses its "
         "connection, so that column is the wrapper's own cost: async "
-        f"{_f(oj['overhead'] * 100, 1)}%, sync {_f(oj['sync_overhead'] * 100, 1)}%. With SSE "
+        f"{fmt(oj['overhead'] * 100, 1)}%, sync {fmt(oj['sync_overhead'] * 100, 1)}%. With SSE "
         "answers the bare call on our session opens a new TCP connection per call (the SDK "
         "closes the SSE answer early; our transport reads to the end only the tool calls that "
         "carry our call id), which our calls do not: async "
-        f"{_f(o['overhead'] * 100, 1)}%, sync {_f(o['sync_overhead'] * 100, 1)}%. The "
+        f"{fmt(o['overhead'] * 100, 1)}%, sync {fmt(o['sync_overhead'] * 100, 1)}%. The "
         "adapters' own session-mode tool costs "
-        f"{_f(oj['adapters_overhead'] * 100, 0)}% (JSON) over its bare call: LangChain's "
+        f"{fmt(oj['adapters_overhead'] * 100, 0)}% (JSON) over its bare call: LangChain's "
         "`BaseTool` and the result conversion, which any LangChain MCP tool pays.",
     ]
     return lines
 
 
-def throughput_section(r: Results) -> list[str]:
+def throughput_section(r: Measurements) -> list[str]:
     """Warm calls/s and client CPU per call at 1, 10, 100 users, ours next to the bare SDK."""
     if not r.throughput:
         return []
@@ -228,12 +219,12 @@ def throughput_section(r: Results) -> list[str]:
         o, b = row["ours"], row["bare_sdk"]
         rows.append([
             "SSE" if row["answer"] == "sse" else "JSON", str(row["users"]), str(row["calls"]),
-            _f(o["calls_per_second"], 0), _f(b["calls_per_second"], 0),
-            _f(o["calls_per_second"] / b["calls_per_second"], 2) + "x",
-            _f(o["client_cpu_ms_per_call"], 2), _f(b["client_cpu_ms_per_call"], 2),
-            f"{_f((o['client_cpu_ms_per_call'] / b['client_cpu_ms_per_call'] - 1) * 100, 0)}%",
+            fmt(o["calls_per_second"], 0), fmt(b["calls_per_second"], 0),
+            fmt(o["calls_per_second"] / b["calls_per_second"], 2) + "x",
+            fmt(o["client_cpu_ms_per_call"], 2), fmt(b["client_cpu_ms_per_call"], 2),
+            f"{fmt((o['client_cpu_ms_per_call'] / b['client_cpu_ms_per_call'] - 1) * 100, 0)}%",
         ])
-    lines += _table(
+    lines += table(
         ["answers", "users", "calls", "ours calls/s", "bare SDK calls/s", "ours / bare",
          "ours CPU ms / call", "bare CPU ms / call", "CPU vs bare"],
         rows,

@@ -30,11 +30,11 @@ from pydantic import SecretStr
 from scalekit_langchain._connection_auth import ConnectionMap
 from scalekit_langchain._version import __version__
 from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.doctor._raw_jsonrpc import ACCEPT_BOTH, exchange
 from scalekit_langchain.doctor._redaction import Redactor
-from scalekit_langchain.doctor._report import REPORT_FORMAT, DoctorReport
+from scalekit_langchain.doctor._report import REPORT_FORMAT, DoctorReport, build_report
 from scalekit_langchain.doctor._servers import ServerContext, probe_sdk, probe_server
-from scalekit_langchain.doctor._summary import build_report
-from scalekit_langchain.doctor._wire import ACCEPT_BOTH, ConnectionCounter, exchange
+from scalekit_langchain.doctor._tcp_connections import ConnectionCounter
 from scalekit_langchain.errors import ScalekitAPIError, ScalekitError, ScalekitProtocolError
 
 __all__ = ["arun_probe", "plan", "run_probe"]

@@ -1,9 +1,10 @@
-"""From observations to a report: refusal shape, emulator settings and the human summary.
+"""The doctor's report: :class:`DoctorReport`, and how it is built from the observations.
 
-Pure functions over the (already redacted) observation dicts of
-:mod:`~scalekit_langchain.doctor._probe`; no I/O. The report's top-level setting keys are the
-emulator's profile keys (:data:`~scalekit_langchain.testing._profile.PROFILE_KEYS`), so a report
-is an emulator profile as it is.
+:func:`build_report` derives the emulator settings and the human summary from the (already
+redacted) observation dicts of :mod:`~scalekit_langchain.doctor._probe`. The report's top-level
+setting keys are the emulator's profile keys
+(:data:`~scalekit_langchain.testing._profile.PROFILE_KEYS`), so a report is an emulator profile
+as it is.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+<<<<<<< HEAD
 from scalekit_langchain._connection_auth import looks_like_refusal
 from scalekit_langchain._mcp_content import ToolResult
+=======
+from scalekit_langchain.doctor._classify import (
+    describe_refusal,
+    refusal_mode,
+    status_case,
+    toolkit_handles,
+)
+from scalekit_langchain.doctor._redaction import Redactor
+>>>>>>> r-doctor
 
-__all__ = [
-    "REPORT_FORMAT",
-    "SETTING_KEYS",
-    "DoctorReport",
-    "describe_refusal",
-    "refusal_mode",
-    "status_case",
-    "toolkit_handles",
-]
+__all__ = ["REPORT_FORMAT", "SETTING_KEYS", "DoctorReport", "build_report"]
 
 REPORT_FORMAT = "scalekit-langchain-doctor/1"
 #: Top-level keys of a report that are emulator settings (one to one).
@@ -35,128 +38,6 @@ SETTING_KEYS = (
     "lists_unauthorized_tools",
     "protocol_version",
 )
-
-
-def _result_of(call: dict[str, Any] | None) -> dict[str, Any] | None:
-    message = (call or {}).get("message")
-    result = message.get("result") if isinstance(message, dict) else None
-    return result if isinstance(result, dict) else None
-
-
-def _error_of(call: dict[str, Any] | None) -> dict[str, Any] | None:
-    message = (call or {}).get("message")
-    error = message.get("error") if isinstance(message, dict) else None
-    return error if isinstance(error, dict) else None
-
-
-def _text_of(result: dict[str, Any]) -> str:
-    blocks = result.get("content")
-    if not isinstance(blocks, list):
-        return ""
-    return "\n".join(
-        str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
-    )
-
-
-def _as_tool_result(result: dict[str, Any]) -> ToolResult:
-    meta = result.get("_meta")
-    return ToolResult(
-        is_error=bool(result.get("isError")),
-        meta=dict(meta) if isinstance(meta, dict) else {},
-        structured_content=result.get("structuredContent"),
-        text=_text_of(result),
-        raw=result,
-    )
-
-
-def refusal_mode(listed: bool | None, call: dict[str, Any] | None) -> str | None:
-    """Name the emulator refusal mode that matches an observed refusal, or None.
-
-    Args:
-        listed: Whether ``tools/list`` showed the tool (None: not known).
-        call: The raw exchange of the ``tools/call`` (see :func:`~._wire.exchange`).
-
-    Returns:
-        One of the emulator's ``REFUSAL_MODES``, or None when the shape is none of them.
-    """
-    if listed is False:
-        return "hidden"
-    if call is None:
-        return None
-    status = call.get("http_status")
-    if status == 401:
-        return "http_401"
-    if status == 403:
-        return "http_403"
-    if status != 200:
-        return None
-    error = _error_of(call)
-    if error is not None:
-        # MCP 2025-11-25's "URL elicitation required" is a refusal shape of its own.
-        return "url_elicitation" if error.get("code") == -32042 else "jsonrpc_error"
-    result = _result_of(call)
-    if result is None:
-        return None
-    if result.get("isError"):
-        meta = result.get("_meta")
-        return "marker" if isinstance(meta, dict) and meta else "is_error_text"
-    return "connect_prompt" if looks_like_refusal(_as_tool_result(result)) else None
-
-
-def toolkit_handles(listed: bool | None, call: dict[str, Any] | None) -> bool | None:
-    """Whether the toolkit treats the observed answer as refusal-like (then asks the auth state).
-
-    True for a hidden tool, HTTP 401/403, a JSON-RPC error, an ``isError`` result, or a short
-    answer asking to connect; None when nothing was observed.
-    """
-    if listed is False:
-        return True
-    if call is None:
-        return None
-    status = call.get("http_status")
-    if status in (401, 403):
-        return True
-    if status != 200:
-        return False
-    if _error_of(call) is not None:
-        return True
-    result = _result_of(call)
-    return result is not None and looks_like_refusal(_as_tool_result(result))
-
-
-def describe_refusal(listed: bool | None, call: dict[str, Any] | None) -> str:
-    """Return a one-line description of an observed refusal."""
-    listing = {True: "listed", False: "not in tools/list", None: "listing unknown"}[listed]
-    if call is None:
-        return f"tool {listing}; the call was not probed"
-    status = call.get("http_status")
-    framing = call.get("framing")
-    error = _error_of(call)
-    result = _result_of(call)
-    if error is not None:
-        shape = f"JSON-RPC error {error.get('code')} ({str(error.get('message', ''))[:80]!r})"
-    elif result is not None:
-        meta = result.get("_meta")
-        keys = ", ".join(sorted(meta)) if isinstance(meta, dict) and meta else "none"
-        shape = (
-            f"result isError={bool(result.get('isError'))}, _meta keys: {keys},"
-            f" text {_text_of(result)[:80]!r}"
-        )
-    else:
-        shape = f"no JSON-RPC message ({str(call.get('body_preview', ''))[:80]!r})"
-    return f"tool {listing}; tools/call -> HTTP {status} {framing}: {shape}"
-
-
-def status_case(statuses: list[str]) -> str | None:
-    """Return ``upper``, ``lower`` or ``mixed`` for the status strings as sent (None if none)."""
-    seen = [s for s in statuses if s and s.upper() != s.lower()]
-    if not seen:
-        return None
-    if all(s == s.upper() for s in seen):
-        return "upper"
-    if all(s == s.lower() for s in seen):
-        return "lower"
-    return "mixed"
 
 
 @dataclass(frozen=True)
@@ -195,3 +76,198 @@ class DoctorReport:
         target = Path(path)
         target.write_text(self.to_json(), encoding="utf-8")
         return target
+
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _servers(obs: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """``(label, raw server observation, sdk observation)`` for every MCP server probed."""
+    inst = _dict(obs.get("instance_mode"))
+    session = _dict(obs.get("session_token_mode"))
+    conn = _dict(session.get("connection_server"))
+    found = [
+        ("instance URL", _dict(inst.get("server")), _dict(inst.get("sdk"))),
+        ("config server (session token)", _dict(session.get("config_server")), {}),
+        (
+            "per-connection server (session token)",
+            _dict(conn.get("server")),
+            _dict(conn.get("sdk")),
+        ),
+    ]
+    return [(label, raw, sdk) for label, raw, sdk in found if raw]
+
+
+def _refusal(server: dict[str, Any]) -> tuple[bool | None, dict[str, Any] | None, bool]:
+    """``(listed, call, probed)`` of a server's refusal observation."""
+    refusal = _dict(server.get("refusal"))
+    if "connection" not in refusal:
+        return None, None, False
+    listed = refusal.get("listed")
+    call = refusal.get("call")
+    return (
+        listed if isinstance(listed, bool) else None,
+        call if isinstance(call, dict) else None,
+        True,
+    )
+
+
+_AUTH_STATES = (("instance_mode", "auth_state"), ("session_token_mode", "connected_accounts"))
+
+
+def _statuses(obs: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for part, key in _AUTH_STATES:
+        for conn in _dict(_dict(obs.get(part)).get(key)).get("connections", []):
+            status = _dict(conn).get("connected_account_status")
+            if isinstance(status, str) and status:
+                out.append(status)
+    return out
+
+
+def _yes_no(value: bool | None, unknown: str = "unknown") -> str:
+    return unknown if value is None else ("yes" if value else "no")
+
+
+def _survives(count: Any, warm: Any) -> str:
+    if not isinstance(count, int) or not isinstance(warm, int):
+        return "not measurable"
+    return "yes" if count == 0 else f"no ({count} new connections in {warm} warm calls)"
+
+
+def _link_lines(obs: dict[str, Any]) -> list[str]:
+    links: set[str] = set()
+    lifetimes: dict[str, Any] = {}
+    for part, key in _AUTH_STATES:
+        for conn in _dict(_dict(obs.get(part)).get(key)).get("connections", []):
+            link = _dict(conn).get("authentication_link")
+            if isinstance(link, str) and link:
+                links.add(link)
+            lifetimes.update(_dict(_dict(conn).get("link_lifetime_fields")))
+    shape = ", ".join(sorted(links)) or "no links sent"
+    stated = ", ".join(f"{k}={v}" for k, v in sorted(lifetimes.items())) or "not stated"
+    return [f"auth links: {shape}; lifetime: {stated}"]
+
+
+def _summary(data: dict[str, Any], obs: dict[str, Any]) -> list[str]:
+    lines = [f"Scalekit doctor report for {data.get('recorded_from')}"]
+    servers = _servers(obs)
+    for label, raw, sdk in servers:
+        if "error" in raw or "stopped" in raw:
+            lines.append(f"{label}: {raw.get('error') or raw.get('stopped')}")
+            continue
+        info = _dict(sdk.get("server_info") or raw.get("server_info"))
+        sid = _dict(raw.get("session_id"))
+        sdk_reuse = _survives(sdk.get("new_connections_in_warm_calls"), sdk.get("warm_calls"))
+        raw_reuse = _survives(raw.get("new_connections_in_warm_calls"), raw.get("warm_calls"))
+        lines.append(
+            f"{label}: MCP {sdk.get('protocol_version') or raw.get('protocol_version')},"
+            f" server {info.get('name')} {info.get('version')}; answers:"
+            f" {str(raw.get('answer_framing')).upper()}; TCP connection survives a warm call:"
+            f" {sdk_reuse} (mcp SDK), {raw_reuse} (plain HTTP); session id issued:"
+            f" {_yes_no(sid.get('issued'))}, without it"
+            f" HTTP {sid.get('request_without_id')}, unknown id HTTP"
+            f" {sid.get('request_with_unknown_id')}"
+        )
+        listed, call, probed = _refusal(raw)
+        if probed:
+            mode = refusal_mode(listed, call)
+            lines.append(
+                f"  refusal shape: {describe_refusal(listed, call)}; emulator mode:"
+                f" {mode or 'none matches'}; the toolkit handles it:"
+                f" {_yes_no(toolkit_handles(listed, call))}"
+            )
+        unmapped = _dict(raw.get("unmapped_tool"))
+        if unmapped:
+            listed_u = unmapped.get("listed")
+            call_u = unmapped.get("call") if isinstance(unmapped.get("call"), dict) else None
+            lines.append(
+                f"  tool not in the config ({unmapped.get('tool')}):"
+                f" {describe_refusal(listed_u if isinstance(listed_u, bool) else None, call_u)}"
+            )
+    if not servers:
+        lines.append("no MCP server could be probed")
+    statuses = sorted(set(_statuses(obs)))
+    lines.append(
+        f"auth state: statuses as sent: {', '.join(statuses) or 'none'}"
+        f" (case: {data.get('status_case') or 'unknown'})"
+    )
+    lines += _link_lines(obs)
+    session = _dict(obs.get("session_token_mode"))
+    mint = session.get("mint_refusal")
+    if isinstance(mint, dict):
+        body = mint.get("body")
+        keys = ", ".join(sorted(body)) if isinstance(body, dict) else "not JSON"
+        codes = [
+            _dict(d).get("error_code") for d in _dict(body).get("details", []) or []
+        ]
+        lines.append(
+            f"session-token mint for a pending account: HTTP {mint.get('http_status')},"
+            f" body keys: {keys}; error_code: {', '.join(str(c) for c in codes if c) or 'none'}"
+        )
+    elif "mint_refusal" in session:
+        lines.append("session-token mint for a pending account: NOT refused (a token was minted)")
+    garbled = _dict(session.get("garbled_bearer"))
+    if garbled:
+        challenge = _dict(garbled.get("headers")).get("www-authenticate", "none")
+        lines.append(
+            f"garbled bearer token: HTTP {garbled.get('http_status')},"
+            f" WWW-Authenticate: {challenge}"
+        )
+    settings = ", ".join(
+        f"{k}={data.get(k)}" for k in (
+            "refusal_mode", "answer_mode", "status_case", "lists_unauthorized_tools",
+            "protocol_version",
+        )
+    )
+    lines.append(f"emulator profile: {settings}")
+    lines.append(_cleanup_line(_dict(obs.get("cleanup"))))
+    return lines
+
+
+def _cleanup_line(cleanup: dict[str, Any]) -> str:
+    if cleanup.get("errors"):
+        return "cleanup: FAILED: " + "; ".join(str(e) for e in cleanup["errors"])
+    done = [
+        what for what, key in (("instance", "instance_deleted"), ("config", "config_deleted"))
+        if cleanup.get(key)
+    ]
+    return f"cleanup: deleted {' and '.join(done) or 'nothing'}"
+
+
+def build_report(meta: dict[str, Any], obs: dict[str, Any], redactor: Redactor) -> DoctorReport:
+    """Derive the emulator settings and the summary; return the redacted report.
+
+    The refusal settings come from the instance URL when it was probed, else from the first
+    session-token server that was.
+    """
+    listed: bool | None = None
+    call: dict[str, Any] | None = None
+    answer: str | None = None
+    protocol: str | None = None
+    for _, raw, sdk in _servers(obs):
+        r_listed, r_call, probed = _refusal(raw)
+        if not probed or "error" in raw:
+            continue
+        listed, call = r_listed, r_call
+        framing = raw.get("answer_framing")
+        answer = framing if framing in ("sse", "json") else None
+        version = sdk.get("protocol_version") or raw.get("protocol_version")
+        protocol = version if isinstance(version, str) else None
+        break
+    data: dict[str, Any] = dict(meta)
+    data.update({
+        "refusal_mode": refusal_mode(listed, call),
+        "answer_mode": answer,
+        "status_case": status_case(_statuses(obs)),
+        "lists_unauthorized_tools": listed,
+        "protocol_version": protocol,
+        "toolkit_handles_refusal": toolkit_handles(listed, call),
+    })
+    data["summary"] = _summary(data, obs)
+    data["observations"] = obs
+    cleaned = redactor.clean(data)
+    assert isinstance(cleaned, dict)
+    return DoctorReport(cleaned)

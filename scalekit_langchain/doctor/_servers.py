@@ -1,8 +1,9 @@
 """Probing one MCP server URL: raw JSON-RPC for the wire, the real ``mcp`` SDK for the client view.
 
-:func:`probe_server` opens a session by hand (:class:`~._wire.RawMcp`), lists the tools, repeats
-the listing to see whether the TCP connection survives, tests the session-id rules, calls one tool
-of a connection that is not ACTIVE and one tool that is not in the config, and ends the session.
+:func:`probe_server` opens a session by hand (:class:`~._raw_jsonrpc.RawMcp`), lists the tools,
+repeats the listing to see whether the TCP connection survives, tests the session-id rules, calls
+one tool of a connection that is not ACTIVE and one tool that is not in the config, and ends the
+session.
 :func:`probe_sdk` does what an app does with the ``mcp`` SDK (initialize, list, list again) and
 counts the TCP connections its warm calls open.
 """
@@ -17,7 +18,8 @@ from typing import Any
 import httpx
 
 from scalekit_langchain._connection_auth import ConnectionMap, is_active
-from scalekit_langchain.doctor._wire import ConnectionCounter, RawMcp
+from scalekit_langchain.doctor._raw_jsonrpc import RawMcp
+from scalekit_langchain.doctor._tcp_connections import ConnectionCounter
 
 __all__ = ["ServerContext", "probe_sdk", "probe_server"]
 

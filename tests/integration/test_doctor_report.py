@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from scalekit_langchain import AsyncScalekitClient
-from scalekit_langchain.doctor._redaction import MASK, Redactor, hash_user, mask_url
-from scalekit_langchain.doctor._report import (
+from scalekit_langchain.doctor._classify import (
     describe_refusal,
     refusal_mode,
     status_case,
     toolkit_handles,
 )
-from scalekit_langchain.doctor._wire import parse_body
+from scalekit_langchain.doctor._raw_jsonrpc import parse_body
+from scalekit_langchain.doctor._redaction import MASK, Redactor, hash_user, mask_url
 from scalekit_langchain.testing import REFUSAL_MODES, ScalekitEmulator
 from scalekit_langchain.testing._profile import (
     PROFILE_KEYS,

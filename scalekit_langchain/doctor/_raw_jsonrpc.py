@@ -1,10 +1,8 @@
-"""What crossed the wire: raw JSON-RPC over httpx, and a transport that counts TCP connections.
+"""Raw JSON-RPC over httpx: an MCP client by hand that keeps every HTTP answer as it came.
 
 The ``mcp`` SDK hides HTTP statuses, content types and headers; the doctor needs them to tell
 refusal shapes apart. :class:`RawMcp` speaks streamable HTTP by hand (one JSON-RPC message per
 POST, SSE or JSON answers) and keeps every answer as an :func:`exchange` dict.
-:class:`ConnectionCounter` wraps a transport and tells which TCP connection served each request
-(httpcore hands its network stream to the response's ``network_stream`` extension).
 """
 
 from __future__ import annotations
@@ -14,76 +12,13 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ACCEPT_BOTH", "ConnectionCounter", "RawMcp", "exchange", "parse_body"]
+__all__ = ["ACCEPT_BOTH", "RawMcp", "exchange", "parse_body"]
 
 #: ``Accept`` of a streamable-HTTP client: the server may answer JSON or SSE.
 ACCEPT_BOTH = "application/json, text/event-stream"
 #: Response headers kept in an exchange (values of secret ones are replaced by a marker).
 _KEPT_HEADERS = ("content-type", "www-authenticate", "connection", "retry-after")
 _BODY_PREVIEW = 600
-
-
-class ConnectionCounter(httpx.AsyncBaseTransport):
-    """A transport that records which TCP connection served each request.
-
-    It works with httpx and with httpx2 (what the installed ``mcp`` 2 drives): pass the
-    matching ``inner`` transport; only ``handle_async_request``/``aclose`` are used.
-
-    Args:
-        inner: The transport doing the work (an ``httpx.AsyncHTTPTransport`` by default).
-    """
-
-    def __init__(self, inner: Any = None) -> None:
-        self._inner = inner or httpx.AsyncHTTPTransport()
-        #: The ``Mcp-Session-Id`` the server issued, if any.
-        self.session_id_issued = False
-        # Strong references: identity must not be recycled while we compare.
-        self._streams: list[object] = []
-        #: Per request, in order: (method, index of its connection, or -1 when unknown).
-        self.requests: list[tuple[str, int]] = []
-
-    def _index(self, stream: object | None) -> int:
-        if stream is None:
-            return -1
-        for i, seen in enumerate(self._streams):
-            if seen is stream:
-                return i
-        self._streams.append(stream)
-        return len(self._streams) - 1
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` and note its connection."""
-        response = await self._inner.handle_async_request(request)
-        if response.headers.get("mcp-session-id"):
-            self.session_id_issued = True
-        stream = response.extensions.get("network_stream")
-        self.requests.append((request.method, self._index(stream)))
-        return response
-
-    async def aclose(self) -> None:
-        """Close the inner transport."""
-        await self._inner.aclose()
-
-    def mark(self) -> int:
-        """Return a position in :attr:`requests` to measure from."""
-        return len(self.requests)
-
-    def new_connections_since(self, mark: int, method: str = "POST") -> int | None:
-        """Count requests of ``method`` after ``mark`` that opened a connection not seen before.
-
-        Returns:
-            The count, or None when the transport does not reveal connections.
-        """
-        earlier = {i for _, i in self.requests[:mark]}
-        later = [i for m, i in self.requests[mark:] if m == method]
-        if any(i < 0 for i in later) or not later:
-            return None
-        fresh = 0
-        for i in later:
-            if i not in earlier:
-                fresh += 1
-                earlier.add(i)
-        return fresh
 
 
 def parse_body(content_type: str, text: str) -> tuple[str, Any]:
@@ -139,7 +74,8 @@ class RawMcp:
     """A hand-written streamable-HTTP MCP client that keeps every answer.
 
     Args:
-        http: The HTTP client (its transport may be a :class:`ConnectionCounter`).
+        http: The HTTP client (its transport may be a
+            :class:`~._tcp_connections.ConnectionCounter`).
         url: The MCP server URL.
         headers: Extra headers on every request (``Authorization`` for bearer servers).
     """
