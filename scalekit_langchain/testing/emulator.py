@@ -108,6 +108,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from scalekit_langchain.testing._accounts import ACTIVE, DISCONNECTED, EXPIRED
 from scalekit_langchain.testing._faults import Fault, FaultBoard, FaultMode
 from scalekit_langchain.testing._guard import TOKEN_HEADER
 from scalekit_langchain.testing._mcp_protocol import (
@@ -129,12 +130,7 @@ from scalekit_langchain.testing._refusals import (
     check_refusal_mode,
 )
 from scalekit_langchain.testing._server import ServerParts, ServerRun, is_loopback
-from scalekit_langchain.testing._state import (
-    ACTIVE,
-    DISCONNECTED,
-    EXPIRED,
-    EmulatorState,
-)
+from scalekit_langchain.testing._state import EmulatorState
 from scalekit_langchain.testing._tokens import SigningKey
 
 if TYPE_CHECKING:
@@ -228,7 +224,7 @@ class ScalekitEmulator:
         status_case: StatusCase | None = None,
         profile: ProfileSource | None = None,
     ) -> None:
-        from scalekit_langchain.testing._state import DEFAULT_CONNECTIONS
+        from scalekit_langchain.testing._accounts import DEFAULT_CONNECTIONS
 
         if not allow_remote and not is_loopback(host):
             raise ValueError(
