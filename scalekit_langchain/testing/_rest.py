@@ -15,8 +15,13 @@ from starlette.routing import Route
 from scalekit_langchain.testing._accounts import ACTIVE, rfc3339
 from scalekit_langchain.testing._errors import ApiError, error_body, invalid
 from scalekit_langchain.testing._paging import Page
+from scalekit_langchain.testing._session_jwts import (
+    ACCESS_LEVELS,
+    TOKEN_TYPE,
+    SigningKey,
+    parse_expiry,
+)
 from scalekit_langchain.testing._state import EmulatorState
-from scalekit_langchain.testing._tokens import ACCESS_LEVELS, TOKEN_TYPE, SigningKey, parse_expiry
 
 Handler = Callable[[Request], Awaitable[Response]]
 

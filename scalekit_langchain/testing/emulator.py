@@ -130,8 +130,8 @@ from scalekit_langchain.testing._refusals import (
     check_refusal_mode,
 )
 from scalekit_langchain.testing._server import ServerParts, ServerRun, is_loopback
+from scalekit_langchain.testing._session_jwts import SigningKey
 from scalekit_langchain.testing._state import EmulatorState
-from scalekit_langchain.testing._tokens import SigningKey
 
 if TYPE_CHECKING:
     from scalekit_langchain.testing._providers import UserData
