@@ -525,6 +525,27 @@ class ScalekitEmulator:
         """Return the user's demo data (mail, events, Slack messages); the tools mutate it."""
         return self._state.user_data(user_identifier)
 
+    def live_secrets(self) -> set[str]:
+        """Return the credentials the emulator has handed out and still holds.
+
+        That is every instance URL secret, authorization link token and access token, for
+        tests that check none of them leaks (the client secret and :attr:`control_token` are
+        not included). Instances deleted since are gone: call it while they exist.
+        """
+        state = self._state
+        with state.lock:
+            return {i.secret for i in state.instances.values()} | set(state.links) | set(
+                state.access_tokens
+            )
+
+    def known_users(self) -> set[str]:
+        """Return the user identifiers that have an MCP instance or a connected account."""
+        state = self._state
+        with state.lock:
+            return {i.user_identifier for i in state.instances.values()} | {
+                user for user, _ in state.accounts
+            }
+
     # faults -------------------------------------------------------------------
 
     def set_latency(self, seconds: float, *, kind: str | None = None) -> None:
