@@ -17,7 +17,7 @@ from scalekit_langchain import _wire
 from scalekit_langchain._mcp_compat import MCP_MAJOR, to_langchain
 from scalekit_langchain.errors import ToolCallRejected
 from scalekit_langchain.session import ConnectParams, McpSession
-from tests.integration._mini_mcp import CountingProxy, Served
+from tests.integration._net_support import CountingProxy, Served
 
 
 @pytest.fixture(autouse=True)
