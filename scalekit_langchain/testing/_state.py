@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from scalekit_langchain.testing._accounts import (
@@ -31,7 +32,19 @@ from scalekit_langchain.testing._mcp_configs import ConfigRecord, ConfigsState, 
 if TYPE_CHECKING:
     from scalekit_langchain.testing._providers import UserData
 
-__all__ = ["EmulatorState"]
+__all__ = ["EmulatorState", "as_clock"]
+
+
+def as_clock(now: Callable[[], float | datetime] | None) -> Callable[[], float]:
+    """Return a clock in UNIX seconds from one giving seconds or aware datetimes (None: wall)."""
+    if now is None:
+        return time.time
+
+    def clock() -> float:
+        value = now()
+        return value.timestamp() if isinstance(value, datetime) else float(value)
+
+    return clock
 
 
 @dataclass
@@ -68,3 +81,20 @@ class EmulatorState(ConfigsState):
     def __post_init__(self) -> None:
         for name, provider in self.connections_by_name.items():
             self.connections[name.lower()] = Connection("conn_" + random_digits(18), name, provider)
+
+    def live_secrets(self) -> set[str]:
+        """Return every instance URL secret, authorization link token and access token held now.
+
+        The client secret and the control token are not included; deleted instances are gone.
+        """
+        with self.lock:
+            return {i.secret for i in self.instances.values()} | set(self.links) | set(
+                self.access_tokens
+            )
+
+    def known_users(self) -> set[str]:
+        """Return the user identifiers that have an MCP instance or a connected account."""
+        with self.lock:
+            return {i.user_identifier for i in self.instances.values()} | {
+                user for user, _ in self.accounts
+            }

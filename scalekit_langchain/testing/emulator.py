@@ -131,7 +131,7 @@ from scalekit_langchain.testing._refusals import (
 )
 from scalekit_langchain.testing._server import ServerParts, ServerRun, is_loopback
 from scalekit_langchain.testing._session_jwts import SigningKey
-from scalekit_langchain.testing._state import EmulatorState
+from scalekit_langchain.testing._state import EmulatorState, as_clock
 
 if TYPE_CHECKING:
     from scalekit_langchain.testing._providers import UserData
@@ -150,17 +150,6 @@ REFUSAL_MODE_ENV = "SCALEKIT_EMULATOR_REFUSAL_MODE"
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 15.0
-
-
-def _as_clock(now: Callable[[], float | datetime] | None) -> Callable[[], float]:
-    if now is None:
-        return time.time
-
-    def clock() -> float:
-        value = now()
-        return value.timestamp() if isinstance(value, datetime) else float(value)
-
-    return clock
 
 
 class ScalekitEmulator:
@@ -256,7 +245,7 @@ class ScalekitEmulator:
             client_secret=client_secret or "sks_" + secrets.token_urlsafe(24),
             token_ttl=float(token_ttl),
             auth_link_ttl=float(auth_link_ttl),
-            clock=_as_clock(now),
+            clock=as_clock(now),
             connections_by_name=dict(connections or DEFAULT_CONNECTIONS),
             status_case=check_status_case(status_case or "upper"),
         )
@@ -526,25 +515,12 @@ class ScalekitEmulator:
         return self._state.user_data(user_identifier)
 
     def live_secrets(self) -> set[str]:
-        """Return the credentials the emulator has handed out and still holds.
-
-        That is every instance URL secret, authorization link token and access token, for
-        tests that check none of them leaks (the client secret and :attr:`control_token` are
-        not included). Instances deleted since are gone: call it while they exist.
-        """
-        state = self._state
-        with state.lock:
-            return {i.secret for i in state.instances.values()} | set(state.links) | set(
-                state.access_tokens
-            )
+        """Return the instance URL secrets, link tokens and access tokens held now (leak tests)."""
+        return self._state.live_secrets()
 
     def known_users(self) -> set[str]:
         """Return the user identifiers that have an MCP instance or a connected account."""
-        state = self._state
-        with state.lock:
-            return {i.user_identifier for i in state.instances.values()} | {
-                user for user, _ in state.accounts
-            }
+        return self._state.known_users()
 
     # faults -------------------------------------------------------------------
 
