@@ -38,7 +38,7 @@ _MCP_CONTENT_TYPES = ("application/json", "text/event-stream")
 #: Reading the rest of an answer before closing it: at most this long and this much.
 _DRAIN_SECONDS = 2.0
 #: How long an SSE answer's end is awaited before the SDK gets the response it carries.
-_READ_AHEAD_SECONDS = 0.1
+READ_AHEAD_SECONDS = 0.1
 _DRAIN_BYTES = 1 << 20
 _ERROR_BODY_BYTES = 1 << 16
 
@@ -211,7 +211,7 @@ class AnswerStream(http.AsyncByteStream):
             if self._sse is not None and self._sse.answered and self._drain:
                 # A server that keeps the stream open after its answer costs at most this
                 # wait per call (and the connection, as without the drain).
-                rest = await self._read_rest(_READ_AHEAD_SECONDS)
+                rest = await self.read_rest(READ_AHEAD_SECONDS)
                 await self._inner.aclose()  # hands the connection back to the pool
                 yield chunk
                 for more in rest:
@@ -236,11 +236,11 @@ class AnswerStream(http.AsyncByteStream):
     async def aclose(self) -> None:
         try:
             if self._drain and not self._ended:
-                await self._read_rest()
+                await self.read_rest()
         finally:
             await self._inner.aclose()
 
-    async def _read_rest(self, limit: float = 0.0) -> list[bytes]:
+    async def read_rest(self, limit: float = 0.0) -> list[bytes]:
         """Read what is left of the body (bounded) so the pool can keep the connection."""
         rest: list[bytes] = []
         if self._drained:

@@ -41,7 +41,7 @@ ENV_CLIENT_SECRET = "SCALEKIT_CLIENT_SECRET"
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 3
-_BACKOFF_BASE = 0.25
+BACKOFF_BASE = 0.25
 _BACKOFF_CAP = 8.0
 _RETRY_AFTER_CAP = 60.0
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -519,7 +519,7 @@ def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     """
     if retry_after is not None:
         return float(min(retry_after, _RETRY_AFTER_CAP))
-    delay = min(_BACKOFF_CAP, _BACKOFF_BASE * (2.0**attempt))
+    delay = min(_BACKOFF_CAP, BACKOFF_BASE * (2.0**attempt))
     return delay * (0.5 + random.random() / 2)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalekit_langchain._mcp_compat import ToolResult
-from scalekit_langchain.auth import looks_like_refusal
+from scalekit_langchain._connection_auth import looks_like_refusal
+from scalekit_langchain._mcp_content import ToolResult
 
 __all__ = [
     "describe_refusal",

@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-<<<<<<< HEAD
-from scalekit_langchain._connection_auth import looks_like_refusal
-from scalekit_langchain._mcp_content import ToolResult
-=======
 from scalekit_langchain.doctor._classify import (
     describe_refusal,
     refusal_mode,
@@ -25,7 +21,6 @@ from scalekit_langchain.doctor._classify import (
     toolkit_handles,
 )
 from scalekit_langchain.doctor._redaction import Redactor
->>>>>>> r-doctor
 
 __all__ = ["REPORT_FORMAT", "SETTING_KEYS", "DoctorReport", "build_report"]
 

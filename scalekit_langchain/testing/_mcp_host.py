@@ -58,8 +58,8 @@ from scalekit_langchain.testing._mcp_protocol import (
     initialize_result,
     negotiate,
 )
+from scalekit_langchain.testing._session_jwts import InvalidSessionToken, SigningKey
 from scalekit_langchain.testing._state import EmulatorState
-from scalekit_langchain.testing._tokens import InvalidSessionToken, SigningKey
 
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"

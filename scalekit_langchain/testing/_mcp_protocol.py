@@ -31,6 +31,7 @@ import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
 from scalekit_langchain._version import __version__
 from scalekit_langchain.testing import _providers as providers
+from scalekit_langchain.testing._accounts import ACTIVE, PENDING_AUTH, Connection
 from scalekit_langchain.testing._jsonrpc import (
     ACCEPTED,
     INVALID_PARAMS,
@@ -48,7 +49,7 @@ from scalekit_langchain.testing._refusals import (
     text_result,
     unknown_tool_text,
 )
-from scalekit_langchain.testing._state import ACTIVE, PENDING_AUTH, Connection, EmulatorState
+from scalekit_langchain.testing._state import EmulatorState
 
 PROTOCOL_VERSIONS: tuple[str, ...] = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 LATEST_PROTOCOL_VERSION = PROTOCOL_VERSIONS[-1]

@@ -63,8 +63,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
+from scalekit_langchain.testing._accounts import Connection
 from scalekit_langchain.testing._jsonrpc import SERVER_ERROR, Reply, RequestId, error_response
-from scalekit_langchain.testing._state import Connection
 
 RefusalMode = Literal[
     "is_error_text",

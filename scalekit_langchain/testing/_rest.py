@@ -12,10 +12,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from scalekit_langchain.testing._accounts import ACTIVE, rfc3339
 from scalekit_langchain.testing._errors import ApiError, error_body, invalid
 from scalekit_langchain.testing._paging import Page
-from scalekit_langchain.testing._state import ACTIVE, EmulatorState, rfc3339
-from scalekit_langchain.testing._tokens import ACCESS_LEVELS, TOKEN_TYPE, SigningKey, parse_expiry
+from scalekit_langchain.testing._session_jwts import (
+    ACCESS_LEVELS,
+    TOKEN_TYPE,
+    SigningKey,
+    parse_expiry,
+)
+from scalekit_langchain.testing._state import EmulatorState
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -1,7 +1,7 @@
 """One run of the emulator's HTTP app: the ASGI stack between a start and a stop.
 
 From the outside in: :class:`~scalekit_langchain.testing._guard.GuardMiddleware` (Host, Origin,
-control token), :class:`~scalekit_langchain.testing._middleware.EmulatorMiddleware` (request
+control token), :class:`~scalekit_langchain.testing._traffic.EmulatorMiddleware` (request
 ids, counts, latency, faults), then ``/mcp/...`` to the MCP host and everything else to the
 starlette app (REST API, auth pages, control routes).
 """
@@ -27,14 +27,14 @@ from scalekit_langchain.testing._control import Controls, control_routes
 from scalekit_langchain.testing._errors import ApiError
 from scalekit_langchain.testing._guard import GuardMiddleware, allowed_hosts
 from scalekit_langchain.testing._mcp_host import McpHost
-from scalekit_langchain.testing._middleware import EmulatorMiddleware
 from scalekit_langchain.testing._rest import RestApi, error_response
+from scalekit_langchain.testing._traffic import EmulatorMiddleware
 
 if TYPE_CHECKING:
     from scalekit_langchain.testing._faults import FaultBoard
     from scalekit_langchain.testing._mcp_protocol import McpSettings
+    from scalekit_langchain.testing._session_jwts import SigningKey
     from scalekit_langchain.testing._state import EmulatorState
-    from scalekit_langchain.testing._tokens import SigningKey
 
 __all__ = ["ServerParts", "ServerRun", "is_loopback"]
 

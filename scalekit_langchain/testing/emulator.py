@@ -108,6 +108,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from scalekit_langchain.testing._accounts import ACTIVE, DISCONNECTED, EXPIRED
 from scalekit_langchain.testing._faults import Fault, FaultBoard, FaultMode
 from scalekit_langchain.testing._guard import TOKEN_HEADER
 from scalekit_langchain.testing._mcp_protocol import (
@@ -129,13 +130,8 @@ from scalekit_langchain.testing._refusals import (
     check_refusal_mode,
 )
 from scalekit_langchain.testing._server import ServerParts, ServerRun, is_loopback
-from scalekit_langchain.testing._state import (
-    ACTIVE,
-    DISCONNECTED,
-    EXPIRED,
-    EmulatorState,
-)
-from scalekit_langchain.testing._tokens import SigningKey
+from scalekit_langchain.testing._session_jwts import SigningKey
+from scalekit_langchain.testing._state import EmulatorState, as_clock
 
 if TYPE_CHECKING:
     from scalekit_langchain.testing._providers import UserData
@@ -154,17 +150,6 @@ REFUSAL_MODE_ENV = "SCALEKIT_EMULATOR_REFUSAL_MODE"
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 15.0
-
-
-def _as_clock(now: Callable[[], float | datetime] | None) -> Callable[[], float]:
-    if now is None:
-        return time.time
-
-    def clock() -> float:
-        value = now()
-        return value.timestamp() if isinstance(value, datetime) else float(value)
-
-    return clock
 
 
 class ScalekitEmulator:
@@ -228,7 +213,7 @@ class ScalekitEmulator:
         status_case: StatusCase | None = None,
         profile: ProfileSource | None = None,
     ) -> None:
-        from scalekit_langchain.testing._state import DEFAULT_CONNECTIONS
+        from scalekit_langchain.testing._accounts import DEFAULT_CONNECTIONS
 
         if not allow_remote and not is_loopback(host):
             raise ValueError(
@@ -260,7 +245,7 @@ class ScalekitEmulator:
             client_secret=client_secret or "sks_" + secrets.token_urlsafe(24),
             token_ttl=float(token_ttl),
             auth_link_ttl=float(auth_link_ttl),
-            clock=_as_clock(now),
+            clock=as_clock(now),
             connections_by_name=dict(connections or DEFAULT_CONNECTIONS),
             status_case=check_status_case(status_case or "upper"),
         )
@@ -528,6 +513,14 @@ class ScalekitEmulator:
     def user_data(self, user_identifier: str) -> UserData:
         """Return the user's demo data (mail, events, Slack messages); the tools mutate it."""
         return self._state.user_data(user_identifier)
+
+    def live_secrets(self) -> set[str]:
+        """Return the instance URL secrets, link tokens and access tokens held now (leak tests)."""
+        return self._state.live_secrets()
+
+    def known_users(self) -> set[str]:
+        """Return the user identifiers that have an MCP instance or a connected account."""
+        return self._state.known_users()
 
     # faults -------------------------------------------------------------------
 

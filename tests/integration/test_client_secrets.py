@@ -47,7 +47,7 @@ INSTANCE = {"id": "inst_1", "user_identifier": "alice", "url": INSTANCE_URL}
 
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_rest_requests, "_BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(_rest_requests, "BACKOFF_BASE", 0.001)
 
 
 # --------------------------------------------------------------------------- the walker

@@ -58,17 +58,11 @@ class Secrets:
 
     def out(self, line: str) -> None:
         self.lines.append(line)
-        state = self.emu._state
-        with state.lock:
-            self.values.update(i.secret for i in state.instances.values())
-            self.users.update(i.user_identifier for i in state.instances.values())
+        self.collect_after()
 
     def collect_after(self) -> None:
-        state = self.emu._state
-        with state.lock:
-            self.values.update(state.links)
-            self.values.update(state.access_tokens)
-            self.users.update(user for user, _ in state.accounts)
+        self.values.update(self.emu.live_secrets())
+        self.users.update(self.emu.known_users())
 
     def check(self, data: dict[str, Any]) -> int:
         """Assert no secret is in ``data``; return how many strings were checked."""

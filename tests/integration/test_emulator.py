@@ -391,6 +391,23 @@ def test_session_token_jwt(api: Api, emu: ScalekitEmulator) -> None:
                  404, 5, "NOT_FOUND")
 
 
+def test_live_secrets_and_known_users(api: Api, emu: ScalekitEmulator) -> None:
+    assert emu.live_secrets() == {api.token}  # the access token the Api fetched
+    assert emu.known_users() == set()
+    api.create_config("secrets")
+    inst = api.ensure("secrets", "ulla")
+    path = f"/api/v1/mcp/instances/{inst['id']}:get_auth_state"
+    links = api("POST", path, params={"include_auth_links": "true"}).json()["connections"]
+    link_tokens = {c["authentication_link"].rsplit("/", 1)[-1] for c in links}
+    assert len(link_tokens) == 2
+    secret = inst["url"].rsplit("/", 1)[-1]
+    assert emu.live_secrets() == {api.token, secret, *link_tokens}
+    emu.authorize("vera", "MY_SLACK")
+    assert emu.known_users() == {"ulla", "vera"}
+    api("DELETE", f"/api/v1/mcp/instances/{inst['id']}")
+    assert secret not in emu.live_secrets()
+
+
 # --- faults and counting ----------------------------------------------------------------------
 
 

@@ -48,7 +48,7 @@ def emu() -> Iterator[ScalekitEmulator]:
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     # The retry policy is the library's; only its time scale shrinks so the suite stays fast.
-    monkeypatch.setattr(base_module, "_BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(base_module, "BACKOFF_BASE", 0.01)
 
 
 @pytest.fixture

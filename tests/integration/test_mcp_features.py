@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from scalekit_langchain import ScalekitMCPToolkit
 from scalekit_langchain._mcp_stack import MCP_MAJOR
-from tests.integration._mini_mcp import Served
+from tests.integration._net_support import Served
 
 # The tools' `ctx: Context` annotations are read from this module's globals.
 if MCP_MAJOR >= 2:

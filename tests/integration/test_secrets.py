@@ -33,8 +33,8 @@ from scalekit_langchain import (
     _session_loop,
 )
 from scalekit_langchain.testing import ScalekitEmulator
+from scalekit_langchain.testing._session_jwts import SigningKey
 from scalekit_langchain.testing._state import EmulatorState
-from scalekit_langchain.testing._tokens import SigningKey
 
 MAPPINGS = [
     {"connection_name": "MY_GMAIL", "tools": ["gmail_fetch_mails", "gmail_send_message"]},

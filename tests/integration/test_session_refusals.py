@@ -27,7 +27,8 @@ from scalekit_langchain.errors import (
     ToolCallOutcomeUnknown,
     ToolCallRejected,
 )
-from tests.integration._mini_mcp import MiniMcp, Served
+from tests.integration._mini_mcp import MiniMcp
+from tests.integration._net_support import Served
 
 
 @pytest.fixture(params=["sse", "json"])

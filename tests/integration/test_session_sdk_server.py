@@ -18,14 +18,14 @@ from scalekit_langchain._mcp_content import to_langchain
 from scalekit_langchain._mcp_session import ConnectParams, McpSession
 from scalekit_langchain._mcp_stack import MCP_MAJOR
 from scalekit_langchain.errors import ToolCallRejected
-from tests.integration._mini_mcp import CountingProxy, Served
+from tests.integration._net_support import CountingProxy, Served
 
 
 @pytest.fixture(autouse=True)
 def _patient_read_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     # As in test_session_wire: the server runs in this process, and a loaded machine may starve
     # its thread past the read-ahead's 0.1 s.
-    monkeypatch.setattr(_mcp_transport, "_READ_AHEAD_SECONDS", 1.0)
+    monkeypatch.setattr(_mcp_transport, "READ_AHEAD_SECONDS", 1.0)
 
 
 def _sdk_app(json_response: bool) -> Any:

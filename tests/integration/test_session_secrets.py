@@ -23,7 +23,8 @@ import pytest
 from scalekit_langchain._mcp_session import ConnectParams, McpSession
 from scalekit_langchain._mcp_stack import http
 from scalekit_langchain.errors import ScalekitError
-from tests.integration._mini_mcp import CountingProxy, MiniMcp, Served, free_port, self_signed
+from tests.integration._mini_mcp import MiniMcp
+from tests.integration._net_support import CountingProxy, Served, free_port, self_signed
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup

@@ -1,9 +1,8 @@
 """Connection reuse: a warm tool call opens no TCP connection and does no TLS handshake.
 
 Counted at the server side by a TCP proxy in front of the server (it counts the connections
-it accepts; terminating TLS, each accepted connection is one full handshake). Runs on both MCP
-stacks against a small wire-level MCP server, and on the stacks the emulator supports against
-the emulator too.
+it accepts; terminating TLS, each accepted connection is one full handshake). Runs against
+the emulator (SSE and JSON answers, plain HTTP and TLS), which serves both MCP stacks.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import pytest
 from scalekit_langchain import _mcp_transport
 from scalekit_langchain._mcp_session import ConnectParams, McpSession
 from scalekit_langchain._mcp_stack import MCP_MAJOR
-from tests.integration._mini_mcp import CountingProxy, MiniMcp, Served, self_signed
+from tests.integration._net_support import CountingProxy, self_signed
 
 WARM_CALLS = 20
 
@@ -31,7 +30,7 @@ WARM_CALLS = 20
 def _patient_read_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     # The read-ahead gives up after 0.1 s (servers that keep an answer's stream open); the
     # servers here run in this process, whose threads a loaded CI machine may starve that long.
-    monkeypatch.setattr(_mcp_transport, "_READ_AHEAD_SECONDS", 1.0)
+    monkeypatch.setattr(_mcp_transport, "READ_AHEAD_SECONDS", 1.0)
 
 
 @pytest.fixture(scope="module")
@@ -70,65 +69,8 @@ async def _new_connections_for_warm_calls(
     return proxy.accepted - before
 
 
-@pytest.fixture
-def mini() -> Iterator[tuple[MiniMcp, Served]]:
-    server = MiniMcp(answer="sse")
-    with Served(server) as served:
-        yield server, served
-
-
-@pytest.mark.parametrize("answer", ["sse", "json"])
-async def test_warm_calls_open_no_new_connection(answer: str) -> None:
-    server = MiniMcp(answer=answer)
-    with Served(server) as served, CountingProxy(served.port) as proxy:
-        url = f"http://127.0.0.1:{proxy.port}{server.path}"
-        async with _session(url) as session:
-            new = await _new_connections_for_warm_calls(session, proxy, "echo", {"text": "hi"})
-    assert new == 0
-    # One request per warm call, nothing else on the wire.
-    assert server.counts == {
-        "initialize": 1,
-        "notifications/initialized": 1,
-        "tools/list": 1,
-        "tools/call": 2 + WARM_CALLS,
-    }
-
-
-async def test_warm_calls_through_tls_do_no_handshake(
-    certs: tuple[ssl.SSLContext, ssl.SSLContext],
-) -> None:
-    server_tls, client_tls = certs
-    server = MiniMcp(answer="sse")
-    with Served(server) as served, CountingProxy(served.port, tls=server_tls) as proxy:
-        url = f"https://127.0.0.1:{proxy.port}{server.path}"
-        async with _session(url, verify=client_tls) as session:
-            handshakes = await _new_connections_for_warm_calls(
-                session, proxy, "echo", {"text": "hi"}
-            )
-            assert proxy.accepted >= 1  # it did go through TLS
-    assert handshakes == 0
-    assert server.counts["tools/call"] == 2 + WARM_CALLS
-
-
-async def test_without_reading_answers_to_their_end_each_sse_call_costs_a_connection(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The SDK behaviour the drain works around (and proof the count can fail): with the
-    drain cut to nothing, every SSE answer closed early drops its connection."""
-    async def closed_at_once(self: Any, limit: float = 0.0) -> list[bytes]:
-        return []
-
-    monkeypatch.setattr(_mcp_transport.AnswerStream, "_read_rest", closed_at_once)
-    server = MiniMcp(answer="sse")
-    with Served(server) as served, CountingProxy(served.port) as proxy:
-        url = f"http://127.0.0.1:{proxy.port}{server.path}"
-        async with _session(url) as session:
-            new = await _new_connections_for_warm_calls(session, proxy, "echo", {"text": "hi"})
-    assert new == WARM_CALLS
-
-
 @contextmanager
-def _emulator_or_skip() -> Iterator[Any]:
+def _emulator_or_skip(answer: str = "sse") -> Iterator[Any]:
     """The emulator, or a skip where it does not run beside the installed mcp."""
     failed: str | None = None
     with warnings.catch_warnings():
@@ -139,7 +81,7 @@ def _emulator_or_skip() -> Iterator[Any]:
 
             # The tests reach it through a counting proxy on another port, so the Host header
             # names the proxy: allow_remote turns the emulator's DNS-rebinding guard off.
-            emulator = ScalekitEmulator(allow_remote=True)
+            emulator = ScalekitEmulator(allow_remote=True, answer_mode=answer)  # type: ignore[arg-type]
             emulator.__enter__()
         except Exception as exc:
             failed = type(exc).__name__
@@ -183,22 +125,64 @@ def _instance_url(emu: Any) -> str:
         return str(instance.json()["instance"]["url"])
 
 
-@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
-async def test_warm_calls_against_the_emulator_reuse_the_connection(
-    tls: bool, certs: tuple[ssl.SSLContext, ssl.SSLContext]
-) -> None:
-    server_tls, client_tls = certs
-    with _emulator_or_skip() as emu:
+def _mcp_counts(emu: Any) -> dict[str, int]:
+    return {kind: n for kind, n in emu.counts().items() if kind.startswith("mcp.")}
+
+
+@contextmanager
+def _emulated_instance(answer: str = "sse") -> Iterator[tuple[Any, str]]:
+    """A running emulator and the URL of an instance whose tool may run (counts reset)."""
+    with _emulator_or_skip(answer) as emu:
         emu.authorize("wire-user", "MY_GMAIL")
         url = _instance_url(emu)
+        emu.reset_counts()
+        yield emu, url
+
+
+@pytest.mark.parametrize("answer", ["sse", "json"])
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+async def test_warm_calls_open_no_new_connection(
+    tls: bool, answer: str, certs: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    server_tls, client_tls = certs
+    with _emulated_instance(answer) as (emu, url):
         upstream = urlsplit(url).port
         assert upstream is not None
         with CountingProxy(upstream, tls=server_tls if tls else None) as proxy:
             proxied = _via(url, proxy.port, "https" if tls else "http")
             async with _session(proxied, verify=client_tls if tls else None) as session:
-                emu.reset_counts()
+                new = await _new_connections_for_warm_calls(
+                    session, proxy, "gmail_fetch_mails", {"max_results": 1}
+                )
+                assert proxy.accepted >= 1  # it did go through the proxy (and TLS)
+                counts = _mcp_counts(emu)
+    assert new == 0  # with TLS: no handshake either
+    # One request per warm call, nothing else on the wire (besides the one GET stream).
+    assert counts == {
+        "mcp.initialize": 1,
+        "mcp.notifications/initialized": 1,
+        "mcp.GET": 1,
+        "mcp.tools/list": 1,
+        "mcp.tools/call": 2 + WARM_CALLS,
+    }
+
+
+async def test_without_reading_answers_to_their_end_each_sse_call_costs_a_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK behaviour the drain works around (and proof the count can fail): with the
+    drain cut to nothing, every SSE answer closed early drops its connection."""
+    async def closed_at_once(self: Any, limit: float = 0.0) -> list[bytes]:
+        return []
+
+    monkeypatch.setattr(_mcp_transport.AnswerStream, "read_rest", closed_at_once)
+    with _emulated_instance("sse") as (emu, url):
+        upstream = urlsplit(url).port
+        assert upstream is not None
+        with CountingProxy(upstream) as proxy:
+            async with _session(_via(url, proxy.port)) as session:
                 new = await _new_connections_for_warm_calls(
                     session, proxy, "gmail_fetch_mails", {"max_results": 1}
                 )
         assert emu.count("mcp.tools/call") == 2 + WARM_CALLS
-    assert new == 0
+    assert new == WARM_CALLS

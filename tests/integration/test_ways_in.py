@@ -188,7 +188,7 @@ async def test_a_skewed_clock_changes_nothing_in_session_token_mode() -> None:
 
 @pytest.mark.parametrize("bearer", [False, True])
 async def test_no_secret_in_the_errors_of_a_url_toolkit(bearer: bool) -> None:
-    from tests.integration._mini_mcp import free_port
+    from tests.integration._net_support import free_port
     from tests.integration.test_session_secrets import assert_no_secret
 
     secret_path = "s3cr3t-path-0123456789abcdef"

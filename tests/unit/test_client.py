@@ -52,7 +52,7 @@ INSTANCE = {
 
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_rest_requests, "_BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(_rest_requests, "BACKOFF_BASE", 0.001)
 
 
 def make_async(fake: FakeScalekit, **kw: Any) -> AsyncScalekitClient:

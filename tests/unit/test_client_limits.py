@@ -33,7 +33,7 @@ ENV_VARS = ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET")
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(_rest_requests, "_BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(_rest_requests, "BACKOFF_BASE", 0.001)
 
 
 def config_fake() -> FakeScalekit:

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from scalekit_langchain.testing._accounts import Connection
 from scalekit_langchain.testing._jsonrpc import JsonRpcError, parse_message
 from scalekit_langchain.testing._mcp_protocol import McpSettings, Target, ToolServer, negotiate
 from scalekit_langchain.testing._refusals import REFUSAL_MODES, refuse
-from scalekit_langchain.testing._state import Connection, EmulatorState
+from scalekit_langchain.testing._state import EmulatorState
 
 
 def msg(value: object) -> bytes:

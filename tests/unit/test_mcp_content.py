@@ -1,4 +1,4 @@
-"""_mcp_compat: the same server answer gives the same values on both MCP stacks.
+"""_mcp_content: the same server answer gives the same values on both MCP stacks.
 
 Every expectation here is a literal written once; the suite runs on mcp 1.x and on mcp 2.x, so
 a stack that converted differently fails here.
