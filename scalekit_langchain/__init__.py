@@ -2,7 +2,8 @@
 
 Public modules: :mod:`~scalekit_langchain.toolkit` (``ScalekitMCPToolkit``),
 :mod:`~scalekit_langchain.tools`, :mod:`~scalekit_langchain.langgraph` (pause and resume),
-:mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.client`,
+:mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.web` (a
+route to fresh authorization links), :mod:`~scalekit_langchain.client`,
 :mod:`~scalekit_langchain.models`, :mod:`~scalekit_langchain.errors`,
 :mod:`~scalekit_langchain.testing` (a local Scalekit), :mod:`~scalekit_langchain.doctor`,
 :mod:`~scalekit_langchain.cli`. Every module whose name starts with ``_`` is internal.

@@ -217,6 +217,20 @@ class AuthTracker:
         self.record(user, states)
         return states
 
+    async def fresh_link(self, user: str, connection_name: str) -> str | None:
+        """A link minted now for one of ``user``'s connections (matched case-insensitively).
+
+        Returns:
+            The link, or ``None`` when Scalekit returned none (e.g. the connection is ACTIVE).
+
+        Raises:
+            ValueError: Scalekit reports no connection of that name for this config.
+        """
+        for state in await self.fetch(user, include_links=True):
+            if state.connection_name.lower() == connection_name.lower():
+                return state.authentication_link or None
+        raise ValueError(f"this config has no connection named {connection_name!r}")
+
     async def pending(
         self, user: str, connections: Sequence[str] | None = None
     ) -> list[ConnectionAuthState]:

@@ -32,13 +32,16 @@ instance URL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scalekit_langchain.models import ConnectionAuthState
 
 __all__ = [
+    "AUTH_LINK_LIFETIME",
     "AuthenticationError",
     "AuthorizationRequired",
     "BadRequestError",
@@ -57,6 +60,16 @@ __all__ = [
     "ToolCallOutcomeUnknown",
     "ToolCallRejected",
 ]
+
+
+#: Seconds an authentication link lives: "generated auth links are valid for 1 minute only"
+#: (Scalekit's Python SDK). Mint links when the person clicks, never only when a run pauses.
+AUTH_LINK_LIFETIME = 60.0
+
+
+def _rfc3339_utc(epoch: float) -> str:
+    """UNIX seconds as an RFC 3339 UTC timestamp with a ``Z`` suffix (second precision)."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ScalekitError(Exception):
@@ -185,6 +198,8 @@ class AuthorizationRequired(ScalekitError):
     Attributes:
         user_identifier: The user the connections belong to.
         connections: The auth state of every connection that is not ``ACTIVE``.
+        links_minted_at: When the links were read (UNIX seconds); they live about
+            :data:`AUTH_LINK_LIFETIME` seconds.
     """
 
     def __init__(
@@ -196,6 +211,8 @@ class AuthorizationRequired(ScalekitError):
     ) -> None:
         self.connections = list(connections)
         self.user_identifier = user_identifier
+        #: When the links were (about) minted: UNIX seconds.
+        self.links_minted_at = time.time()
         names = ", ".join(
             f"{c.connection_name} ({c.provider or 'unknown provider'}: {c.status or 'NO_ACCOUNT'})"
             for c in self.connections
@@ -217,11 +234,26 @@ class AuthorizationRequired(ScalekitError):
         }
 
     def to_payload(self) -> dict[str, Any]:
-        """A JSON-serializable description, as used in LangGraph interrupts."""
+        """A JSON-serializable description, as used in LangGraph interrupts.
+
+        Each connection carries what an app needs to ask for a fresh link when the person
+        clicks (``connection_name``, ``user_identifier``: see
+        :meth:`~scalekit_langchain.toolkit.ScalekitMCPToolkit.aauthorization_link`), and the
+        link minted when the error was made with ``link_expires_at`` (RFC 3339, UTC): an
+        estimate, since Scalekit sends no expiry and documents links as valid for one minute.
+        """
+        expires = _rfc3339_utc(self.links_minted_at + AUTH_LINK_LIFETIME)
         return {
             "type": "scalekit_authorization",
             "user_identifier": self.user_identifier,
-            "connections": [c.to_payload() for c in self.connections],
+            "connections": [
+                {
+                    **c.to_payload(),
+                    "user_identifier": self.user_identifier,
+                    "link_expires_at": expires if c.authentication_link else None,
+                }
+                for c in self.connections
+            ],
         }
 
 

@@ -4,11 +4,15 @@ When a tool's connection is not authorized, a tool running inside a graph calls 
 ``interrupt()`` with a JSON-serializable payload::
 
     {"type": "scalekit_authorization", "user_identifier": "...",
-     "connections": [{"connection_name", "provider", "status", "authentication_link"}]}
+     "connections": [{"connection_name", "provider", "status", "authentication_link",
+                      "link_expires_at", "user_identifier"}]}
 
-The app shows the links to the user (never to the model) and resumes the run with
-:func:`resume_authorization` (one command for every pending authorization interrupt of the
-turn). On resume the tool checks the auth state again (a new interrupt with fresh links while
+Links live about a minute, so a person who reads the message later would click a dead one: the
+app shows a button per connection that asks for a fresh link when clicked
+(``toolkit.aauthorization_link(connection_name, user_identifier=...)``, or the ready-made route
+:func:`scalekit_langchain.web.authorization_route`), never the link to the model. It resumes the
+run with :func:`resume_authorization` (one command for every pending authorization interrupt of
+the turn). On resume the tool checks the auth state again (a new interrupt with fresh links while
 anything is still pending) and runs the same call once.
 
 Pausing needs a checkpointer (an interrupt without one can never be resumed): in a graph

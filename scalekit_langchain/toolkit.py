@@ -2,14 +2,11 @@
 
 The toolkit wires the parts together; each lives in its own module:
 
-* :mod:`~scalekit_langchain._access` — how a user reaches the MCP server (instance URL or
-  session token);
-* :mod:`~scalekit_langchain._connection_auth` — last-seen connection states and the checks
-  around a call;
+* :mod:`~scalekit_langchain._access` — how a user reaches the MCP server (instance, token);
+* :mod:`~scalekit_langchain._connection_auth` — last-seen connection states, checks, links;
 * :mod:`~scalekit_langchain._session_pool` — one persistent MCP session per user, lent per call;
 * :mod:`~scalekit_langchain._calls` — one call: check, send once, classify the answer;
-* :mod:`~scalekit_langchain._call_ledger` — answers kept so a resumed or retried node never
-  sends twice;
+* :mod:`~scalekit_langchain._call_ledger` — answers kept so a resumed node never sends twice;
 * :mod:`~scalekit_langchain.langgraph` — pausing the run for authorization.
 
 Example:
@@ -304,6 +301,27 @@ class ScalekitMCPToolkit(BaseToolkit):
         user = self._require_user(user_identifier)
         _session_loop.run_sync(self._calls().tracker.require(user))
 
+    async def aauthorization_link(
+        self, connection_name: str, *, user_identifier: str | None = None
+    ) -> str | None:
+        """A fresh authentication link for one of the user's connections, minted now (links
+        live about a minute: call this when the person clicks, as
+        :func:`scalekit_langchain.web.authorization_route` does); ``None`` when Scalekit gives
+        none (an ACTIVE connection, say).
+
+        Raises:
+            ValueError: No user, or the config has no connection of that name.
+        """
+        user = self._require_user(user_identifier)
+        return await _session_loop.run(self._calls().tracker.fresh_link(user, connection_name))
+
+    def authorization_link(
+        self, connection_name: str, *, user_identifier: str | None = None
+    ) -> str | None:
+        """Sync :meth:`aauthorization_link`."""
+        user = self._require_user(user_identifier)
+        return _session_loop.run_sync(self._calls().tracker.fresh_link(user, connection_name))
+
     async def await_authorization(
         self,
         timeout: float = 300.0,
@@ -555,9 +573,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 f"a LangGraph context with {self.user_id_key!r}, or create the toolkit with "
                 "user_identifier"
             )
-        return require_identifier(
-            str(user), self.user_id_key, max_len=MAX_IDENTIFIER_LEN
-        )
+        return require_identifier(str(user), self.user_id_key, max_len=MAX_IDENTIFIER_LEN)
 
     async def arun_tool(
         self,

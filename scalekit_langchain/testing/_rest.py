@@ -1,18 +1,19 @@
-"""The emulator's REST routes: OAuth token, JWKS, MCP configs and instances, auth link pages."""
+"""The emulator's REST routes: OAuth token, JWKS, MCP configs and instances, auth link pages
+(rendered by :mod:`~scalekit_langchain.testing._auth_pages`)."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scalekit_langchain.testing._accounts import ACTIVE, rfc3339
+from scalekit_langchain.testing._auth_pages import auth_page
 from scalekit_langchain.testing._errors import ApiError, error_body, invalid
 from scalekit_langchain.testing._paging import Page
 from scalekit_langchain.testing._session_jwts import (
@@ -336,33 +337,5 @@ class RestApi:
     # auth link pages ----------------------------------------------------------
 
     async def auth_page(self, request: Request) -> Response:
-        """``GET|POST /connect/{token}``: the page a user opens to authorize a connection."""
-        link, expired = self.state.link(request.path_params["token"])
-        if link is None:
-            return _html("Link not found", "<p>This authorization link is not valid.</p>", 404)
-        if expired:
-            return _html("Link expired", "<p>This authorization link has expired.</p>", 410)
-        conn = self.state.connection(link.connection_name)
-        who = (
-            f"<p>Connection <b>{html.escape(conn.name)}</b> (provider"
-            f" <b>{html.escape(conn.provider)}</b>) for user"
-            f" <b>{html.escape(link.user_identifier)}</b>.</p>"
-        )
-        if request.method == "POST":
-            self.state.set_status(link.user_identifier, conn.name, ACTIVE)
-            return _html("Authorized", who + "<p>Authorized. You can close this page.</p>", 200)
-        form = (
-            f'<form method="post" action="{html.escape(request.url.path)}">'
-            '<button type="submit">Authorize</button></form>'
-        )
-        return _html("Authorize connection", who + form, 200)
-
-
-def _html(title: str, body: str, status: int) -> HTMLResponse:
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}"
-        "<p><small>Scalekit emulator</small></p></body></html>"
-    )
-    return HTMLResponse(page, status_code=status)
+        """``GET|POST /connect/{token}``: the page a person opens to authorize a connection."""
+        return await auth_page(self.state, request)

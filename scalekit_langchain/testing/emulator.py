@@ -57,9 +57,9 @@ Readings chosen where the contract is unsure (its section 11), and other emulato
    ``next_page_token`` / ``prev_page_token`` are ``""`` at the ends. Page tokens are opaque
    (base64 of an offset); a malformed one is a 400.
 8. When links are asked for (``include_auth_links`` / ``include_auth_link``) every connection
-   gets a fresh link, whatever its status. Links live ``auth_link_ttl`` seconds (default 600,
-   longer than the real 1 minute so that tests and demos are not in a hurry); an expired link
-   answers 410, an unknown one 404. A link stays usable until it expires.
+   gets a fresh link, whatever its status. Links live ``auth_link_ttl`` seconds (default 60,
+   the real lifetime; tests and demos that wait may raise it); an expired link answers 410
+   with a page that says so, an unknown one 404. A link stays usable until it expires.
 9. Connection names are matched case-insensitively and echoed in their configured spelling;
    mapping the same connection twice in one config is a 400.
 10. ``tools`` of a mapping are echoed as given; empty means every tool of the provider.
@@ -171,7 +171,7 @@ class ScalekitEmulator:
         token_ttl: Lifetime of access tokens in seconds (``expires_in``).
         connections: Connection name -> provider slug (``gmail``, ``googlecalendar``,
             ``slack``). Defaults to ``MY_GMAIL``, ``MY_CALENDAR`` and ``MY_SLACK``.
-        auth_link_ttl: Lifetime of authorization links in seconds.
+        auth_link_ttl: Lifetime of authorization links in seconds (Scalekit's: 60).
         now: Clock returning UNIX seconds (or an aware datetime); defaults to ``time.time``.
         refusal_mode: How MCP servers refuse a tool whose connection is not ACTIVE for the
             user; one of :data:`REFUSAL_MODES` (wire shapes in
@@ -203,7 +203,7 @@ class ScalekitEmulator:
         client_secret: str | None = None,
         token_ttl: float = 3600.0,
         connections: dict[str, str] | None = None,
-        auth_link_ttl: float = 600.0,
+        auth_link_ttl: float = 60.0,
         now: Callable[[], float | datetime] | None = None,
         refusal_mode: RefusalMode | None = None,
         answer_mode: AnswerMode | None = None,

@@ -82,7 +82,10 @@ async def test_tool_interrupts_with_payload_and_resume_runs_the_same_call_once(
         names = {c["connection_name"] for c in payload["connections"]}
         assert names == {"MY_GMAIL"}  # what gmail_fetch_mails needs
         for conn in payload["connections"]:
-            assert set(conn) == {"connection_name", "provider", "status", "authentication_link"}
+            assert set(conn) == {"connection_name", "provider", "status", "authentication_link",
+                                 "link_expires_at", "user_identifier"}
+            assert conn["user_identifier"] == user  # enough to ask for a fresh link on click
+            assert conn["link_expires_at"].endswith("Z")
             assert conn["status"] == "PENDING_AUTH"
             assert conn["authentication_link"].startswith(f"{emu.env_url}/connect/")
         json.dumps(payload)  # JSON-serializable

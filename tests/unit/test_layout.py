@@ -33,6 +33,7 @@ PUBLIC = {
     "scalekit_langchain.testing.scripted",
     "scalekit_langchain.toolkit",
     "scalekit_langchain.tools",
+    "scalekit_langchain.web",
     "scalekit_langchain.webhooks",
 }
 
