@@ -108,6 +108,8 @@ def _html(title: str, body: str, status: int) -> HTMLResponse:
         "<p><small>Scalekit emulator: a local stand-in for Scalekit's authorization page."
         "</small></p></body></html>"
     )
-    # A link is a credential for a minute: not cached, not sent on as a referrer.
-    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    # A link is a credential for a minute: not cached, not sent to other sites as a referrer
+    # ("no-referrer" would make the browser send "Origin: null" with the form, which the
+    # emulator's cross-site guard refuses).
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
     return HTMLResponse(page, status_code=status, headers=headers)
