@@ -23,6 +23,7 @@ so instead.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
@@ -133,7 +134,9 @@ def resume_authorization(interrupts: Any, value: Any = True) -> Any:
 
     Several tool calls can pause in one turn (one interrupt each); LangGraph then needs the
     resume value by interrupt id. Pass the run's result (a dict with ``"__interrupt__"``), the
-    list of interrupts, or a ``StateSnapshot``.
+    list of interrupts, or a ``StateSnapshot``; from a LangGraph server, what
+    ``langgraph_sdk`` returns (a thread state with ``"interrupts"``, a ``runs.wait`` result),
+    and send ``{"resume": command.resume}`` as the run's ``command``.
 
     Example:
         >>> result = agent.invoke(inputs, run)  # doctest: +SKIP
@@ -152,18 +155,23 @@ def resume_authorization(interrupts: Any, value: Any = True) -> Any:
 
 
 def _authorization_interrupts(source: Any) -> list[Any]:
-    if isinstance(source, Mapping):
-        source = source.get("__interrupt__", ())
+    if isinstance(source, Mapping):  # a run's result, or a LangGraph server's thread state
+        source = source.get("__interrupt__") or source.get("interrupts") or ()
     elif hasattr(source, "interrupts"):  # StateSnapshot
         source = source.interrupts
     items: Iterable[Any] = source or ()
-    return [
-        i
-        for i in items
-        if isinstance(getattr(i, "value", None), Mapping)
-        and i.value.get("type") == AUTHORIZATION_INTERRUPT_TYPE
-        and getattr(i, "id", None)
-    ]
+    found = []
+    for item in items:
+        # Interrupt objects, or their JSON form from a LangGraph server ({"id", "value"}).
+        value, ident = (
+            (item.get("value"), item.get("id"))
+            if isinstance(item, Mapping)
+            else (getattr(item, "value", None), getattr(item, "id", None))
+        )
+        is_ours = isinstance(value, Mapping) and value.get("type") == AUTHORIZATION_INTERRUPT_TYPE
+        if is_ours and ident:
+            found.append(SimpleNamespace(id=ident, value=value))
+    return found
 
 
 def resume_elicitation(interrupts: Any, action: str = "accept") -> Any:
