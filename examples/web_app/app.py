@@ -50,19 +50,61 @@ MAPPINGS = [
     {"connection_name": "MY_CALENDAR", "tools": ["googlecalendar_create_event"]},
 ]
 PAGE = Template((Path(__file__).with_name("page.html")).read_text())
+
+# -- In a web app (README): the Scalekit part of this app --------------------------------------
 SERVICES = {"GMAIL": "Gmail", "GOOGLECALENDAR": "Google Calendar", "SLACK": "Slack"}
-USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def signed_in(request: Request) -> str | None:
     """Who is signed in: a stand-in (a name in a cookie). Use your app's real sign-in."""
     user = request.cookies.get("user") or ""
-    return user if USER_NAME.fullmatch(user) else None
+    return user if re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", user) else None
 
 
 def run_config(user: str) -> dict[str, Any]:
     """One conversation per person; the toolkit acts for ``configurable["user_id"]``."""
     return {"configurable": {"thread_id": f"chat-{user}", "user_id": user}}
+
+
+def connect_buttons(state: Any) -> str:
+    """A "Connect Gmail" button per pending connection of a paused run. A button carries the
+    connection's name, never a link (links die in a minute): the click asks for a fresh one."""
+    pending = {
+        conn["connection_name"]: SERVICES.get(str(conn["provider"]).upper(), conn["provider"])
+        for pause in state.interrupts
+        if pause.value.get("type") == AUTHORIZATION_INTERRUPT_TYPE
+        for conn in pause.value["connections"]
+    }
+    return " ".join(
+        f'<a class="button" target="_blank" rel="noopener" '
+        f'href="/authorize/{html.escape(name)}">Connect {html.escape(service)}</a>'
+        for name, service in pending.items()
+    )
+
+
+async def resume_if_paused(agent: Any, user: str) -> None:
+    """Continue: resume the paused run; the middleware checks again (a new pause if needed)."""
+    state = await agent.aget_state(run_config(user))
+    if state.interrupts:
+        await agent.ainvoke(resume_authorization(state), run_config(user))
+
+
+def connect_route(toolkit: ScalekitMCPToolkit) -> Route:
+    """``GET /authorize/{connection_name}``: a link minted now, for the signed-in person only."""
+    return authorization_route(toolkit, get_user=signed_in)
+
+
+# -- end of the README's part ------------------------------------------------------------------
+
+
+def build_agent(toolkit: ScalekitMCPToolkit, model: Any, tools: list[Any]) -> Any:
+    """Before the model runs, the middleware pauses once for every connection not ACTIVE."""
+    return create_agent(
+        model,
+        tools,
+        middleware=[AuthorizationMiddleware(toolkit)],
+        checkpointer=InMemorySaver(),  # use a persistent one in production
+    )
 
 
 class Chat:
@@ -79,47 +121,32 @@ class Chat:
     async def agent_for(self, user: str) -> Any:
         async with self._build:
             if self.agent is None:
-                self.agent = create_agent(
-                    self.model,
-                    await self.toolkit.aget_tools(user_identifier=user),
-                    middleware=[AuthorizationMiddleware(self.toolkit)],
-                    checkpointer=InMemorySaver(),  # use a persistent one in production
-                )
+                tools = await self.toolkit.aget_tools(user_identifier=user)
+                self.agent = build_agent(self.toolkit, self.model, tools)
         return self.agent
 
-    async def run(self, user: str, command: Any) -> None:
+    async def run(self, user: str, message: str | None) -> None:
+        """Send ``message``, or (``None``) press Continue."""
         # One run at a time per person: a double-clicked button must not resume twice.
         async with self._runs.setdefault(user, asyncio.Lock()):
             agent = await self.agent_for(user)
-            if command is None:  # Continue: resume the pause, if one is still pending
-                state = await agent.aget_state(run_config(user))
-                if not state.interrupts:
-                    return
-                command = resume_authorization(state)
             try:
-                await agent.ainvoke(command, run_config(user))
+                if message is None:
+                    await resume_if_paused(agent, user)
+                else:
+                    await agent.ainvoke({"messages": [HumanMessage(message)]}, run_config(user))
                 self.errors.pop(user, None)
             except ScalekitError as exc:
                 self.errors[user] = f"Something went wrong: {type(exc).__name__}. Try again."
 
     async def page(self, user: str) -> str:
         parts: list[str] = []
-        pending: dict[str, str] = {}
+        buttons = ""
         if self.agent is not None:
             state = await self.agent.aget_state(run_config(user))
             parts = [_message(m) for m in state.values.get("messages", [])]
-            for pause in state.interrupts:
-                if pause.value.get("type") == AUTHORIZATION_INTERRUPT_TYPE:
-                    for conn in pause.value["connections"]:
-                        service = SERVICES.get(str(conn["provider"]).upper(), conn["provider"])
-                        pending[conn["connection_name"]] = service
-        if pending:
-            # The buttons carry the connection's name, never a link: each click gets a fresh one.
-            buttons = " ".join(
-                f'<a class="button" target="_blank" rel="noopener" '
-                f'href="/authorize/{html.escape(name)}">Connect {html.escape(service)}</a>'
-                for name, service in pending.items()
-            )
+            buttons = connect_buttons(state)
+        if buttons:
             parts.append(
                 '<div class="pause"><p>To do this, the assistant needs your permission to use '
                 f"your accounts.</p><p>{buttons}</p><p>Each button opens the authorization page "
@@ -203,7 +230,7 @@ def create_app(
             async with request.form() as form:
                 text = str(form.get("text") or "").strip()
             if text:
-                await chat.run(user, {"messages": [HumanMessage(text)]})
+                await chat.run(user, text)
         return RedirectResponse("/", status_code=303)
 
     async def resume(request: Request) -> Response:
@@ -224,15 +251,14 @@ def create_app(
             Route("/logout", logout, methods=["POST"]),
             Route("/chat", send, methods=["POST"]),
             Route("/continue", resume, methods=["POST"]),
-            # "Connect Gmail" → a link minted now, for the signed-in person only.
-            authorization_route(toolkit, get_user=signed_in),
+            connect_route(toolkit),  # where the "Connect Gmail" buttons go
         ],
         lifespan=lifespan,
     )
 
 
 def _sign_in(user: str) -> Response:
-    if not USER_NAME.fullmatch(user):
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", user):
         return _render("Sign in", "<p>Use letters, digits, '.', '_', '@' or '-'.</p>", status=400)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie("user", user, httponly=True, samesite="lax")

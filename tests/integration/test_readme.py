@@ -15,6 +15,7 @@ import ast
 import asyncio
 import inspect
 import io
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ class Block:
     body: str
     line: int
     heading: str
+    #: The example file a block is an excerpt of (``<!-- from path -->`` on the line before it).
+    source: str | None = None
 
     @property
     def id(self) -> str:
@@ -51,7 +54,10 @@ def _blocks(text: str) -> list[Block]:
     for match in FENCE.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
         headings = re.findall(r"^#+ (.+)$", text[: match.start()], re.MULTILINE)
-        blocks.append(Block(match["lang"].strip(), match["body"], line, headings[-1] if headings else ""))
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        source = re.fullmatch(r"<!-- from (\S+) -->", before)
+        blocks.append(Block(match["lang"].strip(), match["body"], line,
+                            headings[-1] if headings else "", source[1] if source else None))
     return blocks
 
 
@@ -170,6 +176,11 @@ def test_python_block_runs(
         user.close()
     printed = user.text
     body = block.body
+    if block.source is not None:
+        # An excerpt of an example defines what the example runs (its own tests run it): here
+        # it must only execute; test_excerpts_are_the_examples_code checks it is that code.
+        assert ran == []
+        return
     if "ScriptedReminderModel()" in body:  # an agent: it really booked the reminder
         assert EVENT_LINE in printed or "Event created: Reminder" in printed, printed[-2000:]
     if "resume_authorization(result)" in body:  # it paused, showed links, and resumed
@@ -179,3 +190,33 @@ def test_python_block_runs(
         gmail, calendar = printed.count("MY_GMAIL"), printed.count("MY_CALENDAR")
         assert gmail == calendar >= 1, printed[-2000:]
     assert ran == re.findall(r"^def (test_\w+)", body, re.MULTILINE)
+
+
+def _without_leading_imports(body: str) -> str:
+    lines = body.splitlines()
+    depth = 0
+    for i, line in enumerate(lines):
+        if depth or line.startswith(("import ", "from ")) or not line.strip():
+            depth += line.count("(") - line.count(")")
+            continue
+        return "\n".join(lines[i:])
+    return ""
+
+
+def test_excerpts_are_the_examples_code() -> None:
+    """The "In a web app" and "Deploying on a LangGraph server" code is the examples' code."""
+    excerpts = [b for b in BLOCKS if b.source is not None]
+    assert {b.source for b in excerpts} >= {
+        "examples/web_app/app.py",
+        "examples/langgraph_server/langgraph.json",
+        "examples/langgraph_server/auth.py",
+        "examples/langgraph_server/graph.py",
+    }
+    for block in excerpts:
+        assert block.source is not None
+        source = (README.parent / block.source).read_text()
+        if block.lang == "json":
+            assert json.loads(block.body) == json.loads(source), block.source
+        else:
+            code = _without_leading_imports(block.body).strip("\n")
+            assert code and code in source, f"README.md:{block.line} is not {block.source}'s code"
