@@ -71,6 +71,14 @@ async def auth_page(state: AccountsState, request: Request) -> Response:
         async with request.form() as fields:
             decision = str(fields.get("decision") or "authorize")
         if decision == "deny":
+            # Declining a new consent leaves an existing grant as it was (as OAuth providers do).
+            if state.status(link.user_identifier, conn.name) == ACTIVE:
+                return _html(
+                    f"{service} unchanged",
+                    what + f"<div class='box note'><p>You declined: {service} stays connected "
+                    f"for <b>{user}</b>, as before.</p><p>{_BACK}</p></div>",
+                    200,
+                )
             return _html(
                 f"{service} not connected",
                 what + f"<div class='box warn'><p>You denied access: {service} is not connected "

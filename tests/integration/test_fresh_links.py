@@ -130,6 +130,9 @@ async def test_a_fresh_link_works_after_the_paused_runs_link_died(
 
     again = _page(fresh)
     assert again.status_code == 200 and "Already authorized" in again.text
+    kept = _page(fresh, data={"decision": "deny"})  # declining again keeps the grant
+    assert "stays connected" in kept.text
+    assert emu.connection_status("ana", "MY_GMAIL") == "ACTIVE"
 
 
 async def test_a_link_for_a_connection_the_config_does_not_have_is_a_value_error(
