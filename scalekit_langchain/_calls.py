@@ -13,7 +13,9 @@ thread, where LangGraph's ``interrupt()`` and the checkpointer live):
 The session loop's side (:meth:`CallRunner._send`):
 
 * before the call: when the tool's connection was last seen not ACTIVE (or never seen), ask
-  Scalekit; still not ACTIVE → :class:`AuthorizationRequired`, nothing sent;
+  Scalekit; still not ACTIVE → :class:`AuthorizationRequired`, nothing sent. It lists every
+  not-ACTIVE connection of the call's whole model turn (:mod:`._turns`), so one pause covers
+  the turn;
 * the call on the user's leased session;
 * after any refusal-like answer (HTTP 401/403, a JSON-RPC error, ``isError``, an answer that
   asks to connect), ask Scalekit again: not ACTIVE → :class:`AuthorizationRequired` (nothing
@@ -46,7 +48,7 @@ from scalekit_langchain._connection_auth import (
 from scalekit_langchain._mcp_content import to_langchain
 from scalekit_langchain._mcp_features import ProgressRelay
 from scalekit_langchain._session_pool import SessionPool
-from scalekit_langchain._turns import StepKey, TurnRegistry, step_key, turn_tool_names
+from scalekit_langchain._turns import turn_tool_names
 from scalekit_langchain.errors import (
     AuthorizationRequired,
     ElicitationRequired,
@@ -62,7 +64,8 @@ __all__ = ["CallRunner"]
 logger = logging.getLogger("scalekit_langchain")
 
 Answer = tuple[Any, Any, bool]  # (content, artifact, is_error)
-Turn = Callable[[], list[str]]  # the MCP names of the tools a call's model turn calls
+#: The MCP names of the tools a call's model turn calls; ``None``: a turn the state does not show.
+Turn = Callable[[], list[str] | None]
 
 
 #: MCP 2025-11-25: "the request needs URL-mode elicitations completed first".
@@ -130,8 +133,6 @@ class CallRunner:
         self._interrupt = interrupt
         self._maps: BoundedCache[str, ConnectionMap] = BoundedCache()
         self._inflight: dict[tuple[str, str], set[asyncio.Future[Answer]]] = {}
-        #: The tools called in each graph step with calls running (see :mod:`._turns`).
-        self.turns = TurnRegistry()
         #: LangChain tool name -> MCP tool name, for the toolkit's tools (set by the toolkit):
         #: which of a turn's calls are this toolkit's.
         self.tool_names: dict[str, str] = {}
@@ -206,52 +207,42 @@ class CallRunner:
     ) -> Answer:
         """Run one call from an async caller (see the module docstring)."""
         key = call_key(config, tool_call_id)
-        step = step_key(config)
-        turn = functools.partial(self._turn, config, tool_call_id, step)
+        turn = functools.partial(self._turn, config, key)
         steps = self._steps(tool, config, key)
         reply: Any = None
-        if step is not None:
-            self.turns.enter(step, tool)
-        try:
-            while True:
+        while True:
+            try:
+                op, value = steps.send(reply)
+            except StopIteration as done:
+                return cast(Answer, done.value)
+            reply = None
+            if op == "lookup" and key is not None:
+                reply = await self.ledger.alookup(config, key)
+            elif op == "record" and key is not None:
+                await self.ledger.arecord(config, key, value)
+            elif op == "settle":
+                await self._asettle(key)
+            elif op == "send":
                 try:
-                    op, value = steps.send(reply)
-                except StopIteration as done:
-                    return cast(Answer, done.value)
-                reply = None
-                if op == "lookup" and key is not None:
-                    reply = await self.ledger.alookup(config, key)
-                elif op == "record" and key is not None:
-                    await self.ledger.arecord(config, key, value)
-                elif op == "settle":
-                    await self._asettle(key)
-                elif op == "send":
-                    try:
-                        reply = (
-                            "answer",
-                            await self._asend_and_record(user, tool, arguments, config, key, turn),
-                        )
-                    except AuthorizationRequired as exc:
-                        reply = ("auth", exc)
-                    except ElicitationRequired as exc:
-                        reply = ("elicit", exc)
-        finally:
-            if step is not None:
-                self.turns.leave(step)
+                    reply = (
+                        "answer",
+                        await self._asend_and_record(user, tool, arguments, config, key, turn),
+                    )
+                except AuthorizationRequired as exc:
+                    reply = ("auth", exc)
+                except ElicitationRequired as exc:
+                    reply = ("elicit", exc)
 
-    def _turn(
-        self, config: RunnableConfig | None, tool_call_id: str | None, step: StepKey | None
-    ) -> list[str]:
-        """The MCP names of the tools called in the model turn of a call (its own included):
-        from the graph state when it holds the AI message, else the calls of the same step."""
-        names = [
-            self.tool_names[name]
-            for name in turn_tool_names(config, tool_call_id)
-            if name in self.tool_names
-        ]
-        if names:
-            return names
-        return self.turns.tools(step) if step is not None else []
+    def _turn(self, config: RunnableConfig | None, key: CallKey | None) -> list[str] | None:
+        """The MCP names of the tools called in the model turn of a call, from the AI message
+        in the graph state; ``[]`` for a call of no turn (outside a graph, or no tool call id);
+        ``None`` for a turn the state does not show (see :mod:`._turns`)."""
+        if key is None:
+            return []
+        names = turn_tool_names(config, key[2])
+        if names is None:
+            return None
+        return [self.tool_names[name] for name in names if name in self.tool_names]
 
     async def _asend_and_record(
         self,
@@ -329,36 +320,29 @@ class CallRunner:
         to wait for: ``settle`` is a no-op here.
         """
         key = call_key(config, tool_call_id)
-        step = step_key(config)
-        turn = functools.partial(self._turn, config, tool_call_id, step)
+        turn = functools.partial(self._turn, config, key)
         steps = self._steps(tool, config, key)
         reply: Any = None
-        if step is not None:
-            self.turns.enter(step, tool)
-        try:
-            while True:
+        while True:
+            try:
+                op, value = steps.send(reply)
+            except StopIteration as done:
+                return cast(Answer, done.value)
+            reply = None
+            if op == "lookup" and key is not None:
+                reply = self.ledger.lookup(config, key)
+            elif op == "record" and key is not None:
+                self.ledger.record(config, key, value)
+            elif op == "send":
                 try:
-                    op, value = steps.send(reply)
-                except StopIteration as done:
-                    return cast(Answer, done.value)
-                reply = None
-                if op == "lookup" and key is not None:
-                    reply = self.ledger.lookup(config, key)
-                elif op == "record" and key is not None:
-                    self.ledger.record(config, key, value)
-                elif op == "send":
-                    try:
-                        reply = (
-                            "answer",
-                            self._send_and_record(user, tool, arguments, config, key, turn),
-                        )
-                    except AuthorizationRequired as exc:
-                        reply = ("auth", exc)
-                    except ElicitationRequired as exc:
-                        reply = ("elicit", exc)
-        finally:
-            if step is not None:
-                self.turns.leave(step)
+                    reply = (
+                        "answer",
+                        self._send_and_record(user, tool, arguments, config, key, turn),
+                    )
+                except AuthorizationRequired as exc:
+                    reply = ("auth", exc)
+                except ElicitationRequired as exc:
+                    reply = ("elicit", exc)
 
     def _send_and_record(
         self,
@@ -452,14 +436,18 @@ class CallRunner:
         """Ask Scalekit; unless every one of ``connections`` is ACTIVE now, raise
         :class:`AuthorizationRequired` listing every connection the call's whole model turn
         needs that is not ACTIVE (fresh links, in the config's order), so that one pause covers
-        the turn: the user authorizes them all and one resume finishes it."""
+        the turn: the user authorizes them all and one resume finishes it. A turn the graph
+        state does not show lists every connection of the config (see :mod:`._turns`)."""
         states = await self.tracker.fetch(user, include_links=True)
         if not pending_among(states, connections):
             return
         listed = list(connections)
         if turn is not None:
             cmap = await self.connection_map(user)
-            for name in turn():
+            names = turn()
+            if names is None:
+                listed.extend(cmap.connections)
+            for name in names or ():
                 listed.extend(cmap.connections_for(name))
             order = {name: i for i, name in enumerate(cmap.connections)}
             listed = sorted(dict.fromkeys(listed), key=lambda c: order.get(c, len(order)))

@@ -141,18 +141,20 @@ async def test_async_one_pause_lists_the_whole_turn_and_one_resume_finishes_it(
 def test_sync_one_pause_lists_the_whole_turn_and_one_resume_finishes_it(
     emu: ScalekitEmulator, shape: str
 ) -> None:
-    client = AsyncScalekitClient(emu.env_url, emu.client_id, emu.client_secret)
-    with _toolkit(client) as toolkit:
-        graph = SHAPES[shape](_model(SEND, EVENT), toolkit.get_tools(), InMemorySaver())
-        run = {"configurable": {"thread_id": f"one-sync-{shape}"}}
-        result = graph.invoke(ASK, run)
-        _check_first_pause(emu, result, shape)
-        _authorize_what_the_first_pause_shows(result)
-        result = graph.invoke(resume_authorization(result), run)
-        _check_done(emu, result)
     from scalekit_langchain import _session_loop
 
-    _session_loop.run_sync(client.aclose())
+    client = AsyncScalekitClient(emu.env_url, emu.client_id, emu.client_secret)
+    try:
+        with _toolkit(client) as toolkit:
+            graph = SHAPES[shape](_model(SEND, EVENT), toolkit.get_tools(), InMemorySaver())
+            run = {"configurable": {"thread_id": f"one-sync-{shape}"}}
+            result = graph.invoke(ASK, run)
+            _check_first_pause(emu, result, shape)
+            _authorize_what_the_first_pause_shows(result)
+            result = graph.invoke(resume_authorization(result), run)
+            _check_done(emu, result)
+    finally:
+        _session_loop.run_sync(client.aclose())
 
 
 @tool
@@ -161,7 +163,19 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-@pytest.mark.parametrize("shape", ["custom_toolnode", "create_agent"])
+#: What the pause lists when the turn needs MY_GMAIL only and MY_CALENDAR is pending too. The
+#: functional API's state does not hold the AI message, and which siblings have started when a
+#: call decides is a matter of timing: there the pause lists every pending connection of the
+#: config (as authorization_gate does), one pause, never a second one.
+NARROW = {
+    "custom_toolnode": ["MY_GMAIL"],
+    "react_v2": ["MY_GMAIL"],
+    "create_agent": ["MY_GMAIL"],
+    "functional": BOTH,
+}
+
+
+@pytest.mark.parametrize("shape", list(NARROW))
 async def test_the_pause_lists_what_the_turn_needs_not_the_whole_config(
     emu: ScalekitEmulator, client: AsyncScalekitClient, shape: str
 ) -> None:
@@ -173,7 +187,7 @@ async def test_the_pause_lists_what_the_turn_needs_not_the_whole_config(
         graph = SHAPES[shape](_model(fetch, plus), tools, InMemorySaver())
         run = {"configurable": {"thread_id": f"narrow-{shape}"}}
         result = await graph.ainvoke(ASK, run)
-        assert [_listed(p) for p in _interrupts(result)] == [["MY_GMAIL"]]
+        assert [_listed(p) for p in _interrupts(result)] == [NARROW[shape]]
         await _aauthorize_what_the_first_pause_shows(result)
         result = await graph.ainvoke(resume_authorization(result), run)
     assert _interrupts(result) == []
