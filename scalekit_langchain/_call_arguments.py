@@ -12,6 +12,10 @@ error only, one the model can fix (``ToolMessage(status="error")``), with nothin
 * :class:`SchemaCheck`: what the tool's input schema (from ``tools/list``) refuses. The server
   stays the judge where we cannot be one: an input schema that is itself invalid, or whose
   ``$ref`` we cannot resolve, checks nothing here.
+
+Every call pays the check, so a schema of the usual shape (an object of typed properties, some
+required) is first checked by a few ``isinstance`` calls; ``jsonschema`` (about ten times the
+cost) decides only when that quick look is not sure, and writes the message.
 """
 
 from __future__ import annotations
@@ -26,6 +30,82 @@ __all__ = ["SchemaCheck", "encoding_problem"]
 
 #: A problem's text is for the model; an argument's value quoted in it is cut to this length.
 _MAX_PROBLEM = 300
+
+#: JSON types -> the Python types that surely are of that type (bool is no integer or number;
+#: a float may still be an integer: jsonschema decides).
+_SURE_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+    "null": (type(None),),
+}
+#: Annotations: they constrain nothing (``format`` is not asserted by our validators either).
+_NOTES = {"description", "title", "default", "examples", "$comment", "deprecated", "format"}
+_TOP_KEYS = {"type", "properties", "required", "additionalProperties", "$schema"} | _NOTES
+_PROPERTY_KEYS = {"type", "items"} | _NOTES
+_ITEM_KEYS = {"type"} | _NOTES
+
+_Quick = tuple[tuple[str, ...], dict[str, tuple[str, str | None]], bool]
+
+
+def _sure_of_type(value: Any, json_type: str) -> bool:
+    if isinstance(value, bool) and json_type != "boolean":
+        return False
+    return isinstance(value, _SURE_TYPES[json_type])
+
+
+def _quick_plan(schema: dict[str, Any]) -> _Quick | None:
+    """``(required, {name: (type, item type)}, extra allowed)`` for a schema of the usual
+    shape, else ``None`` (then jsonschema checks every call)."""
+    if not set(schema) <= _TOP_KEYS or schema.get("type") != "object":
+        return None
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    extra = schema.get("additionalProperties", True)
+    if not isinstance(properties, dict) or not isinstance(required, list) or extra not in (
+        True,
+        False,
+    ):
+        return None
+    plan: dict[str, tuple[str, str | None]] = {}
+    for name, spec in properties.items():
+        if not isinstance(spec, dict) or not set(spec) <= _PROPERTY_KEYS:
+            return None
+        json_type, items = spec.get("type"), spec.get("items")
+        if not isinstance(json_type, str) or json_type not in _SURE_TYPES:
+            return None
+        item_type = None
+        if items is not None:
+            if json_type != "array" or not isinstance(items, dict) or not set(items) <= _ITEM_KEYS:
+                return None
+            item_type = items.get("type")
+            if not isinstance(item_type, str) or item_type not in _SURE_TYPES:
+                return None
+        plan[name] = (json_type, item_type)
+    if not all(isinstance(name, str) for name in required):
+        return None
+    return tuple(required), plan, bool(extra)
+
+
+def _surely_valid(plan: _Quick, arguments: Mapping[str, Any]) -> bool:
+    required, properties, extra = plan
+    if any(name not in arguments for name in required):
+        return False
+    for name, value in arguments.items():
+        spec = properties.get(name)
+        if spec is None:
+            if not extra:
+                return False
+            continue
+        json_type, item_type = spec
+        if not _sure_of_type(value, json_type):
+            return False
+        if item_type is not None and not all(_sure_of_type(v, item_type) for v in value):
+            return False
+    return True
 
 
 def _where(path: str) -> str:
@@ -88,6 +168,7 @@ class SchemaCheck:
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self._validator: Any = None
+        self._quick: _Quick | None = None
         if isinstance(schema, dict) and schema:
             try:
                 cls = jsonschema.validators.validator_for(schema)
@@ -95,10 +176,14 @@ class SchemaCheck:
                 self._validator = cls(schema)
             except Exception:  # the schema itself is broken: the server decides
                 self._validator = None
+            else:
+                self._quick = _quick_plan(schema)
 
     def problem(self, arguments: Mapping[str, Any]) -> str | None:
         """Why the schema refuses ``arguments`` (the most relevant reason), or ``None``."""
         if self._validator is None:
+            return None
+        if self._quick is not None and _surely_valid(self._quick, arguments):
             return None
         try:
             error = jsonschema.exceptions.best_match(self._validator.iter_errors(arguments))

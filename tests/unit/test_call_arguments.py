@@ -9,7 +9,10 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
+import jsonschema
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 
@@ -143,3 +146,59 @@ def test_arguments_that_contain_themselves_are_an_error() -> None:
     assert message.status == "error"
     assert "nested too deeply" in str(message.content)
     assert backend.sent == []
+
+
+# --------------------------------------------------------------------------- quick check vs jsonschema
+
+SCHEMAS: list[dict[str, Any]] = [
+    SCHEMA,  # has a property without "type": jsonschema decides every call
+    {
+        "type": "object",
+        "properties": {
+            "to": {"type": "string", "format": "email", "description": "who"},
+            "n": {"type": "integer"},
+            "x": {"type": "number"},
+            "flag": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "meta": {"type": "object"},
+            "gone": {"type": "null"},
+        },
+        "required": ["to"],
+        "additionalProperties": False,
+    },
+    {"type": "object", "properties": {"n": {"type": ["integer", "string"]}}, "required": ["n"]},
+    {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}},
+]
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**40), max_value=2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+arguments = st.dictionaries(
+    st.sampled_from(["to", "n", "x", "flag", "tags", "meta", "gone", "subject", "other"]),
+    json_values,
+    max_size=5,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=st.sampled_from(SCHEMAS), args=arguments)
+@example(schema=SCHEMAS[1], args={"to": "a", "n": True})
+@example(schema=SCHEMAS[1], args={"to": "a", "n": 2.0})
+@example(schema=SCHEMAS[1], args={"to": "a", "x": False})
+@example(schema=SCHEMAS[1], args={"to": "a", "tags": ["a", 1]})
+@example(schema=SCHEMAS[1], args={"to": "a", "other": 1})
+def test_the_check_agrees_with_jsonschema(schema: dict[str, Any], args: dict[str, Any]) -> None:
+    tool, backend = _tool(schema)
+    message = tool.invoke(_call(args))
+    valid = jsonschema.Draft202012Validator(schema).is_valid(args)
+    assert (message.status == "success") is valid, (schema, args, message.content)
+    assert len(backend.sent) == (1 if valid else 0)
