@@ -20,8 +20,9 @@ How a tool call flows through the internal modules, from the REST API up:
   ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_session`` (one persistent
   session), ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
-  ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
-  ``_discovery`` (tools from ``tools/list``);
+  ``_call_ledger`` (never twice), ``_turns`` (the calls of one model turn: one pause for all),
+  ``_calls`` (one call, check → send → record), ``_discovery`` (tools from ``tools/list``),
+  ``_call_arguments`` (arguments JSON cannot carry or the schema refuses, before sending);
 * the faces: ``toolkit``, ``tools``, ``langgraph``, ``middleware``.
 """
 

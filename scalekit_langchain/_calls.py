@@ -13,7 +13,9 @@ thread, where LangGraph's ``interrupt()`` and the checkpointer live):
 The session loop's side (:meth:`CallRunner._send`):
 
 * before the call: when the tool's connection was last seen not ACTIVE (or never seen), ask
-  Scalekit; still not ACTIVE → :class:`AuthorizationRequired`, nothing sent;
+  Scalekit; still not ACTIVE → :class:`AuthorizationRequired`, nothing sent. It lists every
+  not-ACTIVE connection of the call's whole model turn (:mod:`._turns`), so one pause covers
+  the turn;
 * the call on the user's leased session;
 * after any refusal-like answer (HTTP 401/403, a JSON-RPC error, ``isError``, an answer that
   asks to connect), ask Scalekit again: not ACTIVE → :class:`AuthorizationRequired` (nothing
@@ -41,10 +43,12 @@ from scalekit_langchain._connection_auth import (
     AuthTracker,
     ConnectionMap,
     looks_like_refusal,
+    pending_among,
 )
 from scalekit_langchain._mcp_content import to_langchain
 from scalekit_langchain._mcp_features import ProgressRelay
 from scalekit_langchain._session_pool import SessionPool
+from scalekit_langchain._turns import turn_tool_names
 from scalekit_langchain.errors import (
     AuthorizationRequired,
     ElicitationRequired,
@@ -60,6 +64,8 @@ __all__ = ["CallRunner"]
 logger = logging.getLogger("scalekit_langchain")
 
 Answer = tuple[Any, Any, bool]  # (content, artifact, is_error)
+#: The MCP names of the tools a call's model turn calls; ``None``: a turn the state does not show.
+Turn = Callable[[], list[str] | None]
 
 
 #: MCP 2025-11-25: "the request needs URL-mode elicitations completed first".
@@ -127,6 +133,9 @@ class CallRunner:
         self._interrupt = interrupt
         self._maps: BoundedCache[str, ConnectionMap] = BoundedCache()
         self._inflight: dict[tuple[str, str], set[asyncio.Future[Answer]]] = {}
+        #: LangChain tool name -> MCP tool name, for the toolkit's tools (set by the toolkit):
+        #: which of a turn's calls are this toolkit's.
+        self.tool_names: dict[str, str] = {}
 
     async def connection_map(self, user: str) -> ConnectionMap:
         """Which connection each tool needs, as the user's config says (kept per user)."""
@@ -198,6 +207,7 @@ class CallRunner:
     ) -> Answer:
         """Run one call from an async caller (see the module docstring)."""
         key = call_key(config, tool_call_id)
+        turn = functools.partial(self._turn, config, key)
         steps = self._steps(tool, config, key)
         reply: Any = None
         while True:
@@ -216,12 +226,23 @@ class CallRunner:
                 try:
                     reply = (
                         "answer",
-                        await self._asend_and_record(user, tool, arguments, config, key),
+                        await self._asend_and_record(user, tool, arguments, config, key, turn),
                     )
                 except AuthorizationRequired as exc:
                     reply = ("auth", exc)
                 except ElicitationRequired as exc:
                     reply = ("elicit", exc)
+
+    def _turn(self, config: RunnableConfig | None, key: CallKey | None) -> list[str] | None:
+        """The MCP names of the tools called in the model turn of a call, from the AI message
+        in the graph state; ``[]`` for a call of no turn (outside a graph, or no tool call id);
+        ``None`` for a turn the state does not show (see :mod:`._turns`)."""
+        if key is None:
+            return []
+        names = turn_tool_names(config, key[2])
+        if names is None:
+            return None
+        return [self.tool_names[name] for name in names if name in self.tool_names]
 
     async def _asend_and_record(
         self,
@@ -230,6 +251,7 @@ class CallRunner:
         arguments: dict[str, Any],
         config: RunnableConfig | None,
         key: CallKey | None,
+        turn: Turn | None = None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         if key is None and not _session_loop.on_session_loop():
@@ -237,12 +259,14 @@ class CallRunner:
             # session loop is simply not cancelled with the caller — the guarantee of the
             # shielded task below, without a task and a shield on the caller's loop.
             return await _session_loop.run(
-                self._send(user, tool, arguments, relay.callback), shielded=True
+                self._send(user, tool, arguments, relay.callback, turn), shielded=True
             )
 
         async def send_and_record() -> Answer:
             try:
-                answer = await _session_loop.run(self._send(user, tool, arguments, relay.callback))
+                answer = await _session_loop.run(
+                    self._send(user, tool, arguments, relay.callback, turn)
+                )
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
                     await self.ledger.arecord(
@@ -296,6 +320,7 @@ class CallRunner:
         to wait for: ``settle`` is a no-op here.
         """
         key = call_key(config, tool_call_id)
+        turn = functools.partial(self._turn, config, key)
         steps = self._steps(tool, config, key)
         reply: Any = None
         while True:
@@ -310,7 +335,10 @@ class CallRunner:
                 self.ledger.record(config, key, value)
             elif op == "send":
                 try:
-                    reply = ("answer", self._send_and_record(user, tool, arguments, config, key))
+                    reply = (
+                        "answer",
+                        self._send_and_record(user, tool, arguments, config, key, turn),
+                    )
                 except AuthorizationRequired as exc:
                     reply = ("auth", exc)
                 except ElicitationRequired as exc:
@@ -323,10 +351,13 @@ class CallRunner:
         arguments: dict[str, Any],
         config: RunnableConfig | None,
         key: CallKey | None,
+        turn: Turn | None = None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         try:
-            answer = _session_loop.run_sync(self._send(user, tool, arguments, relay.callback))
+            answer = _session_loop.run_sync(
+                self._send(user, tool, arguments, relay.callback, turn)
+            )
         except ToolCallOutcomeUnknown as exc:
             if key is not None:
                 self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
@@ -358,16 +389,17 @@ class CallRunner:
         tool: str,
         arguments: dict[str, Any],
         progress: Callable[..., Any] | None = None,
+        turn: Turn | None = None,
     ) -> Answer:
         connections = (await self.connection_map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
-            await self.tracker.require(user, connections)
+            await self._require(user, connections, turn)
         for attempt in (0, 1):
             try:
                 async with self.pool.lease(user) as session:
                     result = await session.call_tool_on_loop(tool, arguments, progress=progress)
             except ToolCallRejected as exc:
-                await self.tracker.require(user, connections)
+                await self._require(user, connections, turn)
                 requests = _url_elicitations(exc)
                 if requests:
                     raise ElicitationRequired(tool, requests) from None
@@ -390,10 +422,33 @@ class CallRunner:
                 self.access.forget(user)
                 self.tracker.forget(user)
                 await self.pool.discard(user)
-                await self.tracker.require(user, connections)
+                await self._require(user, connections, turn)
                 continue
             if looks_like_refusal(result):
-                await self.tracker.require(user, connections)
+                await self._require(user, connections, turn)
             content, artifact = to_langchain(result)
             return content, artifact, result.is_error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _require(
+        self, user: str, connections: tuple[str, ...], turn: Turn | None
+    ) -> None:
+        """Ask Scalekit; unless every one of ``connections`` is ACTIVE now, raise
+        :class:`AuthorizationRequired` listing every connection the call's whole model turn
+        needs that is not ACTIVE (fresh links, in the config's order), so that one pause covers
+        the turn: the user authorizes them all and one resume finishes it. A turn the graph
+        state does not show lists every connection of the config (see :mod:`._turns`)."""
+        states = await self.tracker.fetch(user, include_links=True)
+        if not pending_among(states, connections):
+            return
+        listed = list(connections)
+        if turn is not None:
+            cmap = await self.connection_map(user)
+            names = turn()
+            if names is None:
+                listed.extend(cmap.connections)
+            for name in names or ():
+                listed.extend(cmap.connections_for(name))
+            order = {name: i for i, name in enumerate(cmap.connections)}
+            listed = sorted(dict.fromkeys(listed), key=lambda c: order.get(c, len(order)))
+        raise AuthorizationRequired(pending_among(states, listed), user_identifier=user)

@@ -29,7 +29,7 @@ from scalekit_langchain._mcp_content import ToolResult
 from scalekit_langchain.errors import AuthorizationRequired
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
 
-__all__ = ["AuthTracker", "ConnectionMap", "is_active", "looks_like_refusal"]
+__all__ = ["AuthTracker", "ConnectionMap", "is_active", "looks_like_refusal", "pending_among"]
 
 #: The only status that lets a tool run; any other (``EXPIRED``, ``PENDING_AUTH``,
 #: ``PENDING_VERIFICATION``, ``DISCONNECTED``, unknown, none) needs the user.
@@ -128,6 +128,22 @@ def looks_like_refusal(result: ToolResult) -> bool:
 
 
 # ---------------------------------------------------------------------------- last-seen states
+
+
+def pending_among(
+    states: Sequence[ConnectionAuthState], connections: Iterable[str]
+) -> list[ConnectionAuthState]:
+    """Which of ``connections`` are not ACTIVE in ``states`` (in the order given); a connection
+    ``states`` does not report at all counts as not set up (pending)."""
+    by_name = {s.connection_name: s for s in states}
+    out: list[ConnectionAuthState] = []
+    for name in dict.fromkeys(connections):
+        state = by_name.get(name)
+        if state is None:
+            out.append(ConnectionAuthState(connection_name=name))
+        elif not state.is_active:
+            out.append(state)
+    return out
 
 
 @dataclass
@@ -241,15 +257,7 @@ class AuthTracker:
         states = await self.fetch(user, include_links=True)
         if connections is None:
             return [s for s in states if not s.is_active]
-        by_name = {s.connection_name: s for s in states}
-        out: list[ConnectionAuthState] = []
-        for name in connections:
-            state = by_name.get(name)
-            if state is None:
-                out.append(ConnectionAuthState(connection_name=name))
-            elif not state.is_active:
-                out.append(state)
-        return out
+        return pending_among(states, connections)
 
     async def require(self, user: str, connections: Sequence[str] | None = None) -> None:
         """Raise :class:`AuthorizationRequired` (fresh links) unless all are ACTIVE now."""

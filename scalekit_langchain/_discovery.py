@@ -16,7 +16,7 @@ from scalekit_langchain._session_pool import SessionPool
 from scalekit_langchain.models import ConnectionAuthState
 from scalekit_langchain.tools import ScalekitMCPTool, ToolBackend
 
-__all__ = ["Discovered", "discover_tools", "merge_tools"]
+__all__ = ["Discovered", "discover_tools", "mcp_names", "merge_tools"]
 
 logger = logging.getLogger("scalekit_langchain")
 
@@ -146,3 +146,8 @@ def merge_tools(old: list[BaseTool] | None, fresh: list[BaseTool]) -> list[BaseT
         kept.metadata = tool.metadata
         merged.append(kept)
     return merged
+
+
+def mcp_names(tools: list[BaseTool]) -> dict[str, str]:
+    """LangChain name -> MCP name of the Scalekit tools among ``tools`` (a prefix may differ)."""
+    return {t.name: t.mcp_tool_name for t in tools if isinstance(t, ScalekitMCPTool)}

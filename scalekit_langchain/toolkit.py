@@ -42,7 +42,7 @@ from scalekit_langchain._call_ledger import CallLedger
 from scalekit_langchain._calls import CallRunner
 from scalekit_langchain._client_base import state_of
 from scalekit_langchain._connection_auth import AuthTracker, ConnectionMap
-from scalekit_langchain._discovery import discover_tools, merge_tools
+from scalekit_langchain._discovery import discover_tools, mcp_names, merge_tools
 from scalekit_langchain._mcp_session import SessionOpener
 from scalekit_langchain._rest_requests import (
     MAX_IDENTIFIER_LEN,
@@ -526,6 +526,7 @@ class ScalekitMCPToolkit(BaseToolkit):
             )
             self._pending_at_connect = found.pending
             self._lc_tools = merge_tools(self._lc_tools, found.tools)
+            calls.tool_names = mcp_names(self._lc_tools)
 
     def __del__(self) -> None:
         # An abandoned toolkit must not keep sessions and sockets open for the process's life.

@@ -1,8 +1,10 @@
 """MCP tools as LangChain tools that call through the toolkit's per-user sessions.
 
-A :class:`ScalekitMCPTool` carries the MCP tool's name, description and JSON schema, and hands
-every call to its backend (the toolkit), which routes it to the run's user, checks
-authorization, sends it once and remembers the answer (see :mod:`scalekit_langchain._call_ledger`).
+A :class:`ScalekitMCPTool` carries the MCP tool's name, description and JSON schema, checks a
+call's arguments (JSON can carry them, the schema accepts them: else an error for the model,
+nothing sent, see :mod:`scalekit_langchain._call_arguments`) and hands every call to its
+backend (the toolkit), which routes it to the run's user, checks authorization, sends it once
+and remembers the answer (see :mod:`scalekit_langchain._call_ledger`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict, PrivateAttr
 
+from scalekit_langchain._call_arguments import SchemaCheck, encoding_problem
 from scalekit_langchain._mcp_content import ToolSpec
 
 __all__ = ["ScalekitMCPTool", "ToolBackend"]
@@ -70,8 +73,9 @@ class ScalekitMCPTool(BaseTool):
 
     ``invoke``/``ainvoke`` return text for the model; called with a ``ToolCall`` they return a
     ``ToolMessage`` whose ``artifact`` is ``{"structured_content": ...}`` (or ``None``). A tool's
-    own error becomes ``ToolMessage(status="error")``; a connection the user has not authorized
-    pauses a LangGraph run (or raises
+    own error becomes ``ToolMessage(status="error")``, and so do arguments JSON cannot carry
+    (a lone surrogate, ``NaN``, ``bytes``...) or the tool's input schema refuses (then nothing
+    is sent); a connection the user has not authorized pauses a LangGraph run (or raises
     :class:`~scalekit_langchain.errors.AuthorizationRequired` outside a graph).
     """
 
@@ -83,6 +87,7 @@ class ScalekitMCPTool(BaseTool):
     response_format: str = "content_and_artifact"  # type: ignore[assignment]
 
     _backend: ToolBackend = PrivateAttr()
+    _schema_check: SchemaCheck | None = PrivateAttr(default=None)
 
     @classmethod
     def from_spec(
@@ -154,6 +159,14 @@ class ScalekitMCPTool(BaseTool):
             raise ToolException(
                 f"{self.name} takes its arguments as a JSON object, got {type(args[0]).__name__}"
             )
+        # Checked here, before the call reaches the user's shared session: what fails is this
+        # call's error only, and the model can correct it.
+        check = self._schema_check
+        if check is None or check.schema is not self.args_schema:  # a re-listing may change it
+            check = self._schema_check = SchemaCheck(self.args_schema)
+        problem = encoding_problem(kwargs) or check.problem(kwargs)
+        if problem is not None:
+            raise ToolException(f"{self.name} was not called (nothing was sent): {problem}.")
         return kwargs
 
     @staticmethod
