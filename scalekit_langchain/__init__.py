@@ -4,6 +4,7 @@ Public modules: :mod:`~scalekit_langchain.toolkit` (``ScalekitMCPToolkit``),
 :mod:`~scalekit_langchain.tools`, :mod:`~scalekit_langchain.langgraph` (pause and resume),
 :mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.client`,
 :mod:`~scalekit_langchain.models`, :mod:`~scalekit_langchain.errors`,
+:mod:`~scalekit_langchain.webhooks` (Scalekit's signed webhooks),
 :mod:`~scalekit_langchain.testing` (a local Scalekit), :mod:`~scalekit_langchain.doctor`,
 :mod:`~scalekit_langchain.cli`. Every module whose name starts with ``_`` is internal.
 
@@ -30,6 +31,7 @@ from scalekit_langchain.errors import (
     AuthenticationError,
     AuthorizationRequired,
     BadRequestError,
+    ConfigDriftError,
     ConflictError,
     ElicitationRequired,
     NotFoundError,
@@ -44,6 +46,7 @@ from scalekit_langchain.errors import (
     ServerError,
     ToolCallOutcomeUnknown,
     ToolCallRejected,
+    WebhookVerificationError,
 )
 from scalekit_langchain.langgraph import (
     AUTHORIZATION_INTERRUPT_TYPE,
@@ -69,6 +72,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationRequired",
     "BadRequestError",
+    "ConfigDriftError",
     "ConflictError",
     "ConnectionAuthState",
     "ElicitationRequired",
@@ -92,6 +96,7 @@ __all__ = [
     "SessionToken",
     "ToolCallOutcomeUnknown",
     "ToolCallRejected",
+    "WebhookVerificationError",
     "__version__",
     "authorization_gate",
     "resume_authorization",

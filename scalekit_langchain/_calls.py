@@ -136,11 +136,13 @@ class CallRunner:
             self._maps.set(user, found)
         return found
 
-    async def pending_all(self, user: str) -> list[Any]:
+    async def pending_all(self, user: str, *, max_age: float | None = None) -> list[Any]:
         """Every connection of ``user`` not ACTIVE (fresh links); no request while all of the
-        config's connections were last seen ACTIVE."""
+        config's connections were seen ACTIVE within ``max_age`` seconds (``None``: ever)."""
         cmap = await self.connection_map(user)
-        if cmap.connections and self.tracker.known_active(user, cmap.connections):
+        if cmap.connections and self.tracker.known_active(
+            user, cmap.connections, max_age=max_age
+        ):
             return []
         return await self.tracker.pending(user)
 

@@ -72,9 +72,11 @@ class SessionTokenAccess:
     Args:
         client: The Scalekit client.
         config_name: The config.
-        mappings: Create the config with these when it does not exist.
+        mappings: Create the config with these when it does not exist; an existing config
+            must have them (else :class:`~scalekit_langchain.errors.ConfigDriftError`).
         description: Description of a config created here.
         expiry: Lifetime of minted tokens (60 s to 24 h).
+        sync_config: Update an existing config with other mappings to ``mappings``.
     """
 
     def __init__(
@@ -85,12 +87,14 @@ class SessionTokenAccess:
         mappings: Sequence[McpConfigConnectionToolMapping] | None = None,
         description: str | None = None,
         expiry: timedelta = timedelta(hours=1),
+        sync_config: bool = False,
     ) -> None:
         self.client = client
         self.scope = config_name
         self._mappings = mappings
         self._description = description
         self._expiry = expiry
+        self._sync = sync_config
         self._config: McpConfig | None = None
 
     def forget(self, user: str) -> None:
@@ -100,7 +104,11 @@ class SessionTokenAccess:
         """The config (read once, created when missing and mappings were given)."""
         if self._config is None or not self._config.id:
             self._config = await get_or_create_config(
-                self.client, self.scope, mappings=self._mappings, description=self._description
+                self.client,
+                self.scope,
+                mappings=self._mappings,
+                description=self._description,
+                sync=self._sync,
             )
         return self._config
 
