@@ -221,7 +221,11 @@ class ScalekitMCPToolkit(BaseToolkit):
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> ScalekitMCPToolkit:
-        await self.aconnect()
+        try:
+            await self.aconnect()
+        except BaseException:
+            await self.aclose()  # no __aexit__ follows a failed enter: close what we opened
+            raise
         return self
 
     async def __aexit__(
@@ -233,7 +237,11 @@ class ScalekitMCPToolkit(BaseToolkit):
         await self.aclose()
 
     def __enter__(self) -> ScalekitMCPToolkit:
-        self.connect()
+        try:
+            self.connect()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(

@@ -179,3 +179,21 @@ def test_python_block_runs(
         gmail, calendar = printed.count("MY_GMAIL"), printed.count("MY_CALENDAR")
         assert gmail == calendar >= 1, printed[-2000:]
     assert ran == re.findall(r"^def (test_\w+)", body, re.MULTILINE)
+
+
+def test_python_blocks_run_in_order_against_one_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader runs the blocks one after the other against one environment: their config
+    names do not collide (or they share a config with the same mappings), so none meets a
+    ``ConfigDriftError`` left by another."""
+    with ScalekitEmulator() as emulator:
+        monkeypatch.setenv("SCALEKIT_ENV_URL", emulator.env_url)
+        monkeypatch.setenv("SCALEKIT_CLIENT_ID", emulator.client_id)
+        monkeypatch.setenv("SCALEKIT_CLIENT_SECRET", emulator.client_secret)
+        user = _User(emulator)
+        monkeypatch.setattr(sys, "stdout", user)
+        try:
+            for block in PYTHON:
+                _run(block, {"__name__": f"readme_in_order_{block.line}"})
+        finally:
+            monkeypatch.undo()
+            user.close()
