@@ -7,7 +7,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scalekit_langchain import _redact
 from scalekit_langchain._access.config import check_drift, get_or_create_config, mapping_drift
 from scalekit_langchain._client_base import state_of
 from scalekit_langchain._client_state import BoundedCache
@@ -103,8 +102,8 @@ class InstanceAccess:
                 raise ScalekitProtocolError(
                     f"Scalekit returned no URL for {user!r}'s instance of {self.scope!r}"
                 )
-            _redact.register_secret(instance.url)
-            _redact.register_secret(instance.url.rstrip("/").rsplit("/", 1)[-1])
+            # The parsed instance holds its URL's secrets in the redaction set (released when
+            # the instance leaves this cache and no session uses it).
             self._learn(instance)
             if not self._checked:
                 await self._check(instance)

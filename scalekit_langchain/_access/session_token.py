@@ -53,13 +53,16 @@ async def _minted_params(
             raise AuthorizationRequired(pending, user_identifier=user) from None
         raise
     secret = token.token.get_secret_value()
-    _redact.register_secret(secret)
-    return ConnectParams(
+    params = ConnectParams(
         url=url,
         headers={"Authorization": f"Bearer {secret}"},
         expires_at=time.monotonic() + expiry.total_seconds(),
         label=f"{access.scope}/{user}",
     )
+    # Redacted while these parameters live (the session using them holds them); a renewed
+    # token replaces them, and the expired one leaves the redaction set.
+    _redact.register_secret(secret, owner=params)
+    return params
 
 
 class SessionTokenAccess:
