@@ -125,7 +125,9 @@ class CallRunner:
         self.pool = pool
         self.ledger = ledger
         self._interrupt = interrupt
-        self._maps: BoundedCache[str, ConnectionMap] = BoundedCache()
+        # Derived from the config (re-derived without a request once the access knows it), so
+        # a small table: the maps of most users are one shared object anyway.
+        self._maps: BoundedCache[str, ConnectionMap] = BoundedCache(1024)
         self._inflight: dict[tuple[str, str], set[asyncio.Future[Answer]]] = {}
 
     async def connection_map(self, user: str) -> ConnectionMap:

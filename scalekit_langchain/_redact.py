@@ -132,6 +132,13 @@ def secret_count() -> int:
         return len(_permanent | _held.keys() | _recent.keys())
 
 
+def held_secret_count() -> int:
+    """How many distinct secrets live owners hold now (open sessions, cached instances, minted
+    parameters): bounded by what is open and cached."""
+    with _lock:
+        return len(_held)
+
+
 def redact(text: str) -> str:
     """Replace every registered secret in ``text``."""
     for secret in _snapshot():  # immutable: no lock, and no sort unless the set changed

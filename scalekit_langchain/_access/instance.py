@@ -72,6 +72,7 @@ class InstanceAccess:
         # Whether the config's mappings were checked against ``mappings`` (once per access).
         self._checked = mappings is None
         self._config: McpConfig | None = None
+        self._map: tuple[list[McpConfigConnectionToolMapping], ConnectionMap] | None = None
         self._locks: BoundedCache[str, asyncio.Lock] = BoundedCache(1024)
 
     def _key(self, user: str) -> tuple[str, str, str | None]:
@@ -173,4 +174,6 @@ class InstanceAccess:
             if found is not None:
                 self._config = found
         mappings = self._config.connection_tool_mappings if self._config else []
-        return ConnectionMap(mappings)
+        if self._map is None or self._map[0] is not mappings:
+            self._map = (mappings, ConnectionMap(mappings))  # one map per config, not per user
+        return self._map[1]

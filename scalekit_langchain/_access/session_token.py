@@ -99,6 +99,7 @@ class SessionTokenAccess:
         self._expiry = expiry
         self._sync = sync_config
         self._config: McpConfig | None = None
+        self._map: tuple[list[McpConfigConnectionToolMapping], ConnectionMap] | None = None
 
     def forget(self, user: str) -> None:
         """Nothing is cached per user (tokens are minted per connect)."""
@@ -142,7 +143,10 @@ class SessionTokenAccess:
     async def connection_map(self, user: str) -> ConnectionMap:
         """From the config's mappings."""
         config = await self.config()
-        return ConnectionMap(config.connection_tool_mappings)
+        if self._map is None or self._map[0] is not config.connection_tool_mappings:
+            mappings = config.connection_tool_mappings
+            self._map = (mappings, ConnectionMap(mappings))  # one map per config, not per user
+        return self._map[1]
 
 
 class ConnectionTokenAccess:
