@@ -391,9 +391,11 @@ class ScalekitMCPToolkit(BaseToolkit):
 
         The states are shared by every toolkit built on the same client, so they are
         forgotten for all of them. No I/O (hence no async twin). The webhook receiver
-        (:mod:`scalekit_langchain.webhooks`) calls this when Scalekit says a status changed.
+        (:mod:`scalekit_langchain.webhooks`) calls this when Scalekit says a status changed;
+        on a closed toolkit it does nothing (nothing of it is used again).
         """
-        self._calls().tracker.forget_user(user_identifier)
+        if not self._closed:
+            self._calls().tracker.forget_user(user_identifier)
 
     @property
     def pending_connections(self) -> list[ConnectionAuthState]:

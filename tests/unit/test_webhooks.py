@@ -137,3 +137,12 @@ def test_a_signed_body_that_is_not_json_forgets_everyone() -> None:
 def test_the_receiver_never_shows_its_secret() -> None:
     receiver = WebhookReceiver(SECRET)
     assert SECRET not in repr(receiver) and SECRET not in str(vars(receiver))
+
+
+def test_a_closed_toolkit_forgets_quietly() -> None:
+    from scalekit_langchain import ScalekitMCPToolkit
+
+    toolkit = ScalekitMCPToolkit(url="https://mcp.example.test/x", user_identifier="ana")
+    toolkit.forget_auth_state("ana")  # nothing known yet: nothing to forget, no request
+    toolkit.close()
+    toolkit.forget_auth_state()  # closed: a webhook for it changes nothing and raises nothing
