@@ -256,3 +256,35 @@ def test_the_emulators_deliveries_verify_and_forged_ones_are_refused(
         genuine = httpx.post(target, content=body, headers=headers)
         assert genuine.status_code == 204
     assert (receiver.accepted, receiver.refused) == (1, 1)
+
+
+def test_the_webhook_control_route_sets_the_url_and_lists_deliveries(
+    emulator: ScalekitEmulator,
+) -> None:
+    seen: list[bytes] = []
+
+    async def capture(request: Any) -> Any:
+        from starlette.responses import Response
+
+        seen.append(await request.body())
+        return Response(status_code=204)
+
+    app = Starlette()
+    app.add_route("/in", capture, methods=["POST"])
+    control = f"{emulator.env_url}/_emulator/webhook"
+    with Served(app) as served:
+        url = f"http://127.0.0.1:{served.port}/in"
+        assert httpx.post(control, json={"url": url}).status_code == 401  # no control token
+        answer = httpx.post(control, json={"url": url}, headers=emulator.control_headers)
+        assert answer.json() == {"url": url, "deliveries": []}
+        httpx.post(f"{emulator.env_url}/_emulator/disconnect", headers=emulator.control_headers,
+                   json={"user_identifier": "ana", "connection_name": "MY_SLACK"})
+        assert emulator.webhooks.flush()
+        answer = httpx.post(control, json={"url": None}, headers=emulator.control_headers)
+    (delivery,) = answer.json()["deliveries"]
+    assert answer.json()["url"] is None
+    assert {k: delivery[k] for k in ("user_identifier", "connection_name", "status",
+                                     "http_status")} == {
+        "user_identifier": "ana", "connection_name": "MY_SLACK", "status": "DISCONNECTED",
+        "http_status": 204}
+    assert len(seen) == 1 and b'"status":"DISCONNECTED"' in seen[0]
