@@ -19,7 +19,7 @@ import logging
 import threading
 import traceback
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +34,8 @@ _held: dict[str, int] = {}
 RECENTLY_RELEASED = 256
 #: The most recently released secrets, oldest first (at most ``RECENTLY_RELEASED``).
 _recent: OrderedDict[str, None] = OrderedDict()
+#: Releases not applied yet (queued by finalizers, see :func:`_release`).
+_released: deque[str] = deque()
 #: Every secret, longest first; ``None`` after a change (rebuilt by the next record that
 #: needs it, so a registration costs no sort and an unchanged set costs a record no sort).
 _ordered: tuple[str, ...] | None = ()
@@ -62,6 +64,9 @@ def _reorder() -> None:
 
 def _snapshot() -> tuple[str, ...]:
     global _ordered
+    if _released:
+        with _lock:
+            _apply_releases()
     ordered = _ordered
     if ordered is None:
         with _lock:
@@ -85,6 +90,7 @@ def register_secret(value: str | None, owner: object = None) -> Callable[[], Any
     if not value or len(value) < 8:
         return None
     with _lock:
+        _apply_releases()
         if owner is None:
             _permanent.add(value)
         else:
@@ -104,13 +110,25 @@ def _retire(value: str) -> None:
 
 
 def _release(value: str) -> None:
-    with _lock:
+    # Finalizers run wherever the garbage collector does, possibly inside one of this module's
+    # locked sections on the same thread: only queue the release (deque.append is atomic); the
+    # next locked operation applies it.
+    _released.append(value)
+
+
+def _apply_releases() -> None:
+    """Apply queued releases (the lock is held)."""
+    changed = False
+    while _released:
+        value = _released.popleft()
         count = _held.get(value, 0) - 1
         if count > 0:
             _held[value] = count
         else:
             _held.pop(value, None)
             _retire(value)
+        changed = True
+    if changed:
         _reorder()
 
 
@@ -119,6 +137,7 @@ def forget_secret(value: str | None) -> None:
     it stays among the recently released for a while."""
     if value:
         with _lock:
+            _apply_releases()
             if value in _permanent:
                 _permanent.discard(value)
                 _retire(value)
@@ -129,6 +148,7 @@ def secret_count() -> int:
     """How many distinct secrets are redacted now (the cost of redacting one record grows
     with it; tests assert it stays bounded)."""
     with _lock:
+        _apply_releases()
         return len(_permanent | _held.keys() | _recent.keys())
 
 
@@ -136,6 +156,7 @@ def held_secret_count() -> int:
     """How many distinct secrets live owners hold now (open sessions, cached instances, minted
     parameters): bounded by what is open and cached."""
     with _lock:
+        _apply_releases()
         return len(_held)
 
 
