@@ -5,6 +5,7 @@ Public modules: :mod:`~scalekit_langchain.toolkit` (``ScalekitMCPToolkit``),
 :mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.web` (a
 route to fresh authorization links), :mod:`~scalekit_langchain.client`,
 :mod:`~scalekit_langchain.models`, :mod:`~scalekit_langchain.errors`,
+:mod:`~scalekit_langchain.webhooks` (Scalekit's signed webhooks),
 :mod:`~scalekit_langchain.testing` (a local Scalekit), :mod:`~scalekit_langchain.doctor`,
 :mod:`~scalekit_langchain.cli`. Every module whose name starts with ``_`` is internal.
 
@@ -32,6 +33,7 @@ from scalekit_langchain.errors import (
     AuthenticationError,
     AuthorizationRequired,
     BadRequestError,
+    ConfigDriftError,
     ConflictError,
     ElicitationRequired,
     NotFoundError,
@@ -46,6 +48,7 @@ from scalekit_langchain.errors import (
     ServerError,
     ToolCallOutcomeUnknown,
     ToolCallRejected,
+    WebhookVerificationError,
 )
 from scalekit_langchain.langgraph import (
     AUTHORIZATION_INTERRUPT_TYPE,
@@ -71,6 +74,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationRequired",
     "BadRequestError",
+    "ConfigDriftError",
     "ConflictError",
     "ConnectionAuthState",
     "ElicitationRequired",
@@ -94,6 +98,7 @@ __all__ = [
     "SessionToken",
     "ToolCallOutcomeUnknown",
     "ToolCallRejected",
+    "WebhookVerificationError",
     "__version__",
     "authorization_gate",
     "resume_authorization",

@@ -131,7 +131,9 @@ class CallRunner:
         self.pool = pool
         self.ledger = ledger
         self._interrupt = interrupt
-        self._maps: BoundedCache[str, ConnectionMap] = BoundedCache()
+        # Derived from the config (re-derived without a request once the access knows it), so
+        # a small table: the maps of most users are one shared object anyway.
+        self._maps: BoundedCache[str, ConnectionMap] = BoundedCache(1024)
         self._inflight: dict[tuple[str, str], set[asyncio.Future[Answer]]] = {}
         #: LangChain tool name -> MCP tool name, for the toolkit's tools (set by the toolkit):
         #: which of a turn's calls are this toolkit's.
@@ -145,11 +147,13 @@ class CallRunner:
             self._maps.set(user, found)
         return found
 
-    async def pending_all(self, user: str) -> list[Any]:
+    async def pending_all(self, user: str, *, max_age: float | None = None) -> list[Any]:
         """Every connection of ``user`` not ACTIVE (fresh links); no request while all of the
-        config's connections were last seen ACTIVE."""
+        config's connections were seen ACTIVE within ``max_age`` seconds (``None``: ever)."""
         cmap = await self.connection_map(user)
-        if cmap.connections and self.tracker.known_active(user, cmap.connections):
+        if cmap.connections and self.tracker.known_active(
+            user, cmap.connections, max_age=max_age
+        ):
             return []
         return await self.tracker.pending(user)
 

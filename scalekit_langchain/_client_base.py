@@ -75,6 +75,12 @@ class ClientBase:
         token); for tests and benchmarks."""
         return self._state.tokens.fetches
 
+    def forget_auth_state(self, user_identifier: str | None = None) -> None:
+        """Forget the connection states last seen for ``user_identifier`` (everyone's when
+        ``None``) in every toolkit built on this client or its twins; their next check asks
+        Scalekit. No I/O. A :class:`~scalekit_langchain.webhooks.WebhookReceiver` calls it."""
+        self._state.forget_user(user_identifier)
+
     def __repr__(self) -> str:
         creds: _rest_requests.Credentials | None = getattr(self, "_creds", None)
         if creds is None:  # repr of a half-built client (a traceback of its __init__ shows it)

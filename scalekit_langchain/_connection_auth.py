@@ -197,13 +197,38 @@ class AuthTracker:
         entry.at = time.monotonic()
 
     def forget(self, user: str) -> None:
-        """Drop what is known of ``user`` (their instance was recreated, for example)."""
+        """Drop what is known of ``user`` in this tracker's scope (their instance was
+        recreated, for example)."""
         self._seen.pop((self._scope, user))
 
-    def known_active(self, user: str, connections: Iterable[str]) -> bool:
-        """Whether every one of ``connections`` was last seen ACTIVE (no request)."""
+    def forget_user(self, user: str | None = None) -> int:
+        """Drop what is known of ``user`` (of everyone when ``None``) in every scope of the
+        store this tracker uses (shared by every toolkit of the same client).
+
+        Returns:
+            How many entries were forgotten.
+        """
+        if user is None:
+            count = len(self._seen)
+            self._seen.clear()
+            return count
+        return self._seen.discard_where(lambda key: key[1] == user)
+
+    def known_active(
+        self, user: str, connections: Iterable[str], *, max_age: float | None = None
+    ) -> bool:
+        """Whether every one of ``connections`` was last seen ACTIVE (no request).
+
+        Args:
+            user: Whose connections.
+            connections: The connections that must be ACTIVE.
+            max_age: Seconds a last-seen state is trusted; an older one counts as unknown
+                (``0``: never trusted). ``None`` trusts it until something says otherwise.
+        """
         entry: _Seen | None = self._seen.get((self._scope, user))
         if entry is None:
+            return False
+        if max_age is not None and time.monotonic() - entry.at >= max_age:
             return False
         return all(is_active(entry.statuses.get(c)) for c in connections)
 

@@ -247,8 +247,8 @@ class McpSession:
         """Open one session: the live session, or the error to raise and whether fresh
         credentials may cure it."""
         params = await self._params()
-        _register_secrets(params)
         live = _Live(params)
+        _register_secrets(params, owner=live)
         self._live = live
         live.task = asyncio.get_running_loop().create_task(
             self._hold(live), name=f"scalekit-mcp-{params.label}"
@@ -497,16 +497,18 @@ class McpSession:
         raise SessionDied
 
 
-def _register_secrets(params: ConnectParams) -> None:
-    _redact.register_secret(params.url)
+def _register_secrets(params: ConnectParams, *, owner: _Live) -> None:
+    """Redact ``params``' credentials while ``owner`` (the opened session) lives: a closed
+    session, collected, takes them out of the redaction set."""
+    _redact.register_secret(params.url, owner=owner)
     tail = params.url.rstrip("/").rsplit("/", 1)[-1]
     if len(tail) >= 16:  # a capability path segment
-        _redact.register_secret(tail)
+        _redact.register_secret(tail, owner=owner)
     for value in params.headers.values():
-        _redact.register_secret(value)
+        _redact.register_secret(value, owner=owner)
         scheme, _, token = value.partition(" ")
         if token and scheme.lower() == "bearer":
-            _redact.register_secret(token)
+            _redact.register_secret(token, owner=owner)
 
 
 @functools.lru_cache(maxsize=1)

@@ -260,9 +260,10 @@ def _model(model: type[T], data: Any, what: str) -> T:
             f"first: {first['loc']} {first['msg']}"
         ) from None
     if isinstance(parsed, McpInstance) and parsed.url:
-        # A capability URL: keep it (and its secret last segment) out of our logs and errors.
-        _redact.register_secret(parsed.url)
-        _redact.register_secret(parsed.url.rstrip("/").rsplit("/", 1)[-1])
+        # A capability URL: keep it (and its secret last segment) out of our logs and errors
+        # while this instance is held (a cache entry, a session's parameters hold it too).
+        _redact.register_secret(parsed.url, owner=parsed)
+        _redact.register_secret(parsed.url.rstrip("/").rsplit("/", 1)[-1], owner=parsed)
     return parsed
 
 
@@ -339,5 +340,7 @@ def parse_session_token(data: Any) -> SessionToken:
     token = _field(data, "token", "session token")
     if not isinstance(token, str) or not token:
         raise ScalekitProtocolError("Malformed Scalekit response for session token: empty token")
-    _redact.register_secret(token)
-    return _model(SessionToken, data, "session token")
+    parsed = _model(SessionToken, data, "session token")
+    # Held while the minted token is: the session that connects with it holds it from then on.
+    _redact.register_secret(token, owner=parsed)
+    return parsed

@@ -4,6 +4,7 @@ Every error this package raises on purpose derives from :class:`ScalekitError`::
 
     ScalekitError
     ├── ScalekitConfigurationError (also ValueError)  missing or malformed credentials / env URL
+    │   └── ConfigDriftError                         an MCP config's mappings differ from the code's
     ├── ScalekitConnectionError                      transport failure: refused, reset, DNS, TLS
     │   └── ScalekitTimeoutError                     the request or the MCP call timed out
     ├── ScalekitProtocolError                        the server answered something we cannot read
@@ -18,7 +19,8 @@ Every error this package raises on purpose derives from :class:`ScalekitError`::
     ├── AuthorizationRequired                        a user still has to authorize connections
     ├── ElicitationRequired                          the server needs the user at a URL first
     ├── ToolCallRejected                             the MCP server refused a call; it did not run
-    └── ToolCallOutcomeUnknown (also RuntimeError)   the connection broke while a call was in flight
+    ├── ToolCallOutcomeUnknown (also RuntimeError)   the connection broke while a call was in flight
+    └── WebhookVerificationError (also ValueError)   a webhook delivery is forged, stale or garbled
 
 ``ToolCallOutcomeUnknown`` is a ``RuntimeError`` so that LangGraph's default ``RetryPolicy``
 (which never retries ``RuntimeError``) does not send a call again whose outcome is unknown.
@@ -45,6 +47,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationRequired",
     "BadRequestError",
+    "ConfigDriftError",
     "ConflictError",
     "ElicitationRequired",
     "NotFoundError",
@@ -59,6 +62,7 @@ __all__ = [
     "ServerError",
     "ToolCallOutcomeUnknown",
     "ToolCallRejected",
+    "WebhookVerificationError",
 ]
 
 
@@ -78,6 +82,26 @@ class ScalekitError(Exception):
 
 class ScalekitConfigurationError(ScalekitError, ValueError):
     """Credentials or the environment URL are missing or malformed."""
+
+
+class ConfigDriftError(ScalekitConfigurationError):
+    """An existing MCP config's ``connection_tool_mappings`` differ from the ones the code
+    declares; it was not used (nor changed).
+
+    Attributes:
+        config_name: The config.
+        differences: One line per connection that differs.
+    """
+
+    def __init__(self, config_name: str, differences: Sequence[str]) -> None:
+        self.config_name = config_name
+        self.differences = list(differences)
+        super().__init__(
+            f"MCP config {config_name!r} exists with other connection_tool_mappings than the "
+            f"code declares: {'; '.join(self.differences)}. Either pass sync_config=True to "
+            "update the config to the declared mappings, or use the config as it is: declare "
+            "its mappings (or none) here, or pick another config_name."
+        )
 
 
 class ScalekitConnectionError(ScalekitError):
@@ -336,3 +360,17 @@ class ToolCallOutcomeUnknown(ScalekitError, RuntimeError):
             f"The connection to the MCP server broke while {tool_name!r} was running{extra}; "
             "it may or may not have completed and was not retried. Check before calling it again."
         )
+
+
+class WebhookVerificationError(ScalekitError, ValueError):
+    """A webhook delivery was refused: its signature does not match, its timestamp is too far
+    from now, or a ``webhook-*`` header is missing or malformed (see
+    :mod:`scalekit_langchain.webhooks`). Nothing was forgotten or changed.
+
+    Attributes:
+        reason: A short, secret-free description (``"no valid signature"``, ...).
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"Webhook delivery refused: {reason}")

@@ -209,12 +209,12 @@ def resume_elicitation(interrupts: Any, action: str = "accept") -> Any:
 class _GateTarget(Protocol):
     def user_for_run(self, config: RunnableConfig | None) -> str: ...
 
-    def auth_state(
-        self, include_links: bool = True, *, user_identifier: str | None = None
+    def unauthorized_connections(
+        self, *, user_identifier: str | None = None
     ) -> list[ConnectionAuthState]: ...
 
-    async def aauth_state(
-        self, include_links: bool = True, *, user_identifier: str | None = None
+    async def aunauthorized_connections(
+        self, *, user_identifier: str | None = None
     ) -> list[ConnectionAuthState]: ...
 
 
@@ -226,7 +226,9 @@ def authorization_gate(
     It checks all of the config's connections for the user (the toolkit's, or the run's in
     multi-user mode) and raises one interrupt listing every pending one, so the user authorizes
     everything at once. On resume it checks again: a new interrupt (fresh links) while anything
-    is still pending, otherwise it lets the run through without changing the state.
+    is still pending, otherwise it lets the run through without changing the state. A check
+    costs no request while every connection was seen ACTIVE less than the toolkit's
+    ``auth_state_ttl`` seconds ago.
 
     Example:
         >>> builder.add_node("authorize", authorization_gate(toolkit))  # doctest: +SKIP
@@ -236,16 +238,12 @@ def authorization_gate(
 
     def gate(state: Any, config: RunnableConfig) -> None:
         user = toolkit.user_for_run(config)
-        while pending := [
-            s for s in toolkit.auth_state(True, user_identifier=user) if not s.is_active
-        ]:
+        while pending := toolkit.unauthorized_connections(user_identifier=user):
             pause_for_authorization(AuthorizationRequired(pending, user_identifier=user), config)
 
     async def agate(state: Any, config: RunnableConfig) -> None:
         user = toolkit.user_for_run(config)
-        while pending := [
-            s for s in await toolkit.aauth_state(True, user_identifier=user) if not s.is_active
-        ]:
+        while pending := await toolkit.aunauthorized_connections(user_identifier=user):
             pause_for_authorization(AuthorizationRequired(pending, user_identifier=user), config)
 
     return RunnableLambda(gate, afunc=agate, name=name)

@@ -2,7 +2,8 @@
 
 Before the model first runs, the middleware makes sure the run's user has authorized every
 connection of the toolkit's config: one pause lists every connection that is not ACTIVE, with
-fresh links, and is checked again on resume. Tool calls refused for authorization later in the
+fresh links, and is checked again on resume. A state older than the toolkit's
+``auth_state_ttl`` is asked for again. Tool calls refused for authorization later in the
 run (an account that expired, say) still pause and re-run by themselves; the middleware only saves
 the user a pause per tool.
 
@@ -50,7 +51,10 @@ class AuthorizationMiddleware(AgentMiddleware):
     The user is the toolkit's ``user_identifier``, or (multi-user toolkits) the run's
     ``configurable["user_id"]``, its context (``context_schema`` with a ``user_id`` field), or
     the LangGraph Platform user (``runtime.server_info.user.identity``). Checking costs no
-    request while every connection was last seen ACTIVE.
+    request while every connection was seen ACTIVE less than the toolkit's ``auth_state_ttl``
+    seconds ago (and not forgotten since, e.g. by a webhook); older, it asks Scalekit again,
+    so an account revoked between two runs pauses this run before the model, not after a
+    refused tool call.
 
     Args:
         toolkit: The toolkit whose connections must be authorized.

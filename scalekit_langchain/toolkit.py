@@ -31,17 +31,12 @@ from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from scalekit_langchain import _session_loop
-from scalekit_langchain._access import (
-    ConnectionTokenAccess,
-    InstanceAccess,
-    SessionTokenAccess,
-    UserAccess,
-)
-from scalekit_langchain._access.url import TokenProvider, UrlAccess
+from scalekit_langchain._access.choice import access_for
+from scalekit_langchain._access.url import TokenProvider
 from scalekit_langchain._call_ledger import CallLedger
 from scalekit_langchain._calls import CallRunner
 from scalekit_langchain._client_base import state_of
-from scalekit_langchain._connection_auth import AuthTracker, ConnectionMap
+from scalekit_langchain._connection_auth import AuthTracker
 from scalekit_langchain._discovery import discover_tools, mcp_names, merge_tools
 from scalekit_langchain._mcp_session import SessionOpener
 from scalekit_langchain._rest_requests import (
@@ -73,6 +68,10 @@ class ScalekitMCPToolkit(BaseToolkit):
         user_identifier: Whose accounts the tools act on. ``None`` resolves the user per call
             from the run's config (``configurable[user_id_key]``): one tool set for many users.
         connection_tool_mappings: Create the config with these when it does not exist yet.
+            An existing config whose mappings differ is a :class:`ConfigDriftError` (naming
+            the difference), unless ``sync_config`` is set.
+        sync_config: Update an existing config's mappings to ``connection_tool_mappings``
+            (logging what changed) instead of refusing to use it.
         description: The description of a config created here.
         instance_name: Optional name of the user's instance.
         tools: Only expose these MCP tool names (a ``ValueError`` lists unknown ones).
@@ -106,6 +105,12 @@ class ScalekitMCPToolkit(BaseToolkit):
             {"action": "accept" | "decline" | "cancel", "content"?}``, sync or async); without
             one they are declined. A URL elicitation a server requires before running a tool
             pauses the run instead (an ``mcp_elicitation`` interrupt).
+        auth_state_ttl: Seconds a connection seen ACTIVE is trusted by the checks before the
+            model (the middleware, the gate, :meth:`aunauthorized_connections`); older, they
+            ask Scalekit again (``0``: every run). Default 60 s: a revocation goes unnoticed
+            before the model for about an auth link's lifetime, for at most one request per
+            user and minute; :mod:`scalekit_langchain.webhooks` hears of it at once. Warm tool
+            calls never ask.
         interrupt_on_authorization: Pause a LangGraph run with ``interrupt()`` when a
             connection needs authorization (``"auto"`` or ``True``: inside a graph that has a
             checkpointer; ``False``: always raise :class:`AuthorizationRequired`).
@@ -118,6 +123,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     config_name: str | None = None
     user_identifier: str | None = None
     connection_tool_mappings: list[McpConfigConnectionToolMapping] | None = None
+    sync_config: bool = False
     description: str | None = None
     instance_name: str | None = None
     tools: list[str] | None = None
@@ -133,6 +139,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     discovery_user: str | None = None
     max_sessions: int = Field(default=1000, ge=1)
     session_idle_ttl: float = Field(default=900.0, gt=0, allow_inf_nan=False)
+    auth_state_ttl: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
     sampling_model: Any | None = None
     elicitation_handler: Any | None = None
@@ -211,7 +218,11 @@ class ScalekitMCPToolkit(BaseToolkit):
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> ScalekitMCPToolkit:
-        await self.aconnect()
+        try:
+            await self.aconnect()
+        except BaseException:
+            await self.aclose()  # no __aexit__ follows a failed enter: close what we opened
+            raise
         return self
 
     async def __aexit__(
@@ -223,7 +234,11 @@ class ScalekitMCPToolkit(BaseToolkit):
         await self.aclose()
 
     def __enter__(self) -> ScalekitMCPToolkit:
-        self.connect()
+        try:
+            self.connect()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(
@@ -371,19 +386,34 @@ class ScalekitMCPToolkit(BaseToolkit):
     ) -> list[ConnectionAuthState]:
         """Every connection of the user that is not ACTIVE now, with fresh links.
 
-        Costs no request while every connection of the config was last seen ACTIVE (this is
-        the check :class:`~scalekit_langchain.middleware.AuthorizationMiddleware` runs before
-        the model).
+        Costs no request while every connection of the config was seen ACTIVE less than
+        ``auth_state_ttl`` seconds ago (this is the check
+        :class:`~scalekit_langchain.middleware.AuthorizationMiddleware` and
+        :func:`~scalekit_langchain.langgraph.authorization_gate` run before the model).
         """
         user = self._require_user(user_identifier)
-        return await _session_loop.run(self._calls().pending_all(user))
+        calls = self._calls()
+        return await _session_loop.run(calls.pending_all(user, max_age=self.auth_state_ttl))
 
     def unauthorized_connections(
         self, *, user_identifier: str | None = None
     ) -> list[ConnectionAuthState]:
         """Sync :meth:`aunauthorized_connections`."""
         user = self._require_user(user_identifier)
-        return _session_loop.run_sync(self._calls().pending_all(user))
+        calls = self._calls()
+        return _session_loop.run_sync(calls.pending_all(user, max_age=self.auth_state_ttl))
+
+    def forget_auth_state(self, user_identifier: str | None = None) -> None:
+        """Forget the connection states last seen for ``user_identifier`` (for everyone when
+        ``None``), so the next check asks Scalekit.
+
+        The states are shared by every toolkit built on the same client, so they are
+        forgotten for all of them. No I/O (hence no async twin). The webhook receiver
+        (:mod:`scalekit_langchain.webhooks`) calls this when Scalekit says a status changed;
+        on a closed toolkit it does nothing (nothing of it is used again).
+        """
+        if not self._closed:
+            self._calls().tracker.forget_user(user_identifier)
 
     @property
     def pending_connections(self) -> list[ConnectionAuthState]:
@@ -409,52 +439,11 @@ class ScalekitMCPToolkit(BaseToolkit):
             )
         return self._owned_client
 
-    def _access(self) -> UserAccess:
-        if self.url is not None:
-            auth_source = None
-            if self.config_name is not None:
-                accounts = SessionTokenAccess(self._client(), self.config_name)
-                auth_source = accounts.auth_state
-            return UrlAccess(
-                self.url,
-                token=self.bearer_token,
-                token_provider=self.token_provider,
-                auth_state=auth_source,
-                connection_map=ConnectionMap(self.connection_tool_mappings or []),
-                scope=self._scope,
-            )
-        assert self.config_name is not None
-        client = self._client()
-        if self.mode == "instance":
-            return InstanceAccess(
-                client,
-                self.config_name,
-                mappings=self.connection_tool_mappings,
-                description=self.description,
-                instance_name=self.instance_name,
-                cache_ttl=self.instance_cache_ttl,
-            )
-        if self.mode == "connection":
-            assert self.connection_name is not None
-            return ConnectionTokenAccess(
-                client,
-                self.connection_name,
-                self.config_name,
-                expiry=self.session_token_expiry,
-            )
-        return SessionTokenAccess(
-            client,
-            self.config_name,
-            mappings=self.connection_tool_mappings,
-            description=self.description,
-            expiry=self.session_token_expiry,
-        )
-
     def _calls(self) -> CallRunner:
         if self._closed:
             raise ScalekitError("This toolkit is closed; create a new one")
         if self._call_runner is None:
-            access = self._access()
+            access = access_for(self, self._client)
             # Last-seen states live in the client's state (shared by its toolkits and twins); a
             # bare URL toolkit has no client and keeps its own.
             states = (

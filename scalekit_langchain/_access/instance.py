@@ -7,8 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scalekit_langchain import _redact
-from scalekit_langchain._access.config import get_or_create_config
+from scalekit_langchain._access.config import check_drift, get_or_create_config, mapping_drift
 from scalekit_langchain._client_base import state_of
 from scalekit_langchain._client_state import BoundedCache
 from scalekit_langchain._connection_auth import ConnectionMap
@@ -39,10 +38,14 @@ class InstanceAccess:
     Args:
         client: The Scalekit client.
         config_name: The config.
-        mappings: Create the config with these when ``ensure_instance`` says it is missing.
+        mappings: Create the config with these when ``ensure_instance`` says it is missing;
+            an existing config must have them (else
+            :class:`~scalekit_langchain.errors.ConfigDriftError`), checked once, on the first
+            instance, from the config the instance carries (asked by name when that differs).
         description: Description of a config created here.
         instance_name: Optional name of the user's instance.
         cache_ttl: Seconds an ensured instance is reused without asking Scalekit.
+        sync_config: Update an existing config with other mappings to ``mappings``.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class InstanceAccess:
         description: str | None = None,
         instance_name: str | None = None,
         cache_ttl: float = 900.0,
+        sync_config: bool = False,
     ) -> None:
         self.client = client
         # Ensured instances live in the client's state, shared by every toolkit of the client
@@ -64,7 +68,11 @@ class InstanceAccess:
         self._description = description
         self._instance_name = instance_name
         self._ttl = cache_ttl
+        self._sync = sync_config
+        # Whether the config's mappings were checked against ``mappings`` (once per access).
+        self._checked = mappings is None
         self._config: McpConfig | None = None
+        self._map: tuple[list[McpConfigConnectionToolMapping], ConnectionMap] | None = None
         self._locks: BoundedCache[str, asyncio.Lock] = BoundedCache(1024)
 
     def _key(self, user: str) -> tuple[str, str, str | None]:
@@ -80,6 +88,8 @@ class InstanceAccess:
         hit: _Cached | None = cache.get(self._key(user))
         if hit is not None and time.monotonic() < hit.expires_at:
             self._learn(hit.instance)
+            if not self._checked:
+                await self._check(hit.instance)
             return hit.instance
         # One ensure per user at a time (a bounded table: a forgotten lock costs at most one
         # extra, idempotent ensure_instance).
@@ -93,11 +103,25 @@ class InstanceAccess:
                 raise ScalekitProtocolError(
                     f"Scalekit returned no URL for {user!r}'s instance of {self.scope!r}"
                 )
-            _redact.register_secret(instance.url)
-            _redact.register_secret(instance.url.rstrip("/").rsplit("/", 1)[-1])
+            # The parsed instance holds its URL's secrets in the redaction set (released when
+            # the instance leaves this cache and no session uses it).
             self._learn(instance)
+            if not self._checked:
+                await self._check(instance)
             cache.set(self._key(user), _Cached(instance, time.monotonic() + self._ttl))
             return instance
+
+    async def _check(self, instance: McpInstance) -> None:
+        """Refuse (or sync) a config whose mappings differ from the declared ones."""
+        assert self._mappings is not None
+        config = instance.config
+        if config is None or mapping_drift(config.connection_tool_mappings, self._mappings):
+            # The copy an instance carries may be older than the config (a cached instance,
+            # another toolkit synced it): the config itself decides.
+            config = await self.client.mcp.get_config_by_name(self.scope)
+        if config is not None:
+            self._config = await check_drift(self.client, config, self._mappings, sync=self._sync)
+        self._checked = True
 
     def _learn(self, instance: McpInstance) -> None:
         if instance.config is not None and self._config is None:
@@ -111,8 +135,13 @@ class InstanceAccess:
             if self._mappings is None:
                 raise
         self._config = await get_or_create_config(
-            self.client, self.scope, mappings=self._mappings, description=self._description
+            self.client,
+            self.scope,
+            mappings=self._mappings,
+            description=self._description,
+            sync=self._sync,
         )
+        self._checked = True
         return await mcp.ensure_instance(self.scope, user, name=self._instance_name)
 
     async def connect_params(self, user: str) -> ConnectParams:
@@ -145,4 +174,6 @@ class InstanceAccess:
             if found is not None:
                 self._config = found
         mappings = self._config.connection_tool_mappings if self._config else []
-        return ConnectionMap(mappings)
+        if self._map is None or self._map[0] is not mappings:
+            self._map = (mappings, ConnectionMap(mappings))  # one map per config, not per user
+        return self._map[1]

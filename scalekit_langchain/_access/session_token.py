@@ -53,13 +53,16 @@ async def _minted_params(
             raise AuthorizationRequired(pending, user_identifier=user) from None
         raise
     secret = token.token.get_secret_value()
-    _redact.register_secret(secret)
-    return ConnectParams(
+    params = ConnectParams(
         url=url,
         headers={"Authorization": f"Bearer {secret}"},
         expires_at=time.monotonic() + expiry.total_seconds(),
         label=f"{access.scope}/{user}",
     )
+    # Redacted while these parameters live (the session using them holds them); a renewed
+    # token replaces them, and the expired one leaves the redaction set.
+    _redact.register_secret(secret, owner=params)
+    return params
 
 
 class SessionTokenAccess:
@@ -72,9 +75,11 @@ class SessionTokenAccess:
     Args:
         client: The Scalekit client.
         config_name: The config.
-        mappings: Create the config with these when it does not exist.
+        mappings: Create the config with these when it does not exist; an existing config
+            must have them (else :class:`~scalekit_langchain.errors.ConfigDriftError`).
         description: Description of a config created here.
         expiry: Lifetime of minted tokens (60 s to 24 h).
+        sync_config: Update an existing config with other mappings to ``mappings``.
     """
 
     def __init__(
@@ -85,13 +90,16 @@ class SessionTokenAccess:
         mappings: Sequence[McpConfigConnectionToolMapping] | None = None,
         description: str | None = None,
         expiry: timedelta = timedelta(hours=1),
+        sync_config: bool = False,
     ) -> None:
         self.client = client
         self.scope = config_name
         self._mappings = mappings
         self._description = description
         self._expiry = expiry
+        self._sync = sync_config
         self._config: McpConfig | None = None
+        self._map: tuple[list[McpConfigConnectionToolMapping], ConnectionMap] | None = None
 
     def forget(self, user: str) -> None:
         """Nothing is cached per user (tokens are minted per connect)."""
@@ -100,7 +108,11 @@ class SessionTokenAccess:
         """The config (read once, created when missing and mappings were given)."""
         if self._config is None or not self._config.id:
             self._config = await get_or_create_config(
-                self.client, self.scope, mappings=self._mappings, description=self._description
+                self.client,
+                self.scope,
+                mappings=self._mappings,
+                description=self._description,
+                sync=self._sync,
             )
         return self._config
 
@@ -131,7 +143,10 @@ class SessionTokenAccess:
     async def connection_map(self, user: str) -> ConnectionMap:
         """From the config's mappings."""
         config = await self.config()
-        return ConnectionMap(config.connection_tool_mappings)
+        if self._map is None or self._map[0] is not config.connection_tool_mappings:
+            mappings = config.connection_tool_mappings
+            self._map = (mappings, ConnectionMap(mappings))  # one map per config, not per user
+        return self._map[1]
 
 
 class ConnectionTokenAccess:

@@ -57,9 +57,9 @@ class UrlAccess:
             raise ValueError("pass token or token_provider, not both")
         if not self._url.get_secret_value().startswith(("http://", "https://")):
             raise ValueError("url must be an http(s) URL")
-        _redact.register_secret(self._url.get_secret_value())
+        _redact.register_secret(self._url.get_secret_value(), owner=self)
         if self._token is not None:
-            _redact.register_secret(self._token.get_secret_value())
+            _redact.register_secret(self._token.get_secret_value(), owner=self)
         self._provider = token_provider
         self._auth_state = auth_state
         self._map = connection_map or ConnectionMap([])
@@ -81,7 +81,8 @@ class UrlAccess:
             token = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
             if not token:
                 raise ValueError("token_provider returned an empty token")
-            _redact.register_secret(token)
+            # Redacted from here on by the session that connects with it, while it is open
+            # (a renewed token replaces it; the old one leaves the redaction set).
             return token
         return self._token.get_secret_value() if self._token is not None else None
 

@@ -46,6 +46,10 @@ def random_digits(n: int) -> str:
 
 
 
+#: ``(user, connection_name, provider, account_id, old_status, new_status)``, on a change.
+StatusHook = Callable[[str, str, str, str, "str | None", str], None]
+
+
 @dataclass(frozen=True)
 class Connection:
     """A connection set up in the (emulated) Scalekit dashboard.
@@ -102,6 +106,7 @@ class AccountsState:
     links: dict[str, AuthLink]
     access_tokens: dict[str, float]
     users: dict[str, UserData]
+    on_status_change: StatusHook | None
 
     # connections & accounts ---------------------------------------------------
 
@@ -125,11 +130,18 @@ class AccountsState:
             return acct
 
     def set_status(self, user: str, connection_name: str, status: str) -> None:
-        """Set a user's account status on a connection, creating the account when missing."""
+        """Set a user's account status on a connection, creating the account when missing;
+        a change is reported to :attr:`on_status_change` (the webhook sender)."""
         with self.lock:
+            old = self.accounts.get((user, self.connection(connection_name).name))
+            old_status = old.status if old is not None else None
             acct = self.account(user, connection_name, create=True)
             assert acct is not None
             acct.status = status
+            hook = self.on_status_change
+        if hook is not None and old_status != status:
+            conn = self.connection(connection_name)
+            hook(user, conn.name, conn.provider, acct.id, old_status, status)
 
     def status(self, user: str, connection_name: str) -> str | None:
         """Return the status of a user's account on a connection, or None when there is none."""

@@ -24,6 +24,9 @@ route                              body
 ``/_emulator/refusal_mode``        ``{"mode"?}``; sets the refusal mode when given, answers
                                    ``{"mode": "..."}``
 ``/_emulator/answer_mode``         ``{"mode"?}``; same, for ``sse`` / ``json``
+``/_emulator/webhook``             ``{"url"?}``; sets where status-change webhooks go when
+                                   given (``null`` or ``""``: nowhere), answers ``{"url",
+                                   "deliveries"}`` (the attempts so far, with their HTTP status)
 =================================  ==============================================================
 
 Errors answer 400 ``{"error": "..."}``.
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from scalekit_langchain.testing._faults import FaultMode
     from scalekit_langchain.testing._mcp_host import McpHost
     from scalekit_langchain.testing._providers import UserData
+    from scalekit_langchain.testing._webhooks import WebhookSender
 
 
 class Controls(Protocol):
@@ -87,6 +91,9 @@ class Controls(Protocol):
     def counts(self) -> dict[str, int]: ...
 
     def reset_counts(self) -> None: ...
+
+    @property
+    def webhooks(self) -> WebhookSender: ...
 
 _Action = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -176,6 +183,20 @@ def control_routes(emulator: Controls, host: McpHost) -> list[Route]:
             emulator.set_answer_mode(str(body["mode"]))
         return {"mode": emulator.answer_mode}
 
+    async def webhook(body: dict[str, Any]) -> Any:
+        sender = emulator.webhooks
+        if "url" in body:
+            sender.url = str(body["url"]) if body["url"] else None
+        return {
+            "url": sender.url,
+            "deliveries": [
+                {"event_id": d.event_id, "user_identifier": d.user_identifier,
+                 "connection_name": d.connection_name, "status": d.status,
+                 "http_status": d.http_status}
+                for d in list(sender.deliveries)
+            ],
+        }
+
     actions: dict[str, _Action] = {
         "authorize": authorize,
         "expire_connection": expire,
@@ -191,6 +212,7 @@ def control_routes(emulator: Controls, host: McpHost) -> list[Route]:
         "reset_counts": reset_counts,
         "refusal_mode": refusal_mode,
         "answer_mode": answer_mode,
+        "webhook": webhook,
     }
 
     def endpoint(action: _Action) -> Callable[[Request], Awaitable[Response]]:

@@ -25,6 +25,7 @@ from scalekit_langchain.testing._accounts import (
     AuthLink,
     ConnectedAccount,
     Connection,
+    StatusHook,
     random_digits,
 )
 from scalekit_langchain.testing._mcp_configs import ConfigRecord, ConfigsState, InstanceRecord
@@ -77,6 +78,8 @@ class EmulatorState(ConfigsState):
     links: dict[str, AuthLink] = field(default_factory=dict)
     access_tokens: dict[str, float] = field(default_factory=dict)
     users: dict[str, UserData] = field(default_factory=dict)
+    #: Told of every status change (the emulator's webhook sender); ``None``: nobody.
+    on_status_change: StatusHook | None = None
 
     def __post_init__(self) -> None:
         for name, provider in self.connections_by_name.items():

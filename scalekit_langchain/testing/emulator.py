@@ -24,13 +24,10 @@ never runs; the auth-state REST APIs stay the source of truth. ``answer_mode`` p
 ``profiles/default.json``) and sets these from what a live environment answered
 (:mod:`~scalekit_langchain.testing._profile`); explicit arguments win over the profile.
 
-Control routes (POST JSON, all under ``/_emulator/``, table in
-:mod:`~scalekit_langchain.testing._control`): ``authorize``, ``expire_connection``,
-``disconnect``, ``connection_status``, ``user_data``, ``latency``, ``fail_next``,
-``clear_faults``, ``expire_access_tokens``, ``drop_mcp_sessions``, ``counts``,
-``reset_counts``, ``refusal_mode``, ``answer_mode``. They need :attr:`control_token`
-(``Authorization: Bearer <token>`` or ``X-Emulator-Token: <token>``; 401 without, 403 when
-wrong). The Python methods act on the state directly and need no token.
+Control routes (POST JSON under ``/_emulator/``, table in
+:mod:`~scalekit_langchain.testing._control`) need :attr:`control_token` (401 without, 403 when
+wrong); the Python methods act on the state directly. Every status change (authorized,
+expired, disconnected) is sent as a signed webhook to ``webhook_url`` when one is set.
 
 Hardening: requests whose ``Host`` is not the loopback interface with the bound port, or whose
 ``Origin`` is not their own origin, get 403 (DNS-rebinding and cross-site protection; see
@@ -132,6 +129,7 @@ from scalekit_langchain.testing._refusals import (
 from scalekit_langchain.testing._server import ServerParts, ServerRun, is_loopback
 from scalekit_langchain.testing._session_jwts import SigningKey
 from scalekit_langchain.testing._state import EmulatorState, as_clock
+from scalekit_langchain.testing._webhooks import WebhookSender
 
 if TYPE_CHECKING:
     from scalekit_langchain.testing._providers import UserData
@@ -188,6 +186,9 @@ class ScalekitEmulator:
         tools_page_size: Tools per ``tools/list`` page (``nextCursor`` beyond); None = all.
         control_token: Token the ``/_emulator/...`` routes require; random when omitted.
         allow_remote: Allow binding a non-loopback ``host`` (and accept any ``Host`` header).
+        webhook_url: Where to POST a signed ``connected_account.status_updated`` webhook on
+            every status change (:attr:`webhooks`, :mod:`~scalekit_langchain.testing._webhooks`).
+        webhook_secret: The webhooks' signing secret (``whsec_…``); random when omitted.
 
     Raises:
         ValueError: Unknown refusal or answer mode or status case, a bad profile, a page size
@@ -212,6 +213,8 @@ class ScalekitEmulator:
         allow_remote: bool = False,
         status_case: StatusCase | None = None,
         profile: ProfileSource | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> None:
         from scalekit_langchain.testing._accounts import DEFAULT_CONNECTIONS
 
@@ -249,6 +252,10 @@ class ScalekitEmulator:
             connections_by_name=dict(connections or DEFAULT_CONNECTIONS),
             status_case=check_status_case(status_case or "upper"),
         )
+        hooks = WebhookSender(webhook_url, webhook_secret, clock=self._state.clock,
+                              wire_status=self._state.wire_status)
+        self._webhooks = hooks
+        self._state.on_status_change = hooks.status_changed
         self._faults = FaultBoard()
         self._key = SigningKey()
         self._lifecycle = threading.Lock()
@@ -289,6 +296,11 @@ class ScalekitEmulator:
     def control_headers(self) -> dict[str, str]:
         """Headers that authenticate a control request: ``{"X-Emulator-Token": <token>}``."""
         return {TOKEN_HEADER: self._control_token}
+
+    @property
+    def webhooks(self) -> WebhookSender:
+        """The webhook sender: ``url`` (settable), ``secret``, ``deliveries``, ``flush()``."""
+        return self._webhooks
 
     @property
     def refusal_mode(self) -> RefusalMode:
@@ -435,12 +447,9 @@ class ScalekitEmulator:
                 run.thread.join(_STOP_TIMEOUT)
 
     def restart(self) -> ScalekitEmulator:
-        """Stop the HTTP server and start it again on the same port.
+        """Stop the HTTP server and start it again on the same port; return ``self``.
 
         Every MCP session is lost; configs, instances, accounts, tokens and user data are kept.
-
-        Returns:
-            ``self``.
         """
         self.stop()
         return self.start()
@@ -474,6 +483,9 @@ class ScalekitEmulator:
             self._state.set_status(user_identifier, connection_name, status)
         except KeyError:
             raise ValueError(f"unknown connection {connection_name!r}") from None
+        run = self._run
+        if run is None or threading.current_thread() is not run.thread:
+            self._webhooks.flush()  # the change is delivered when a test's call returns
 
     def authorize(self, user_identifier: str, connection_name: str) -> None:
         """Make the user's account on a connection ACTIVE (creating it when missing).

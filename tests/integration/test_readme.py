@@ -220,3 +220,21 @@ def test_excerpts_are_the_examples_code() -> None:
         else:
             code = _without_leading_imports(block.body).strip("\n")
             assert code and code in source, f"README.md:{block.line} is not {block.source}'s code"
+
+
+def test_python_blocks_run_in_order_against_one_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader runs the blocks one after the other against one environment: their config
+    names do not collide (or they share a config with the same mappings), so none meets a
+    ``ConfigDriftError`` left by another."""
+    with ScalekitEmulator() as emulator:
+        monkeypatch.setenv("SCALEKIT_ENV_URL", emulator.env_url)
+        monkeypatch.setenv("SCALEKIT_CLIENT_ID", emulator.client_id)
+        monkeypatch.setenv("SCALEKIT_CLIENT_SECRET", emulator.client_secret)
+        user = _User(emulator)
+        monkeypatch.setattr(sys, "stdout", user)
+        try:
+            for block in PYTHON:
+                _run(block, {"__name__": f"readme_in_order_{block.line}"})
+        finally:
+            monkeypatch.undo()
+            user.close()
