@@ -55,10 +55,11 @@ from scalekit_langchain._rest_requests import (
     require_identifier,
 )
 from scalekit_langchain._session_pool import SessionPool
-from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient
+from scalekit_langchain.client import AccessLevel, AsyncScalekitClient, ScalekitClient
 from scalekit_langchain.errors import AuthorizationRequired, ScalekitError
 from scalekit_langchain.langgraph import run_user
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
+from scalekit_langchain.tools import approval_policy
 
 __all__ = ["ScalekitMCPToolkit"]
 
@@ -88,6 +89,8 @@ class ScalekitMCPToolkit(BaseToolkit):
         call_timeout: Seconds to wait for a tool result.
         connect_timeout: Seconds to open an MCP session.
         session_token_expiry: Lifetime of minted session tokens (session-token mode).
+        access_level: ``"READ_ONLY"`` (session-token and connection modes): tokens that see
+            and call only the tools annotated read-only; ``None``: Scalekit's default (FULL).
         token_refresh_margin: Reconnect with a new token this many seconds before expiry.
         user_id_key: In multi-user mode, the key holding the user in the run's
             ``configurable`` or in LangGraph's runtime context.
@@ -131,6 +134,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     call_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     connect_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     session_token_expiry: timedelta = timedelta(hours=1)
+    access_level: AccessLevel | None = None
     token_refresh_margin: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     user_id_key: str = "user_id"
     discovery_user: str | None = None
@@ -178,6 +182,9 @@ class ScalekitMCPToolkit(BaseToolkit):
             raise ValueError("bearer_token and token_provider go with url")
         if (self.mode == "connection") != (self.connection_name is not None):
             raise ValueError("mode='connection' and connection_name go together")
+        if self.access_level is not None and (self.url is not None or self.mode == "instance"):
+            raise ValueError("access_level goes with mode='session_token' or 'connection' (a "
+                             "session token carries it; instance URLs and url= have none)")
         return self
 
     @property
@@ -205,11 +212,9 @@ class ScalekitMCPToolkit(BaseToolkit):
         return value
 
     def __repr__(self) -> str:
-        return (
-            f"ScalekitMCPToolkit(config_name={self.config_name!r}, "
-            f"user_identifier={self.user_identifier!r}, "
-            f"mode={'url' if self.url is not None else self.mode!r})"
-        )
+        mode = "url" if self.url is not None else self.mode
+        return f"ScalekitMCPToolkit(config_name={self.config_name!r}, " \
+            f"user_identifier={self.user_identifier!r}, mode={mode!r})"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -275,6 +280,17 @@ class ScalekitMCPToolkit(BaseToolkit):
             _session_loop.run_sync(self._connect(user_identifier))
         assert self._lc_tools is not None
         return list(self._lc_tools)
+
+    def approval_policy(self, *, only_destructive: bool = False) -> dict[str, bool]:
+        """``interrupt_on`` for ``HumanInTheLoopMiddleware`` over the listed tools (see
+        :func:`~scalekit_langchain.tools.approval_policy`).
+
+        Raises:
+            ScalekitError: No tools listed yet (call :meth:`aget_tools` first).
+        """
+        if self._lc_tools is None:
+            raise ScalekitError("approval_policy() needs the tools: call aget_tools() first")
+        return approval_policy(self._lc_tools, only_destructive=only_destructive)
 
     # ------------------------------------------------------------------ auth
 
@@ -423,6 +439,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 self.connection_name,
                 self.config_name,
                 expiry=self.session_token_expiry,
+                access_level=self.access_level,
             )
         return SessionTokenAccess(
             client,
@@ -430,6 +447,7 @@ class ScalekitMCPToolkit(BaseToolkit):
             mappings=self.connection_tool_mappings,
             description=self.description,
             expiry=self.session_token_expiry,
+            access_level=self.access_level,
         )
 
     def _calls(self) -> CallRunner:
@@ -555,9 +573,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 f"a LangGraph context with {self.user_id_key!r}, or create the toolkit with "
                 "user_identifier"
             )
-        return require_identifier(
-            str(user), self.user_id_key, max_len=MAX_IDENTIFIER_LEN
-        )
+        return require_identifier(str(user), self.user_id_key, max_len=MAX_IDENTIFIER_LEN)
 
     async def arun_tool(
         self,

@@ -11,7 +11,7 @@ from scalekit_langchain import _redact
 from scalekit_langchain._access.config import get_or_create_config
 from scalekit_langchain._connection_auth import ConnectionMap
 from scalekit_langchain._mcp_session import ConnectParams
-from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.client import AccessLevel, AsyncScalekitClient
 from scalekit_langchain.errors import AuthorizationRequired, BadRequestError, ScalekitError
 from scalekit_langchain.models import (
     ConnectionAuthState,
@@ -75,6 +75,8 @@ class SessionTokenAccess:
         mappings: Create the config with these when it does not exist.
         description: Description of a config created here.
         expiry: Lifetime of minted tokens (60 s to 24 h).
+        access_level: ``"READ_ONLY"`` mints tokens that see and call read-only tools only;
+            ``None``: the server's default (``FULL``).
     """
 
     def __init__(
@@ -85,12 +87,14 @@ class SessionTokenAccess:
         mappings: Sequence[McpConfigConnectionToolMapping] | None = None,
         description: str | None = None,
         expiry: timedelta = timedelta(hours=1),
+        access_level: AccessLevel | None = None,
     ) -> None:
         self.client = client
         self.scope = config_name
         self._mappings = mappings
         self._description = description
         self._expiry = expiry
+        self._access_level: AccessLevel | None = access_level
         self._config: McpConfig | None = None
 
     def forget(self, user: str) -> None:
@@ -113,7 +117,9 @@ class SessionTokenAccess:
                 "enabled for this environment; use mode='instance'"
             )
         return await _minted_params(
-            self.client.mcp.create_session_token(config.id, user, expiry=self._expiry),
+            self.client.mcp.create_session_token(
+                config.id, user, expiry=self._expiry, access_level=self._access_level
+            ),
             self,
             user,
             url=config.mcp_server_url,
@@ -147,6 +153,7 @@ class ConnectionTokenAccess:
         connection_name: The connection whose server to use.
         config_name: A config mapping this connection (for its connected accounts).
         expiry: Lifetime of minted tokens (60 s to 24 h).
+        access_level: As for :class:`SessionTokenAccess`.
     """
 
     def __init__(
@@ -156,12 +163,14 @@ class ConnectionTokenAccess:
         config_name: str,
         *,
         expiry: timedelta = timedelta(hours=1),
+        access_level: AccessLevel | None = None,
     ) -> None:
         self.client = client
         self.scope = f"{config_name}/{connection_name}"
         self._connection = connection_name
         self._accounts = SessionTokenAccess(client, config_name, expiry=expiry)
         self._expiry = expiry
+        self._access_level: AccessLevel | None = access_level
 
     def forget(self, user: str) -> None:
         """Nothing is cached per user."""
@@ -169,8 +178,11 @@ class ConnectionTokenAccess:
     async def connect_params(self, user: str) -> ConnectParams:
         """Mint a connection token for ``user``."""
         return await _minted_params(
-            self.client.mcp.create_connection_session_token(
-                self._connection, user, expiry=self._expiry
+            self.client.mcp.create_session_token(
+                identifier=user,
+                expiry=self._expiry,
+                access_level=self._access_level,
+                connection_name=self._connection,
             ),
             self,
             user,

@@ -40,9 +40,10 @@ Hardening: requests whose ``Host`` is not the loopback interface with the bound 
 Readings chosen where the contract is unsure (its section 11), and other emulator choices:
 
 1. ``POST /api/v1/mcp/configs`` answers **201**; every other successful call answers 200.
-2. ``access_level`` is read from the tokens body as ``access_level`` (``FULL`` default or
-   ``READ_ONLY``); it becomes the JWT claim ``access_level`` and a READ_ONLY token only sees
-   and may call read-only tools.
+2. ``access_level`` is read from the tokens body as ``access_level`` or ``accessLevel``
+   (``FULL`` default or ``READ_ONLY``); it becomes the JWT claim ``access_level``. A READ_ONLY
+   token lists only tools annotated ``readOnlyHint``; calling another is the unknown-tool
+   ``isError`` result (nothing runs).
 3. ``connected_account_status`` is UPPERCASE (``ACTIVE``, ``PENDING_AUTH``, ``EXPIRED``,
    ``DISCONNECTED``; ``status_case="lower"`` sends them in lower case); ``""`` when there is no
    account.
