@@ -24,6 +24,7 @@ route                              body
 ``/_emulator/refusal_mode``        ``{"mode"?}``; sets the refusal mode when given, answers
                                    ``{"mode": "..."}``
 ``/_emulator/answer_mode``         ``{"mode"?}``; same, for ``sse`` / ``json``
+``/_emulator/mcp_era``             ``{"era"?}``; same, for ``handshake`` / ``both`` / ``new``
 =================================  ==============================================================
 
 Errors answer 400 ``{"error": "..."}``.
@@ -55,6 +56,11 @@ class Controls(Protocol):
     def refusal_mode(self) -> str: ...
 
     def set_answer_mode(self, mode: str) -> None: ...
+
+    @property
+    def mcp_era(self) -> str: ...
+
+    def set_mcp_era(self, era: str) -> None: ...
 
     def set_refusal_mode(self, mode: str) -> None: ...
 
@@ -176,6 +182,11 @@ def control_routes(emulator: Controls, host: McpHost) -> list[Route]:
             emulator.set_answer_mode(str(body["mode"]))
         return {"mode": emulator.answer_mode}
 
+    async def mcp_era(body: dict[str, Any]) -> Any:
+        if body.get("era") is not None:
+            emulator.set_mcp_era(str(body["era"]))
+        return {"era": emulator.mcp_era}
+
     actions: dict[str, _Action] = {
         "authorize": authorize,
         "expire_connection": expire,
@@ -191,6 +202,7 @@ def control_routes(emulator: Controls, host: McpHost) -> list[Route]:
         "reset_counts": reset_counts,
         "refusal_mode": refusal_mode,
         "answer_mode": answer_mode,
+        "mcp_era": mcp_era,
     }
 
     def endpoint(action: _Action) -> Callable[[Request], Awaitable[Response]]:
