@@ -7,7 +7,8 @@ Two stacks exist and cannot be installed together (see the project's reference n
 
 Everything else in the package talks to the MCP SDK through the names here: :data:`MCP_MAJOR`,
 :data:`http` (the HTTP library the installed SDK drives), :func:`open_streams`,
-:func:`new_session`, :func:`list_tools_page`, :func:`call_tool`, :func:`mcp_error` and
+:func:`new_session`, :func:`open_protocol` (which MCP era: the newest the server offers on
+mcp 2, the handshake on mcp 1), :func:`list_tools_page`, :func:`call_tool`, :func:`mcp_error` and
 :func:`wire_form`. What the SDK's answers mean (tool specs, results, LangChain content) is
 :mod:`scalekit_langchain._mcp_content`.
 
@@ -32,12 +33,14 @@ from mcp import types as mcp_types
 from scalekit_langchain._version import __version__
 
 __all__ = [
+    "HANDSHAKE",
     "MCP_MAJOR",
     "call_tool",
     "http",
     "list_tools_page",
     "mcp_error",
     "new_session",
+    "open_protocol",
     "open_streams",
     "wire_form",
 ]
@@ -114,6 +117,41 @@ def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> Client
     info = mcp_types.Implementation(name=CLIENT_NAME, version=__version__)
     factory: Callable[..., ClientSession] = ClientSession
     return factory(read_stream, write_stream, client_info=info, **callbacks)
+
+
+#: The era name of a session opened with ``initialize`` (any revision up to 2025-11-25).
+HANDSHAKE = "handshake"
+
+
+async def open_protocol(session: ClientSession, prior: Any = None) -> tuple[str, Any]:
+    """Settle the protocol on a fresh ``session``: the newest era the server offers.
+
+    On mcp 2: with no ``prior``, the SDK's own negotiation (``server/discover``, falling back
+    to ``initialize`` for handshake-era servers); with a ``prior`` from an earlier call for the
+    same server, no probe: the remembered ``server/discover`` result is adopted (no request at
+    all) or, for a handshake server, ``initialize`` is sent. On mcp 1: always ``initialize``
+    (mcp 1.x speaks only the handshake era).
+
+    Args:
+        session: A session from :func:`new_session`, entered.
+        prior: What an earlier call returned for this server, or ``None``.
+
+    Returns:
+        ``(version, prior)``: the negotiated protocol version (``"2026-07-28"`` for the
+        sessionless era) and what to pass next time (the discover result, or :data:`HANDSHAKE`).
+    """
+    if MCP_MAJOR < 2 or prior == HANDSHAKE:
+        result = await session.initialize()
+        return str(wire_form(result).get("protocolVersion")), HANDSHAKE
+    adopt: Callable[[Any], None] = getattr(session, "adopt")  # noqa: B009 - mcp 2 only
+    if prior is not None:
+        adopt(prior)
+    else:
+        probe = importlib.import_module("mcp.client._probe")
+        await probe.negotiate_auto(session)
+    discovered = getattr(session, "discover_result", None)
+    version = str(getattr(session, "protocol_version", None) or "")
+    return version, discovered if discovered is not None else HANDSHAKE
 
 
 async def list_tools_page(

@@ -12,6 +12,7 @@ import logging
 import threading
 import traceback
 import weakref
+from collections.abc import Mapping
 
 _MASK = "***"
 _lock = threading.Lock()
@@ -39,6 +40,20 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= 8:
         with _lock:
             _secrets.add(value)
+
+
+def register_endpoint_secrets(url: str, headers: Mapping[str, str]) -> None:
+    """Register an MCP endpoint's credentials: the URL, a capability path segment (16+
+    characters), each header value and a bearer token on its own."""
+    register_secret(url)
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    if len(tail) >= 16:  # a capability path segment
+        register_secret(tail)
+    for value in headers.values():
+        register_secret(value)
+        scheme, _, token = value.partition(" ")
+        if token and scheme.lower() == "bearer":
+            register_secret(token)
 
 
 def forget_secret(value: str | None) -> None:

@@ -302,6 +302,21 @@ def check_page_size(page_size: int | None) -> int | None:
     return page_size
 
 
+def check_tool_prefix(value: str) -> str:
+    """Check a tool-name prefix: tool names sent to models (OpenAI, Anthropic) must match
+    ``^[a-zA-Z0-9_-]{1,64}$``, so a prefix is 1 to 40 of those characters.
+
+    Raises:
+        ValueError: Any other prefix.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
+        raise ValueError(
+            "tool_name_prefix must be 1-40 letters, digits, '_' or '-' (tool names sent to "
+            f"models allow only those), got {value!r}"
+        )
+    return value
+
+
 def duration_str(expiry: timedelta | float | int) -> str:
     """Render a session-token lifetime as a protobuf Duration (``"3600s"``), checking 60s to 24h.
 

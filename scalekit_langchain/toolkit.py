@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import warnings
 from datetime import timedelta
@@ -50,6 +49,7 @@ from scalekit_langchain._mcp_session import SessionOpener
 from scalekit_langchain._rest_requests import (
     MAX_IDENTIFIER_LEN,
     check_config_name,
+    check_tool_prefix,
     duration_str,
     mappings_body,
     require_identifier,
@@ -112,6 +112,9 @@ class ScalekitMCPToolkit(BaseToolkit):
             {"action": "accept" | "decline" | "cancel", "content"?}``, sync or async); without
             one they are declined. A URL elicitation a server requires before running a tool
             pauses the run instead (an ``mcp_elicitation`` interrupt).
+        mcp_era: ``"auto"``: the newest MCP protocol era the server offers (mcp 2: 2026-07-28
+            when it answers ``server/discover``); ``"handshake"``: always ``initialize`` (for
+            servers whose tools need the handshake era's server-to-client requests).
         interrupt_on_authorization: Pause a LangGraph run with ``interrupt()`` when a
             connection needs authorization (``"auto"`` or ``True``: inside a graph that has a
             checkpointer; ``False``: always raise :class:`AuthorizationRequired`).
@@ -141,6 +144,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     max_sessions: int = Field(default=1000, ge=1)
     session_idle_ttl: float = Field(default=900.0, gt=0, allow_inf_nan=False)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
+    mcp_era: Literal["auto", "handshake"] = "auto"
     sampling_model: Any | None = None
     elicitation_handler: Any | None = None
     url: SecretStr | None = None
@@ -166,13 +170,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     @field_validator("tool_name_prefix")
     @classmethod
     def _check_prefix(cls, value: str | None) -> str | None:
-        # Tool names must match ^[a-zA-Z0-9_-]{1,64}$ for OpenAI and Anthropic models.
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
-            raise ValueError(
-                "tool_name_prefix must be 1-40 letters, digits, '_' or '-' (tool names sent to "
-                f"models allow only those), got {value!r}"
-            )
-        return value
+        return None if value is None else check_tool_prefix(value)
 
     @model_validator(mode="after")
     def _check_target(self) -> ScalekitMCPToolkit:
@@ -474,6 +472,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 sampling_model=self.sampling_model,
                 elicitation_handler=self.elicitation_handler,
                 on_tools_changed=self._mark_tools_stale,
+                handshake_only=self.mcp_era == "handshake",
             )
             pool = SessionPool(
                 opener, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl
