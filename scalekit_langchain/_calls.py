@@ -84,6 +84,38 @@ def _url_elicitations(error: ToolCallRejected) -> list[dict[str, Any]]:
     return out
 
 
+def _input_requests(asked: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The elicitations a 2026-07-28 ``input_required`` answer asks for, as interrupt requests
+    (``None`` when it asks for anything else: sampling or roots are not answered this way)."""
+    out: list[dict[str, Any]] = []
+    for key, request in (asked.get("inputRequests") or {}).items():
+        if not isinstance(request, dict) or request.get("method") != "elicitation/create":
+            return None
+        raw = request.get("params")
+        params: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        item: dict[str, Any] = {"key": str(key), "message": str(params.get("message") or "")}
+        if params.get("mode") == "url":
+            item.update(mode="url", url=str(params.get("url") or ""))
+        else:
+            item.update(mode="form", requestedSchema=params.get("requestedSchema") or {})
+        out.append(item)
+    return out
+
+
+def _answers(error: ElicitationRequired, resume: Any) -> dict[str, Any] | None:
+    """What the resumed call sends back for an ``input_required`` pause: the user's answers by
+    key and the server's opaque state (``None`` for a -32042 pause: the call is simply re-sent)."""
+    if error.request_state is None:
+        return None
+    responses = resume.get("responses") if isinstance(resume, dict) else None
+    answers = {
+        r["key"]: dict(responses[r["key"]])
+        for r in error.requests
+        if isinstance(responses, dict) and isinstance(responses.get(r["key"]), dict)
+    }
+    return {"input_responses": answers, "request_state": error.request_state or None}
+
+
 def _from_record(record: dict[str, Any], tool: str) -> Answer:
     if record.get("outcome") == "unknown":
         raise ToolCallOutcomeUnknown(tool, str(record.get("detail") or "") or None)
@@ -91,8 +123,12 @@ def _from_record(record: dict[str, Any], tool: str) -> Answer:
 
 
 def _elicitation_record(error: ElicitationRequired) -> dict[str, Any]:
-    """A call paused for a URL elicitation (nothing ran): on resume, the answer decides."""
-    return {"outcome": "elicitation", "requests": error.requests}
+    """A call paused for a URL elicitation (nothing ran): on resume, the answer decides (and,
+    in the 2026-07-28 era, is sent with the server's ``request_state``)."""
+    record = {"outcome": "elicitation", "requests": error.requests}
+    if error.request_state is not None:
+        record["request_state"] = error.request_state
+    return record
 
 
 def _record_of(answer: Answer) -> dict[str, Any]:
@@ -161,19 +197,23 @@ class CallRunner:
         ``lookup`` gets the ledger's record back, ``send`` gets ``("answer" | "auth" |
         "elicit", value)``; pauses (LangGraph interrupts) are raised from here.
         """
+        answers: dict[str, Any] | None = None
         if key is not None:
             record = yield ("lookup", None)
             if record is not None and record.get("outcome") == "elicitation":
                 # Resumed after a URL elicitation: the user's answer decides before anything
                 # is sent again.
-                declined = self._elicit(ElicitationRequired(tool, record["requests"]), config)
+                paused = ElicitationRequired(
+                    tool, record["requests"], request_state=record.get("request_state")
+                )
+                declined, answers = self._elicit(paused, config)
                 if declined is not None:
                     yield ("record", _record_of(declined))
                     return declined
             elif record is not None:
                 return _from_record(record, tool)
         while True:
-            kind, value = yield ("send", None)
+            kind, value = yield ("send", answers)
             if kind == "answer":
                 return cast(Answer, value)
             yield ("settle", None)
@@ -182,7 +222,7 @@ class CallRunner:
                 continue
             if key is not None:
                 yield ("record", _elicitation_record(value))
-            declined = self._elicit(value, config)
+            declined, answers = self._elicit(value, config)
             if declined is not None:
                 if key is not None:
                     yield ("record", _record_of(declined))
@@ -216,7 +256,7 @@ class CallRunner:
                 try:
                     reply = (
                         "answer",
-                        await self._asend_and_record(user, tool, arguments, config, key),
+                        await self._asend_and_record(user, tool, arguments, config, key, value),
                     )
                 except AuthorizationRequired as exc:
                     reply = ("auth", exc)
@@ -230,6 +270,7 @@ class CallRunner:
         arguments: dict[str, Any],
         config: RunnableConfig | None,
         key: CallKey | None,
+        answers: dict[str, Any] | None = None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         if key is None and not _session_loop.on_session_loop():
@@ -237,12 +278,14 @@ class CallRunner:
             # session loop is simply not cancelled with the caller — the guarantee of the
             # shielded task below, without a task and a shield on the caller's loop.
             return await _session_loop.run(
-                self._send(user, tool, arguments, relay.callback), shielded=True
+                self._send(user, tool, arguments, relay.callback, answers), shielded=True
             )
 
         async def send_and_record() -> Answer:
             try:
-                answer = await _session_loop.run(self._send(user, tool, arguments, relay.callback))
+                answer = await _session_loop.run(
+                    self._send(user, tool, arguments, relay.callback, answers)
+                )
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
                     await self.ledger.arecord(
@@ -310,7 +353,10 @@ class CallRunner:
                 self.ledger.record(config, key, value)
             elif op == "send":
                 try:
-                    reply = ("answer", self._send_and_record(user, tool, arguments, config, key))
+                    reply = (
+                        "answer",
+                        self._send_and_record(user, tool, arguments, config, key, value),
+                    )
                 except AuthorizationRequired as exc:
                     reply = ("auth", exc)
                 except ElicitationRequired as exc:
@@ -323,10 +369,13 @@ class CallRunner:
         arguments: dict[str, Any],
         config: RunnableConfig | None,
         key: CallKey | None,
+        answers: dict[str, Any] | None = None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         try:
-            answer = _session_loop.run_sync(self._send(user, tool, arguments, relay.callback))
+            answer = _session_loop.run_sync(
+                self._send(user, tool, arguments, relay.callback, answers)
+            )
         except ToolCallOutcomeUnknown as exc:
             if key is not None:
                 self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
@@ -340,15 +389,19 @@ class CallRunner:
             raise error
         pause_for_authorization(error, config)
 
-    def _elicit(self, error: ElicitationRequired, config: RunnableConfig | None) -> Answer | None:
-        """Pause for a URL elicitation; ``None`` to send the call again (the user accepted),
-        else the answer that tells the model the user declined."""
+    def _elicit(
+        self, error: ElicitationRequired, config: RunnableConfig | None
+    ) -> tuple[Answer | None, dict[str, Any] | None]:
+        """Pause for an elicitation; ``(None, answers)`` to send the call again (the user
+        accepted; ``answers`` go with it in the 2026-07-28 era), else the answer that tells
+        the model the user declined."""
         if not self._interrupt:
             raise error
         resume = pause_for_authorization(error, config)
         if elicitation_accepted(error, resume):
-            return None
-        return (f"The user declined what {error.tool_name} needed; it did not run.", None, True)
+            return None, _answers(error, resume)
+        declined = f"The user declined what {error.tool_name} needed; it did not run."
+        return (declined, None, True), None
 
     # ------------------------------------------------------------------ session loop
 
@@ -358,6 +411,7 @@ class CallRunner:
         tool: str,
         arguments: dict[str, Any],
         progress: Callable[..., Any] | None = None,
+        answers: dict[str, Any] | None = None,
     ) -> Answer:
         connections = (await self.connection_map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
@@ -365,7 +419,9 @@ class CallRunner:
         for attempt in (0, 1):
             try:
                 async with self.pool.lease(user) as session:
-                    result = await session.call_tool_on_loop(tool, arguments, progress=progress)
+                    result = await session.call_tool_on_loop(
+                        tool, arguments, progress=progress, **(answers or {})
+                    )
             except ToolCallRejected as exc:
                 await self.tracker.require(user, connections)
                 requests = _url_elicitations(exc)
@@ -392,6 +448,13 @@ class CallRunner:
                 await self.pool.discard(user)
                 await self.tracker.require(user, connections)
                 continue
+            if result.input_required is not None:  # 2026-07-28: the server needs input first
+                asked = _input_requests(result.input_required)
+                if asked is None:
+                    text = f"Error: the server asked for input {tool!r} cannot be given here"
+                    return text, None, True
+                state = result.input_required.get("requestState") or ""
+                raise ElicitationRequired(tool, asked, request_state=state)
             if looks_like_refusal(result):
                 await self.tracker.require(user, connections)
             content, artifact = to_langchain(result)

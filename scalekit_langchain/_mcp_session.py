@@ -417,9 +417,12 @@ class McpSession:
         arguments: dict[str, Any] | None,
         *,
         progress: Callable[..., Any] | None = None,
+        **answers: Any,
     ) -> ToolResult:
         """:meth:`call_tool` for a caller already on the session loop (no hop); ``progress``
-        receives the server's progress notifications. Raises what :meth:`call_tool` raises."""
+        receives the server's progress notifications; ``answers`` (``input_responses``,
+        ``request_state``) answer an ``input_required`` result. Raises what :meth:`call_tool`
+        raises."""
         resent = renewed = False
         while True:
             live, session = await self._ensure_open()
@@ -438,6 +441,7 @@ class McpSession:
                         timeout=self._call_timeout,
                         meta={CALL_ID_META: call_id},
                         progress=progress,
+                        **answers,
                     ),
                     exchange,
                     None,

@@ -173,14 +173,26 @@ async def call_tool(
     timeout: float,
     meta: dict[str, Any],
     progress: Callable[..., Any] | None = None,
+    input_responses: dict[str, Any] | None = None,
+    request_state: str | None = None,
 ) -> Any:
     """``tools/call`` with a read timeout, request ``_meta`` and an optional progress callback
-    (``(progress, total, message)``); the SDK's ``CallToolResult``."""
+    (``(progress, total, message)``); the SDK's ``CallToolResult``.
+
+    On mcp 2 the answer may also be an ``InputRequiredResult`` (2026-07-28, SEP-2322: the
+    server needs input first); ``input_responses`` and ``request_state`` send the call again
+    with the answers and the server's opaque state.
+    """
     # The read timeout is a timedelta on 1.x and seconds on 2.x.
     wait: Any = timedelta(seconds=timeout) if MCP_MAJOR < 2 else timeout
     caller: Callable[..., Any] = session.call_tool
+    extra: dict[str, Any] = {}
+    if MCP_MAJOR >= 2:
+        extra = {"allow_input_required": True}
+        if input_responses is not None:
+            extra.update(input_responses=input_responses, request_state=request_state)
     return await caller(
-        name, arguments, read_timeout_seconds=wait, meta=meta, progress_callback=progress
+        name, arguments, read_timeout_seconds=wait, meta=meta, progress_callback=progress, **extra
     )
 
 

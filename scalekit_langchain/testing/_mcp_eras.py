@@ -29,6 +29,7 @@ the ``data.supported`` list names every version the server speaks (handshake one
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Literal, get_args
 
 from scalekit_langchain.testing._jsonrpc import JsonRpcError
@@ -114,6 +115,45 @@ def stamp_result(
         result.setdefault("cacheScope", tools_cache_scope)
 
 
+def input_round(
+    params: dict[str, Any], tools: frozenset[str], states: dict[str, str], base_url: str
+) -> dict[str, Any] | None:
+    """The 2026-07-28 ``input_required`` answer a ``tools/call`` gets first, when its tool is in
+    ``tools`` (the emulator's ``url_elicitation_tools`` setting): one URL-mode elicitation
+    (key ``"confirm"``) and an opaque ``requestState``. Sent again with that state and an
+    ``accept`` answer for the key, the call may run (``None``); the state is then used up.
+
+    Args:
+        params: The ``tools/call`` params.
+        tools: The tools that need the round.
+        states: Live request states (state -> tool name), kept by the caller.
+        base_url: Where the (placeholder) elicitation URL points.
+    """
+    name = params.get("name")
+    if name not in tools:
+        return None
+    state = params.get("requestState")
+    answers = params.get("inputResponses")
+    answer = answers.get("confirm") if isinstance(answers, dict) else None
+    accepted = isinstance(answer, dict) and answer.get("action") == "accept"
+    if isinstance(state, str) and states.get(state) == name and accepted:
+        del states[state]
+        return None
+    state = "rs_" + secrets.token_hex(8)
+    states[state] = str(name)
+    request = {
+        "method": "elicitation/create",
+        "params": {
+            "mode": "url",
+            "message": f"Confirm {name} in your browser",
+            "url": f"{base_url}/confirm/{state}",
+            "elicitationId": state,
+        },
+    }
+    asked = {"confirm": request}
+    return {"resultType": "input_required", "inputRequests": asked, "requestState": state}
+
+
 def discover_result(
     supported: list[str],
     capabilities: dict[str, Any],
@@ -145,6 +185,7 @@ __all__ = [
     "check_mcp_era",
     "check_new_era_request",
     "discover_result",
+    "input_round",
     "request_version",
     "stamp_result",
     "supported_versions",

@@ -111,6 +111,7 @@ class McpHost:
         self.server = ToolServer(state, settings)
         self._sessions: dict[str, _Session] = {}
         self._stopping = False
+        self._input_states: dict[str, str] = {}  # 2026-07-28 requestState -> tool
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -290,8 +291,15 @@ class McpHost:
         except JsonRpcError as exc:
             exc.request_id = message.request_id
             return Reply(200, exc.response())
-        reply = self.server.handle(message, target)
         settings = self.settings
+        if message.method == "tools/call" and settings.url_elicitation_tools:
+            asked = eras.input_round(
+                message.params, settings.url_elicitation_tools, self._input_states,
+                self.state.env_url,
+            )
+            if asked is not None:
+                return Reply(200, result_response(message.request_id, asked))
+        reply = self.server.handle(message, target)
         eras.stamp_result(
             reply.message, message.method, settings.tools_ttl_ms, settings.tools_cache_scope
         )

@@ -93,6 +93,9 @@ class McpSettings:
             reuse the list).
         tools_cache_scope: ``cacheScope`` of those answers: ``private`` (the list depends on
             the user's token: access level, hidden tools) or ``public``.
+        url_elicitation_tools: Tools that, in the 2026-07-28 era, first answer
+            ``input_required`` with a URL elicitation (SEP-2322; see
+            :func:`~scalekit_langchain.testing._mcp_eras.input_round`).
     """
 
     refusal_mode: RefusalMode = DEFAULT_REFUSAL_MODE
@@ -102,6 +105,7 @@ class McpSettings:
     era: McpEra = "handshake"
     tools_ttl_ms: int = 300_000
     tools_cache_scope: Literal["public", "private"] = "private"
+    url_elicitation_tools: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
