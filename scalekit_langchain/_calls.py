@@ -44,6 +44,7 @@ from scalekit_langchain._connection_auth import (
 )
 from scalekit_langchain._mcp_content import to_langchain
 from scalekit_langchain._mcp_features import ProgressRelay
+from scalekit_langchain._mcp_tasks import TaskStarted, poll_task, task_id_of
 from scalekit_langchain._session_pool import SessionPool
 from scalekit_langchain.errors import (
     AuthorizationRequired,
@@ -210,12 +211,24 @@ class CallRunner:
                 if declined is not None:
                     yield ("record", _record_of(declined))
                     return declined
+            elif record is not None and record.get("outcome") == "task":
+                # The tool was started as a task: poll it, never call the tool again.
+                answer = yield ("poll", record["task_id"])
+                yield ("record", _record_of(answer))
+                return cast(Answer, answer)
             elif record is not None:
                 return _from_record(record, tool)
         while True:
             kind, value = yield ("send", answers)
             if kind == "answer":
                 return cast(Answer, value)
+            if kind == "task":  # recorded first, so a resumed or retried node polls it too
+                if key is not None:
+                    yield ("record", {"outcome": "task", "task_id": value})
+                answer = yield ("poll", value)
+                if key is not None:
+                    yield ("record", _record_of(answer))
+                return cast(Answer, answer)
             yield ("settle", None)
             if kind == "auth":
                 self._pause(value, config)
@@ -252,6 +265,8 @@ class CallRunner:
                 await self.ledger.arecord(config, key, value)
             elif op == "settle":
                 await self._asettle(key)
+            elif op == "poll":
+                reply = await _session_loop.run(self._poll(user, value))
             elif op == "send":
                 try:
                     reply = (
@@ -262,6 +277,8 @@ class CallRunner:
                     reply = ("auth", exc)
                 except ElicitationRequired as exc:
                     reply = ("elicit", exc)
+                except TaskStarted as exc:
+                    reply = ("task", exc.task_id)
 
     async def _asend_and_record(
         self,
@@ -351,6 +368,8 @@ class CallRunner:
                 reply = self.ledger.lookup(config, key)
             elif op == "record" and key is not None:
                 self.ledger.record(config, key, value)
+            elif op == "poll":
+                reply = _session_loop.run_sync(self._poll(user, value))
             elif op == "send":
                 try:
                     reply = (
@@ -361,6 +380,8 @@ class CallRunner:
                     reply = ("auth", exc)
                 except ElicitationRequired as exc:
                     reply = ("elicit", exc)
+                except TaskStarted as exc:
+                    reply = ("task", exc.task_id)
 
     def _send_and_record(
         self,
@@ -405,6 +426,15 @@ class CallRunner:
 
     # ------------------------------------------------------------------ session loop
 
+    async def _poll(self, user: str, task_id: str) -> Answer:
+        """Poll a started task to its end (see :mod:`scalekit_langchain._mcp_tasks`)."""
+        async with self.pool.lease(user) as session:
+            result = await poll_task(session, task_id)
+        if result.raw is None:  # failed or cancelled
+            return result.text, None, True
+        content, artifact = to_langchain(result)
+        return content, artifact, result.is_error
+
     async def _send(
         self,
         user: str,
@@ -448,6 +478,8 @@ class CallRunner:
                 await self.pool.discard(user)
                 await self.tracker.require(user, connections)
                 continue
+            if result.task is not None:  # 2026-07-28 tasks: the tool runs on; poll it
+                raise TaskStarted(task_id_of(result.task))
             if result.input_required is not None:  # 2026-07-28: the server needs input first
                 asked = _input_requests(result.input_required)
                 if asked is None:

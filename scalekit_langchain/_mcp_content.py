@@ -73,6 +73,8 @@ class ToolResult:
         raw: The SDK's ``CallToolResult``.
         input_required: For a 2026-07-28 ``input_required`` answer (the tool did not run yet):
             ``{"inputRequests": {key: request}, "requestState": str | None}``; else ``None``.
+        task: For a task handle (2026-07-28 tasks extension: the tool runs on, to be polled
+            with ``tasks/get``): the task (``taskId``, ``status``...); else ``None``.
     """
 
     is_error: bool
@@ -81,6 +83,7 @@ class ToolResult:
     text: str
     raw: Any
     input_required: dict[str, Any] | None = None
+    task: dict[str, Any] | None = None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -113,6 +116,8 @@ def to_tool_result(result: Any) -> ToolResult:
         if isinstance(wire.get("requestState"), str):
             asked["requestState"] = wire["requestState"]
         return ToolResult(False, _dict(wire.get("_meta")), None, "", result, asked)
+    if wire.get("resultType") == "task" and isinstance(wire.get("task"), dict):
+        return ToolResult(False, _dict(wire.get("_meta")), None, "", result, task=wire["task"])
     blocks = wire.get("content") or []
     text = "\n".join(
         str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"

@@ -35,13 +35,16 @@ from scalekit_langchain._version import __version__
 __all__ = [
     "HANDSHAKE",
     "MCP_MAJOR",
+    "TASKS_EXTENSION",
     "call_tool",
+    "get_task",
     "http",
     "list_tools_page",
     "mcp_error",
     "new_session",
     "open_protocol",
     "open_streams",
+    "task_result",
     "wire_form",
 ]
 
@@ -104,6 +107,33 @@ async def open_streams(url: str, http_client: Any) -> AsyncIterator[tuple[Any, A
         yield streams[0], streams[1]
 
 
+#: The tasks extension (2026-07-28): a ``tools/call`` may answer with a task handle
+#: (``resultType: "task"``), polled with ``tasks/get``; a handle is never answered by calling
+#: the tool again.
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+
+
+def _task_claims() -> dict[str, Any]:
+    """The SDK options that advertise the tasks extension and accept its task handles (mcp 2)."""
+    from typing import Literal
+
+    from pydantic import ConfigDict
+
+    extension: Any = importlib.import_module("mcp.client.extension")  # mcp 2 only
+    ResultClaim = extension.ResultClaim
+
+    class TaskHandle(mcp_types.Result):  # type: ignore[misc, unused-ignore]
+        model_config = ConfigDict(extra="allow")
+        result_type: Literal["task"] = "task"
+        task: dict[str, Any]
+
+    async def unresolved(result: Any, context: Any) -> Any:  # pragma: no cover - never called
+        raise RuntimeError("task handles are polled by scalekit-langchain, not resolved")
+
+    claim = ResultClaim(result_type="task", model=TaskHandle, resolve=unresolved)
+    return {"extensions": {TASKS_EXTENSION: {}}, "result_claims": {TASKS_EXTENSION: [claim]}}
+
+
 def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> ClientSession:
     """A ``ClientSession`` that introduces itself as this package (``clientInfo``).
 
@@ -116,7 +146,8 @@ def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> Client
     """
     info = mcp_types.Implementation(name=CLIENT_NAME, version=__version__)
     factory: Callable[..., ClientSession] = ClientSession
-    return factory(read_stream, write_stream, client_info=info, **callbacks)
+    extra = _task_claims() if MCP_MAJOR >= 2 else {}
+    return factory(read_stream, write_stream, client_info=info, **callbacks, **extra)
 
 
 #: The era name of a session opened with ``initialize`` (any revision up to 2025-11-25).
@@ -188,11 +219,44 @@ async def call_tool(
     caller: Callable[..., Any] = session.call_tool
     extra: dict[str, Any] = {}
     if MCP_MAJOR >= 2:
-        extra = {"allow_input_required": True}
+        extra = {"allow_input_required": True, "allow_claimed": True}
         if input_responses is not None:
             extra.update(input_responses=input_responses, request_state=request_state)
     return await caller(
         name, arguments, read_timeout_seconds=wait, meta=meta, progress_callback=progress, **extra
+    )
+
+
+async def get_task(session: ClientSession, task_id: str, timeout: float) -> dict[str, Any]:
+    """``tasks/get`` (mcp 2): the task's state as sent (``status``, ``pollInterval``, and a
+    ``result`` when a server inlines the payload). A read: safe to repeat."""
+    from pydantic import TypeAdapter
+
+    types: Any = mcp_types
+    params = types.GetTaskRequestParams.model_validate({"taskId": task_id})
+    request = types.GetTaskRequest(params=params)
+    sender: Callable[..., Any] = session.send_request
+    state: dict[str, Any] = await sender(
+        request, TypeAdapter(dict[str, Any]), request_read_timeout_seconds=timeout
+    )
+    return state
+
+
+async def task_result(
+    session: ClientSession, task_id: str, timeout: float, state: dict[str, Any] | None = None
+) -> Any:
+    """A completed task's ``CallToolResult`` (mcp 2): the payload ``tasks/get`` inlined in
+    ``state["result"]``, else ``tasks/result``."""
+    types: Any = mcp_types
+    inline = (state or {}).get("result")
+    if isinstance(inline, dict):
+        return types.CallToolResult.model_validate(inline)
+    params = types.GetTaskPayloadRequestParams.model_validate({"taskId": task_id})
+    sender: Callable[..., Any] = session.send_request
+    return await sender(
+        types.GetTaskPayloadRequest(params=params),
+        types.CallToolResult,
+        request_read_timeout_seconds=timeout,
     )
 
 

@@ -62,7 +62,11 @@ Readings chosen where the contract is unsure (its section 11), and other emulato
     a user with no ACTIVE account still gets a token; the tools refuse at call time.
 18. MCP protocol eras: ``mcp_era="handshake"`` by default (what the project had measured);
     ``both`` and ``new`` serve 2026-07-28 (``server/discover``, no session, ``-32022`` with
-    ``data.supported``); a doctor profile sets it from what a live server answered.
+    ``data.supported``); a doctor profile sets it from what a live server answered. 2026-07-28
+    extras behind settings (``emu.mcp_settings``): ``url_elicitation_tools`` answer
+    ``input_required`` with a URL elicitation first; ``task_tools`` answer with a task handle
+    (tasks extension; ``tasks/get`` says ``working`` once, then ``completed``; ``tasks/result``
+    gives the result); wire shapes in :mod:`~scalekit_langchain.testing._mcp_eras`.
 """
 
 from __future__ import annotations

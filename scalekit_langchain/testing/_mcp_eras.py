@@ -154,6 +154,68 @@ def input_round(
     return {"resultType": "input_required", "inputRequests": asked, "requestState": state}
 
 
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+
+
+def wants_tasks(params: dict[str, Any]) -> bool:
+    """Whether a 2026-07-28 request's client advertised the tasks extension."""
+    meta = params.get("_meta")
+    caps = meta.get(CLIENT_CAPABILITIES_META) if isinstance(meta, dict) else None
+    extensions = caps.get("extensions") if isinstance(caps, dict) else None
+    return isinstance(extensions, dict) and TASKS_EXTENSION in extensions
+
+
+class TaskBoard:
+    """The emulator's tasks (tasks extension, 2026-07-28), behind ``task_tools``.
+
+    Readings: a task tool runs when called (its side effect happens then) and answers with a
+    handle ``{"resultType": "task", "task": {taskId, status: "working", ...}}`` (the 2025-11-25
+    ``Task`` fields); ``tasks/get`` answers ``working`` once, then ``completed``; ``tasks/result``
+    answers the stored ``CallToolResult``. Tasks are bound to the URL and user that started them.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, dict[str, Any]] = {}
+
+    def start(self, result: dict[str, Any], binding: str) -> dict[str, Any]:
+        """Keep a finished call's result; return the task handle to answer with."""
+        task_id = "task_" + secrets.token_hex(8)
+        self._tasks[task_id] = {"result": result, "binding": binding, "polls": 0}
+        return {"resultType": "task", "task": self._task(task_id, "working")}
+
+    @staticmethod
+    def _task(task_id: str, status: str) -> dict[str, Any]:
+        now = "2026-07-28T00:00:00Z"
+        return {
+            "taskId": task_id,
+            "status": status,
+            "createdAt": now,
+            "lastUpdatedAt": now,
+            "ttl": 60_000,
+            "pollInterval": 20,
+        }
+
+    def _find(self, params: dict[str, Any], binding: str) -> tuple[str, dict[str, Any]]:
+        task_id = params.get("taskId")
+        found = self._tasks.get(task_id) if isinstance(task_id, str) else None
+        if found is None or found["binding"] != binding:
+            raise JsonRpcError(-32602, f"Invalid params: unknown task {task_id!r}")
+        assert isinstance(task_id, str)
+        return task_id, found
+
+    def get(self, params: dict[str, Any], binding: str) -> dict[str, Any]:
+        """``tasks/get``: ``working`` on the first poll, ``completed`` after."""
+        task_id, found = self._find(params, binding)
+        found["polls"] += 1
+        status = "working" if found["polls"] == 1 else "completed"
+        return {**self._task(task_id, status), "resultType": "complete"}
+
+    def result(self, params: dict[str, Any], binding: str) -> dict[str, Any]:
+        """``tasks/result``: the call's result."""
+        _, found = self._find(params, binding)
+        return {**found["result"], "resultType": "complete"}
+
+
 def discover_result(
     supported: list[str],
     capabilities: dict[str, Any],
@@ -179,9 +241,11 @@ __all__ = [
     "NEW_ERA_VERSION",
     "NEW_ERA_VERSIONS",
     "SERVER_INFO_META",
+    "TASKS_EXTENSION",
     "UNSUPPORTED_PROTOCOL_VERSION",
     "VERSION_META",
     "McpEra",
+    "TaskBoard",
     "check_mcp_era",
     "check_new_era_request",
     "discover_result",
@@ -190,4 +254,5 @@ __all__ = [
     "stamp_result",
     "supported_versions",
     "unsupported",
+    "wants_tasks",
 ]

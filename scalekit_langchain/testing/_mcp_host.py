@@ -112,6 +112,7 @@ class McpHost:
         self._sessions: dict[str, _Session] = {}
         self._stopping = False
         self._input_states: dict[str, str] = {}  # 2026-07-28 requestState -> tool
+        self._task_board = eras.TaskBoard()
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -299,7 +300,26 @@ class McpHost:
             )
             if asked is not None:
                 return Reply(200, result_response(message.request_id, asked))
+        if message.method in ("tasks/get", "tasks/result"):
+            board = self._task_board
+            try:
+                getter = board.get if message.method == "tasks/get" else board.result
+                answer = getter(message.params, target.binding)
+            except JsonRpcError as exc:
+                exc.request_id = message.request_id
+                return Reply(200, exc.response())
+            return Reply(200, result_response(message.request_id, answer))
         reply = self.server.handle(message, target)
+        outcome = (reply.message or {}).get("result")
+        name = message.params.get("name")
+        if (
+            message.method == "tools/call"
+            and name in settings.task_tools
+            and eras.wants_tasks(message.params)
+            and isinstance(outcome, dict)
+        ):
+            handle = self._task_board.start(outcome, target.binding)
+            return Reply(200, result_response(message.request_id, handle))
         eras.stamp_result(
             reply.message, message.method, settings.tools_ttl_ms, settings.tools_cache_scope
         )

@@ -96,6 +96,9 @@ class McpSettings:
         url_elicitation_tools: Tools that, in the 2026-07-28 era, first answer
             ``input_required`` with a URL elicitation (SEP-2322; see
             :func:`~scalekit_langchain.testing._mcp_eras.input_round`).
+        task_tools: Tools that, in the 2026-07-28 era and for clients advertising the tasks
+            extension, answer with a task handle (see
+            :class:`~scalekit_langchain.testing._mcp_eras.TaskBoard`).
     """
 
     refusal_mode: RefusalMode = DEFAULT_REFUSAL_MODE
@@ -106,6 +109,7 @@ class McpSettings:
     tools_ttl_ms: int = 300_000
     tools_cache_scope: Literal["public", "private"] = "private"
     url_elicitation_tools: frozenset[str] = frozenset()
+    task_tools: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
