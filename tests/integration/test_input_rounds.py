@@ -5,9 +5,12 @@ refuses to run the tool otherwise). mcp 2 only: mcp 1.x cannot speak that era.""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import pytest
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import BaseModel
 
 from scalekit_langchain import (
     AsyncScalekitClient,
@@ -26,6 +29,29 @@ from tests.integration._toolkit_support import (
     tool_call,
     tool_messages,
 )
+
+
+class Confirm(BaseModel):
+    ok: bool
+
+
+def ask_to_confirm() -> Any:
+    """The SDK server's resolver: ask the user (form elicitation)."""
+    from mcp.server.mcpserver.resolve import Elicit  # type: ignore[import-not-found, unused-ignore]
+
+    return Elicit("Proceed?", Confirm)
+
+
+try:  # mcp 2's server resolves a tool parameter by asking the user (input_required in 2026)
+    from mcp.server.mcpserver.resolve import Resolve  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # mcp 1.x: the test using it is skipped
+    Resolve = None
+
+
+def guarded(answer: Annotated[Confirm, Resolve(ask_to_confirm)]) -> str:
+    """The SDK server's tool: runs after the user confirms."""
+    return f"ran ok={answer.ok}"
+
 
 pytestmark = pytest.mark.skipif(
     _mcp_stack.MCP_MAJOR < 2, reason="mcp 1.x speaks only the handshake era"
@@ -80,3 +106,35 @@ async def test_outside_a_graph_input_required_is_a_typed_error(
     assert caught.value.request_state and caught.value.request_state.startswith("rs_")
     assert caught.value.requests[0]["mode"] == "url"
     assert emulator.user_data(USER).sent == []
+
+
+async def test_the_sdk_servers_form_elicitation_pauses_and_resumes_with_the_content() -> None:
+    """Against mcp 2.3's own server (a ``Resolve``/``Elicit`` tool, which asks with
+    ``input_required`` in the 2026-07-28 era): the form request pauses the run, and the answer's
+    content reaches the tool."""
+    from langgraph.types import Command
+    from mcp.server.mcpserver import MCPServer  # type: ignore[import-not-found, unused-ignore]
+
+    from scalekit_langchain import ScalekitMCPToolkit
+    from tests.integration._net_support import Served
+
+    server: Any = MCPServer("input-rounds")
+    server.tool()(guarded)
+
+    model = ScriptedChatModel(steps=[tool_call("guarded", {}, "c1"), AIMessage("ok")])
+    with Served(server.streamable_http_app(), lifespan="on") as served:
+        url = f"http://127.0.0.1:{served.port}/mcp"
+        async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+            tools = await toolkit.aget_tools()
+            assert toolkit.session_pool.peek("u").protocol_version == "2026-07-28"
+            agent = make_agent(model, tools, checkpointer=InMemorySaver())
+            run = {"configurable": {"thread_id": "sdk"}}
+            paused = await agent.ainvoke({"messages": [("user", "go")]}, run)
+            (pause,) = paused["__interrupt__"]
+            [request] = pause.value["requests"]
+            assert request["mode"] == "form" and request["message"] == "Proceed?"
+            answer = {"action": "accept", "content": {"ok": True}}
+            resume = Command(resume={pause.id: {"responses": {request["key"]: answer}}})
+            done = await agent.ainvoke(resume, run)
+    [message] = tool_messages(done["messages"])
+    assert (message.status, message.content) == ("success", "ran ok=True")
