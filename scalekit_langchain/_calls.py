@@ -47,6 +47,7 @@ from scalekit_langchain._connection_auth import (
 )
 from scalekit_langchain._mcp_content import to_langchain
 from scalekit_langchain._mcp_features import ProgressRelay
+from scalekit_langchain._mcp_tasks import TaskStarted, poll_task, task_id_of
 from scalekit_langchain._session_pool import SessionPool
 from scalekit_langchain._turns import turn_tool_names
 from scalekit_langchain.errors import (
@@ -90,6 +91,38 @@ def _url_elicitations(error: ToolCallRejected) -> list[dict[str, Any]]:
     return out
 
 
+def _input_requests(asked: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The elicitations a 2026-07-28 ``input_required`` answer asks for, as interrupt requests
+    (``None`` when it asks for anything else: sampling or roots are not answered this way)."""
+    out: list[dict[str, Any]] = []
+    for key, request in (asked.get("inputRequests") or {}).items():
+        if not isinstance(request, dict) or request.get("method") != "elicitation/create":
+            return None
+        raw = request.get("params")
+        params: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        item: dict[str, Any] = {"key": str(key), "message": str(params.get("message") or "")}
+        if params.get("mode") == "url":
+            item.update(mode="url", url=str(params.get("url") or ""))
+        else:
+            item.update(mode="form", requestedSchema=params.get("requestedSchema") or {})
+        out.append(item)
+    return out
+
+
+def _answers(error: ElicitationRequired, resume: Any) -> dict[str, Any] | None:
+    """What the resumed call sends back for an ``input_required`` pause: the user's answers by
+    key and the server's opaque state (``None`` for a -32042 pause: the call is simply re-sent)."""
+    if error.request_state is None:
+        return None
+    responses = resume.get("responses") if isinstance(resume, dict) else None
+    answers = {
+        r["key"]: dict(responses[r["key"]])
+        for r in error.requests
+        if isinstance(responses, dict) and isinstance(responses.get(r["key"]), dict)
+    }
+    return {"input_responses": answers, "request_state": error.request_state or None}
+
+
 def _from_record(record: dict[str, Any], tool: str) -> Answer:
     if record.get("outcome") == "unknown":
         raise ToolCallOutcomeUnknown(tool, str(record.get("detail") or "") or None)
@@ -97,8 +130,12 @@ def _from_record(record: dict[str, Any], tool: str) -> Answer:
 
 
 def _elicitation_record(error: ElicitationRequired) -> dict[str, Any]:
-    """A call paused for a URL elicitation (nothing ran): on resume, the answer decides."""
-    return {"outcome": "elicitation", "requests": error.requests}
+    """A call paused for a URL elicitation (nothing ran): on resume, the answer decides (and,
+    in the 2026-07-28 era, is sent with the server's ``request_state``)."""
+    record = {"outcome": "elicitation", "requests": error.requests}
+    if error.request_state is not None:
+        record["request_state"] = error.request_state
+    return record
 
 
 def _record_of(answer: Answer) -> dict[str, Any]:
@@ -174,28 +211,44 @@ class CallRunner:
         ``lookup`` gets the ledger's record back, ``send`` gets ``("answer" | "auth" |
         "elicit", value)``; pauses (LangGraph interrupts) are raised from here.
         """
+        answers: dict[str, Any] | None = None
         if key is not None:
             record = yield ("lookup", None)
             if record is not None and record.get("outcome") == "elicitation":
                 # Resumed after a URL elicitation: the user's answer decides before anything
                 # is sent again.
-                declined = self._elicit(ElicitationRequired(tool, record["requests"]), config)
+                paused = ElicitationRequired(
+                    tool, record["requests"], request_state=record.get("request_state")
+                )
+                declined, answers = self._elicit(paused, config)
                 if declined is not None:
                     yield ("record", _record_of(declined))
                     return declined
+            elif record is not None and record.get("outcome") == "task":
+                # The tool was started as a task: poll it, never call the tool again.
+                answer = yield ("poll", record["task_id"])
+                yield ("record", _record_of(answer))
+                return cast(Answer, answer)
             elif record is not None:
                 return _from_record(record, tool)
         while True:
-            kind, value = yield ("send", None)
+            kind, value = yield ("send", answers)
             if kind == "answer":
                 return cast(Answer, value)
+            if kind == "task":  # recorded first, so a resumed or retried node polls it too
+                if key is not None:
+                    yield ("record", {"outcome": "task", "task_id": value})
+                answer = yield ("poll", value)
+                if key is not None:
+                    yield ("record", _record_of(answer))
+                return cast(Answer, answer)
             yield ("settle", None)
             if kind == "auth":
                 self._pause(value, config)
                 continue
             if key is not None:
                 yield ("record", _elicitation_record(value))
-            declined = self._elicit(value, config)
+            declined, answers = self._elicit(value, config)
             if declined is not None:
                 if key is not None:
                     yield ("record", _record_of(declined))
@@ -226,16 +279,22 @@ class CallRunner:
                 await self.ledger.arecord(config, key, value)
             elif op == "settle":
                 await self._asettle(key)
+            elif op == "poll":
+                reply = await _session_loop.run(self._poll(user, value))
             elif op == "send":
                 try:
                     reply = (
                         "answer",
-                        await self._asend_and_record(user, tool, arguments, config, key, turn),
+                        await self._asend_and_record(
+                            user, tool, arguments, config, key, turn=turn, answers=value
+                        ),
                     )
                 except AuthorizationRequired as exc:
                     reply = ("auth", exc)
                 except ElicitationRequired as exc:
                     reply = ("elicit", exc)
+                except TaskStarted as exc:
+                    reply = ("task", exc.task_id)
 
     def _turn(self, config: RunnableConfig | None, key: CallKey | None) -> list[str] | None:
         """The MCP names of the tools called in the model turn of a call, from the AI message
@@ -256,6 +315,7 @@ class CallRunner:
         config: RunnableConfig | None,
         key: CallKey | None,
         turn: Turn | None = None,
+        answers: dict[str, Any] | None = None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         if key is None and not _session_loop.on_session_loop():
@@ -263,13 +323,17 @@ class CallRunner:
             # session loop is simply not cancelled with the caller — the guarantee of the
             # shielded task below, without a task and a shield on the caller's loop.
             return await _session_loop.run(
-                self._send(user, tool, arguments, relay.callback, turn), shielded=True
+                self._send(
+                    user, tool, arguments, relay.callback, turn=turn, answers=answers
+                ), shielded=True
             )
 
         async def send_and_record() -> Answer:
             try:
                 answer = await _session_loop.run(
-                    self._send(user, tool, arguments, relay.callback, turn)
+                    self._send(
+                        user, tool, arguments, relay.callback, turn=turn, answers=answers
+                    )
                 )
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
@@ -337,16 +401,22 @@ class CallRunner:
                 reply = self.ledger.lookup(config, key)
             elif op == "record" and key is not None:
                 self.ledger.record(config, key, value)
+            elif op == "poll":
+                reply = _session_loop.run_sync(self._poll(user, value))
             elif op == "send":
                 try:
                     reply = (
                         "answer",
-                        self._send_and_record(user, tool, arguments, config, key, turn),
+                        self._send_and_record(
+                            user, tool, arguments, config, key, turn=turn, answers=value
+                        ),
                     )
                 except AuthorizationRequired as exc:
                     reply = ("auth", exc)
                 except ElicitationRequired as exc:
                     reply = ("elicit", exc)
+                except TaskStarted as exc:
+                    reply = ("task", exc.task_id)
 
     def _send_and_record(
         self,
@@ -356,11 +426,14 @@ class CallRunner:
         config: RunnableConfig | None,
         key: CallKey | None,
         turn: Turn | None = None,
+        answers: dict[str, Any] | None = None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         try:
             answer = _session_loop.run_sync(
-                self._send(user, tool, arguments, relay.callback, turn)
+                self._send(
+                    user, tool, arguments, relay.callback, turn=turn, answers=answers
+                )
             )
         except ToolCallOutcomeUnknown as exc:
             if key is not None:
@@ -375,17 +448,30 @@ class CallRunner:
             raise error
         pause_for_authorization(error, config)
 
-    def _elicit(self, error: ElicitationRequired, config: RunnableConfig | None) -> Answer | None:
-        """Pause for a URL elicitation; ``None`` to send the call again (the user accepted),
-        else the answer that tells the model the user declined."""
+    def _elicit(
+        self, error: ElicitationRequired, config: RunnableConfig | None
+    ) -> tuple[Answer | None, dict[str, Any] | None]:
+        """Pause for an elicitation; ``(None, answers)`` to send the call again (the user
+        accepted; ``answers`` go with it in the 2026-07-28 era), else the answer that tells
+        the model the user declined."""
         if not self._interrupt:
             raise error
         resume = pause_for_authorization(error, config)
         if elicitation_accepted(error, resume):
-            return None
-        return (f"The user declined what {error.tool_name} needed; it did not run.", None, True)
+            return None, _answers(error, resume)
+        declined = f"The user declined what {error.tool_name} needed; it did not run."
+        return (declined, None, True), None
 
     # ------------------------------------------------------------------ session loop
+
+    async def _poll(self, user: str, task_id: str) -> Answer:
+        """Poll a started task to its end (see :mod:`scalekit_langchain._mcp_tasks`)."""
+        async with self.pool.lease(user) as session:
+            result = await poll_task(session, task_id)
+        if result.raw is None:  # failed or cancelled
+            return result.text, None, True
+        content, artifact = to_langchain(result)
+        return content, artifact, result.is_error
 
     async def _send(
         self,
@@ -394,6 +480,7 @@ class CallRunner:
         arguments: dict[str, Any],
         progress: Callable[..., Any] | None = None,
         turn: Turn | None = None,
+        answers: dict[str, Any] | None = None,
     ) -> Answer:
         connections = (await self.connection_map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
@@ -401,7 +488,9 @@ class CallRunner:
         for attempt in (0, 1):
             try:
                 async with self.pool.lease(user) as session:
-                    result = await session.call_tool_on_loop(tool, arguments, progress=progress)
+                    result = await session.call_tool_on_loop(
+                        tool, arguments, progress=progress, **(answers or {})
+                    )
             except ToolCallRejected as exc:
                 await self._require(user, connections, turn)
                 requests = _url_elicitations(exc)
@@ -428,6 +517,15 @@ class CallRunner:
                 await self.pool.discard(user)
                 await self._require(user, connections, turn)
                 continue
+            if result.task is not None:  # 2026-07-28 tasks: the tool runs on; poll it
+                raise TaskStarted(task_id_of(result.task))
+            if result.input_required is not None:  # 2026-07-28: the server needs input first
+                asked = _input_requests(result.input_required)
+                if asked is None:
+                    text = f"Error: the server asked for input {tool!r} cannot be given here"
+                    return text, None, True
+                state = result.input_required.get("requestState") or ""
+                raise ElicitationRequired(tool, asked, request_state=state)
             if looks_like_refusal(result):
                 await self._require(user, connections, turn)
             content, artifact = to_langchain(result)

@@ -18,6 +18,7 @@ cache), so a returning user costs no REST request either.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -289,3 +290,29 @@ class AuthTracker:
         pending = await self.pending(user, connections)
         if pending:
             raise AuthorizationRequired(pending, user_identifier=user)
+
+
+async def wait_until_active(
+    tracker: AuthTracker, user: str, timeout: float, poll_interval: float
+) -> list[ConnectionAuthState]:
+    """Poll ``user``'s connection states until every one is ACTIVE; their states.
+
+    Raises:
+        AuthorizationRequired: Still pending after ``timeout`` seconds (with fresh links).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        states = await tracker.fetch(user, include_links=False)
+        if all(s.is_active for s in states):
+            return states
+        if time.monotonic() >= deadline:
+            pending = [s for s in await tracker.fetch(user, include_links=True) if not s.is_active]
+            if not pending:
+                return states
+            raise AuthorizationRequired(
+                pending,
+                user_identifier=user,
+                message=f"Connections still not authorized after {timeout:g}s: "
+                + ", ".join(p.connection_name for p in pending),
+            )
+        await asyncio.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))

@@ -71,6 +71,10 @@ class ToolResult:
         structured_content: ``structuredContent``, when present.
         text: All text blocks joined with newlines (for inspection and logs).
         raw: The SDK's ``CallToolResult``.
+        input_required: For a 2026-07-28 ``input_required`` answer (the tool did not run yet):
+            ``{"inputRequests": {key: request}, "requestState": str | None}``; else ``None``.
+        task: For a task handle (2026-07-28 tasks extension: the tool runs on, to be polled
+            with ``tasks/get``): the task (``taskId``, ``status``...); else ``None``.
     """
 
     is_error: bool
@@ -78,6 +82,8 @@ class ToolResult:
     structured_content: Any | None
     text: str
     raw: Any
+    input_required: dict[str, Any] | None = None
+    task: dict[str, Any] | None = None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -102,8 +108,16 @@ def to_tool_spec(tool: Any) -> ToolSpec:
 
 
 def to_tool_result(result: Any) -> ToolResult:
-    """Convert an SDK ``CallToolResult`` (either major) to a :class:`ToolResult`."""
+    """Convert an SDK ``CallToolResult`` (either major), or mcp 2's ``InputRequiredResult``,
+    to a :class:`ToolResult`."""
     wire = wire_form(result)
+    if wire.get("resultType") == "input_required":
+        asked = {"inputRequests": _dict(wire.get("inputRequests")), "requestState": None}
+        if isinstance(wire.get("requestState"), str):
+            asked["requestState"] = wire["requestState"]
+        return ToolResult(False, _dict(wire.get("_meta")), None, "", result, asked)
+    if wire.get("resultType") == "task" and isinstance(wire.get("task"), dict):
+        return ToolResult(False, _dict(wire.get("_meta")), None, "", result, task=wire["task"])
     blocks = wire.get("content") or []
     text = "\n".join(
         str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"

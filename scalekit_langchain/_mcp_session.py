@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import ssl
 import time
@@ -56,7 +55,12 @@ from scalekit_langchain._failure_policy import (
 from scalekit_langchain._mcp_content import ToolResult, ToolSpec, to_tool_result, to_tool_spec
 from scalekit_langchain._mcp_features import ElicitationHandler, SessionHooks
 from scalekit_langchain._mcp_stack import http
-from scalekit_langchain._mcp_transport import CALL_ID_META, CallTracker, Exchange
+from scalekit_langchain._mcp_transport import (
+    CALL_ID_META,
+    CallTracker,
+    Exchange,
+    shared_ssl_context,
+)
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
 __all__ = ["CALL_ID_META", "ConnectParams", "McpSession", "SessionOpener"]
@@ -116,6 +120,7 @@ class _Live:
         self.failure = _Sealed()
         self.tracker: CallTracker | None = None
         self.task: asyncio.Task[None] | None = None
+        self.version = ""
 
     def is_dead(self) -> bool:
         return self.dead.done()
@@ -136,6 +141,7 @@ class McpSession:
         refresh_margin: Reconnect with fresh params this many seconds before they expire.
         hooks: Handle what the server sends besides answers (logs, ``list_changed``,
             sampling, elicitation); see :mod:`scalekit_langchain._mcp_features`.
+        handshake_only: Always ``initialize`` (the handshake era), never ``server/discover``.
     """
 
     def __init__(
@@ -147,6 +153,7 @@ class McpSession:
         connect_timeout: float = 30.0,
         refresh_margin: float = 30.0,
         hooks: SessionHooks | None = None,
+        handshake_only: bool = False,
     ) -> None:
         self._params = params
         self._hooks = hooks or SessionHooks(label)
@@ -162,10 +169,20 @@ class McpSession:
         #: HTTP requests sent by sessions of this object (all generations).
         self.http_requests = 0
         self._tools: list[ToolSpec] | None = None
+        # The server's era, remembered across reconnects (see _mcp_stack.open_protocol).
+        self._first: Any = _mcp_stack.HANDSHAKE if handshake_only else None
+        self._prior: Any = self._first
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._is_usable(self._live) else "idle"
         return f"McpSession(label={self.label!r}, {state}, initializations={self.initializations})"
+
+    @property
+    def protocol_version(self) -> str | None:
+        """The protocol version of the session open right now (``"2026-07-28"`` in the
+        sessionless era), or ``None``."""
+        live = self._live
+        return live.version if live is not None and self._is_usable(live) else None
 
     @property
     def sdk_session(self) -> Any | None:
@@ -248,7 +265,7 @@ class McpSession:
         credentials may cure it."""
         params = await self._params()
         live = _Live(params)
-        _register_secrets(params, owner=live)
+        _redact.register_endpoint_secrets(params.url, params.headers, owner=live)
         self._live = live
         live.task = asyncio.get_running_loop().create_task(
             self._hold(live), name=f"scalekit-mcp-{params.label}"
@@ -266,6 +283,7 @@ class McpSession:
             )
         if live.session is None:
             await self._stop(live)
+            self._prior = self._first  # the server may have changed eras: negotiate afresh
             if self._live is live:
                 self._live = None
             error = self._open_error(live)
@@ -287,7 +305,7 @@ class McpSession:
     async def _hold(self, live: _Live) -> None:
         """Open the session and keep its context alive until asked to close or it fails."""
         params = live.params
-        tracker = CallTracker(http.AsyncHTTPTransport(verify=params.verify or _ssl_context()))
+        tracker = CallTracker(http.AsyncHTTPTransport(verify=params.verify or shared_ssl_context()))
         live.tracker = tracker
         client = http.AsyncClient(
             headers=dict(params.headers),
@@ -301,12 +319,13 @@ class McpSession:
                 _mcp_stack.open_streams(params.url, client) as (read, write),
                 _mcp_stack.new_session(read, write, **self._hooks.session_kwargs()) as session,
             ):
-                await session.initialize()
-                # The SDK opens its standing GET stream right after the handshake, in the
-                # background. Waiting (briefly) for that request makes the session's traffic
+                # The newest era the server offers (mcp 2); the remembered one on a reconnect.
+                live.version, self._prior = await _mcp_stack.open_protocol(session, self._prior)
+                # A handshake-era SDK opens its standing GET stream right after the handshake, in
+                # the background. Waiting (briefly) for that request makes the session's traffic
                 # deterministic: nothing but the calls themselves follows "ready".
                 tracker = live.tracker
-                if tracker is not None:
+                if tracker is not None and self._prior == _mcp_stack.HANDSHAKE:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(tracker.stream_requested.wait(), _STREAM_WAIT)
                 live.session = session
@@ -325,7 +344,8 @@ class McpSession:
 
     @staticmethod
     def _open_error(live: _Live) -> ScalekitError:
-        init = live.tracker.methods.get("initialize") if live.tracker else None
+        methods = live.tracker.methods if live.tracker else {}
+        init = methods.get("initialize") or methods.get("server/discover")
         return open_error(live.params.label, init, live.failure.exc)
 
     async def _stop(self, live: _Live) -> None:
@@ -397,9 +417,12 @@ class McpSession:
         arguments: dict[str, Any] | None,
         *,
         progress: Callable[..., Any] | None = None,
+        **answers: Any,
     ) -> ToolResult:
         """:meth:`call_tool` for a caller already on the session loop (no hop); ``progress``
-        receives the server's progress notifications. Raises what :meth:`call_tool` raises."""
+        receives the server's progress notifications; ``answers`` (``input_responses``,
+        ``request_state``) answer an ``input_required`` result. Raises what :meth:`call_tool`
+        raises."""
         resent = renewed = False
         while True:
             live, session = await self._ensure_open()
@@ -418,6 +441,7 @@ class McpSession:
                         timeout=self._call_timeout,
                         meta={CALL_ID_META: call_id},
                         progress=progress,
+                        **answers,
                     ),
                     exchange,
                     None,
@@ -497,28 +521,6 @@ class McpSession:
         raise SessionDied
 
 
-def _register_secrets(params: ConnectParams, *, owner: _Live) -> None:
-    """Redact ``params``' credentials while ``owner`` (the opened session) lives: a closed
-    session, collected, takes them out of the redaction set."""
-    _redact.register_secret(params.url, owner=owner)
-    tail = params.url.rstrip("/").rsplit("/", 1)[-1]
-    if len(tail) >= 16:  # a capability path segment
-        _redact.register_secret(tail, owner=owner)
-    for value in params.headers.values():
-        _redact.register_secret(value, owner=owner)
-        scheme, _, token = value.partition(" ")
-        if token and scheme.lower() == "bearer":
-            _redact.register_secret(token, owner=owner)
-
-
-@functools.lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every MCP session: building one loads the CA bundle, which costs
-    ~40 ms of CPU and ~800 KB per session (measured by the benchmarks)."""
-    context: ssl.SSLContext = http.create_ssl_context()
-    return context
-
-
 def _weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:
     """``callback`` (a bound method) held weakly: calling it after its object died is a no-op."""
     if callback is None or not hasattr(callback, "__self__"):
@@ -548,6 +550,7 @@ class SessionOpener:
         elicitation_handler: Answers the servers' elicitation requests (none: declined).
         on_tools_changed: Called when a server says its tool list changed (held weakly when a
             bound method: live sessions must not keep a toolkit alive).
+        handshake_only: Open every session with ``initialize`` (never the 2026-07-28 era).
     """
 
     def __init__(
@@ -561,8 +564,10 @@ class SessionOpener:
         sampling_model: Any | None = None,
         elicitation_handler: ElicitationHandler | None = None,
         on_tools_changed: Callable[[], None] | None = None,
+        handshake_only: bool = False,
     ) -> None:
         self.params_for = params_for
+        self._handshake_only = handshake_only
         self.scope = scope
         self._call_timeout = call_timeout
         self._connect_timeout = connect_timeout
@@ -591,4 +596,5 @@ class SessionOpener:
             connect_timeout=self._connect_timeout,
             refresh_margin=self._refresh_margin,
             hooks=hooks,
+            handshake_only=self._handshake_only,
         )

@@ -7,7 +7,8 @@ Two stacks exist and cannot be installed together (see the project's reference n
 
 Everything else in the package talks to the MCP SDK through the names here: :data:`MCP_MAJOR`,
 :data:`http` (the HTTP library the installed SDK drives), :func:`open_streams`,
-:func:`new_session`, :func:`list_tools_page`, :func:`call_tool`, :func:`mcp_error` and
+:func:`new_session`, :func:`open_protocol` (which MCP era: the newest the server offers on
+mcp 2, the handshake on mcp 1), :func:`list_tools_page`, :func:`call_tool`, :func:`mcp_error` and
 :func:`wire_form`. What the SDK's answers mean (tool specs, results, LangChain content) is
 :mod:`scalekit_langchain._mcp_content`.
 
@@ -32,13 +33,18 @@ from mcp import types as mcp_types
 from scalekit_langchain._version import __version__
 
 __all__ = [
+    "HANDSHAKE",
     "MCP_MAJOR",
+    "TASKS_EXTENSION",
     "call_tool",
+    "get_task",
     "http",
     "list_tools_page",
     "mcp_error",
     "new_session",
+    "open_protocol",
     "open_streams",
+    "task_result",
     "wire_form",
 ]
 
@@ -101,6 +107,33 @@ async def open_streams(url: str, http_client: Any) -> AsyncIterator[tuple[Any, A
         yield streams[0], streams[1]
 
 
+#: The tasks extension (2026-07-28): a ``tools/call`` may answer with a task handle
+#: (``resultType: "task"``), polled with ``tasks/get``; a handle is never answered by calling
+#: the tool again.
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+
+
+def _task_claims() -> dict[str, Any]:
+    """The SDK options that advertise the tasks extension and accept its task handles (mcp 2)."""
+    from typing import Literal
+
+    from pydantic import ConfigDict
+
+    extension: Any = importlib.import_module("mcp.client.extension")  # mcp 2 only
+    ResultClaim = extension.ResultClaim
+
+    class TaskHandle(mcp_types.Result):  # type: ignore[misc, unused-ignore]
+        model_config = ConfigDict(extra="allow")
+        result_type: Literal["task"] = "task"
+        task: dict[str, Any]
+
+    async def unresolved(result: Any, context: Any) -> Any:  # pragma: no cover - never called
+        raise RuntimeError("task handles are polled by scalekit-langchain, not resolved")
+
+    claim = ResultClaim(result_type="task", model=TaskHandle, resolve=unresolved)
+    return {"extensions": {TASKS_EXTENSION: {}}, "result_claims": {TASKS_EXTENSION: [claim]}}
+
+
 def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> ClientSession:
     """A ``ClientSession`` that introduces itself as this package (``clientInfo``).
 
@@ -113,7 +146,43 @@ def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> Client
     """
     info = mcp_types.Implementation(name=CLIENT_NAME, version=__version__)
     factory: Callable[..., ClientSession] = ClientSession
-    return factory(read_stream, write_stream, client_info=info, **callbacks)
+    extra = _task_claims() if MCP_MAJOR >= 2 else {}
+    return factory(read_stream, write_stream, client_info=info, **callbacks, **extra)
+
+
+#: The era name of a session opened with ``initialize`` (any revision up to 2025-11-25).
+HANDSHAKE = "handshake"
+
+
+async def open_protocol(session: ClientSession, prior: Any = None) -> tuple[str, Any]:
+    """Settle the protocol on a fresh ``session``: the newest era the server offers.
+
+    On mcp 2: with no ``prior``, the SDK's own negotiation (``server/discover``, falling back
+    to ``initialize`` for handshake-era servers); with a ``prior`` from an earlier call for the
+    same server, no probe: the remembered ``server/discover`` result is adopted (no request at
+    all) or, for a handshake server, ``initialize`` is sent. On mcp 1: always ``initialize``
+    (mcp 1.x speaks only the handshake era).
+
+    Args:
+        session: A session from :func:`new_session`, entered.
+        prior: What an earlier call returned for this server, or ``None``.
+
+    Returns:
+        ``(version, prior)``: the negotiated protocol version (``"2026-07-28"`` for the
+        sessionless era) and what to pass next time (the discover result, or :data:`HANDSHAKE`).
+    """
+    if MCP_MAJOR < 2 or prior == HANDSHAKE:
+        result = await session.initialize()
+        return str(wire_form(result).get("protocolVersion")), HANDSHAKE
+    adopt: Callable[[Any], None] = getattr(session, "adopt")  # noqa: B009 - mcp 2 only
+    if prior is not None:
+        adopt(prior)
+    else:
+        probe = importlib.import_module("mcp.client._probe")
+        await probe.negotiate_auto(session)
+    discovered = getattr(session, "discover_result", None)
+    version = str(getattr(session, "protocol_version", None) or "")
+    return version, discovered if discovered is not None else HANDSHAKE
 
 
 async def list_tools_page(
@@ -135,14 +204,59 @@ async def call_tool(
     timeout: float,
     meta: dict[str, Any],
     progress: Callable[..., Any] | None = None,
+    input_responses: dict[str, Any] | None = None,
+    request_state: str | None = None,
 ) -> Any:
     """``tools/call`` with a read timeout, request ``_meta`` and an optional progress callback
-    (``(progress, total, message)``); the SDK's ``CallToolResult``."""
+    (``(progress, total, message)``); the SDK's ``CallToolResult``.
+
+    On mcp 2 the answer may also be an ``InputRequiredResult`` (2026-07-28, SEP-2322: the
+    server needs input first); ``input_responses`` and ``request_state`` send the call again
+    with the answers and the server's opaque state.
+    """
     # The read timeout is a timedelta on 1.x and seconds on 2.x.
     wait: Any = timedelta(seconds=timeout) if MCP_MAJOR < 2 else timeout
     caller: Callable[..., Any] = session.call_tool
+    extra: dict[str, Any] = {}
+    if MCP_MAJOR >= 2:
+        extra = {"allow_input_required": True, "allow_claimed": True}
+        if input_responses is not None:
+            extra.update(input_responses=input_responses, request_state=request_state)
     return await caller(
-        name, arguments, read_timeout_seconds=wait, meta=meta, progress_callback=progress
+        name, arguments, read_timeout_seconds=wait, meta=meta, progress_callback=progress, **extra
+    )
+
+
+async def get_task(session: ClientSession, task_id: str, timeout: float) -> dict[str, Any]:
+    """``tasks/get`` (mcp 2): the task's state as sent (``status``, ``pollInterval``, and a
+    ``result`` when a server inlines the payload). A read: safe to repeat."""
+    from pydantic import TypeAdapter
+
+    types: Any = mcp_types
+    params = types.GetTaskRequestParams.model_validate({"taskId": task_id})
+    request = types.GetTaskRequest(params=params)
+    sender: Callable[..., Any] = session.send_request
+    state: dict[str, Any] = await sender(
+        request, TypeAdapter(dict[str, Any]), request_read_timeout_seconds=timeout
+    )
+    return state
+
+
+async def task_result(
+    session: ClientSession, task_id: str, timeout: float, state: dict[str, Any] | None = None
+) -> Any:
+    """A completed task's ``CallToolResult`` (mcp 2): the payload ``tasks/get`` inlined in
+    ``state["result"]``, else ``tasks/result``."""
+    types: Any = mcp_types
+    inline = (state or {}).get("result")
+    if isinstance(inline, dict):
+        return types.CallToolResult.model_validate(inline)
+    params = types.GetTaskPayloadRequestParams.model_validate({"taskId": task_id})
+    sender: Callable[..., Any] = session.send_request
+    return await sender(
+        types.GetTaskPayloadRequest(params=params),
+        types.CallToolResult,
+        request_read_timeout_seconds=timeout,
     )
 
 

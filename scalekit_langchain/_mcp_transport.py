@@ -21,7 +21,9 @@ not:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +32,15 @@ import anyio
 
 from scalekit_langchain._mcp_stack import http
 
-__all__ = ["CALL_ID_META", "CallTracker", "Exchange"]
+__all__ = ["CALL_ID_META", "CallTracker", "Exchange", "shared_ssl_context"]
+
+
+@functools.lru_cache(maxsize=1)
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every MCP session: building one loads the CA bundle, which costs
+    ~40 ms of CPU and ~800 KB per session (measured by the benchmarks)."""
+    context: ssl.SSLContext = http.create_ssl_context()
+    return context
 
 #: Request ``_meta`` key carrying our id of a ``tools/call`` (how the tracker finds it).
 CALL_ID_META = "scalekit_langchain/call_id"

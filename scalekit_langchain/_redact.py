@@ -20,7 +20,7 @@ import threading
 import traceback
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _MASK = "***"
@@ -158,6 +158,23 @@ def held_secret_count() -> int:
     with _lock:
         _apply_releases()
         return len(_held)
+
+
+def register_endpoint_secrets(
+    url: str, headers: Mapping[str, str], *, owner: object = None
+) -> None:
+    """Register an MCP endpoint's credentials while ``owner`` lives (see
+    :func:`register_secret`): the URL, a capability path segment (16+ characters), each header
+    value and a bearer token on its own."""
+    register_secret(url, owner=owner)
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    if len(tail) >= 16:  # a capability path segment
+        register_secret(tail, owner=owner)
+    for value in headers.values():
+        register_secret(value, owner=owner)
+        scheme, _, token = value.partition(" ")
+        if token and scheme.lower() == "bearer":
+            register_secret(token, owner=owner)
 
 
 def redact(text: str) -> str:

@@ -8,6 +8,7 @@ not I/O lives in ``_base``, ``_responses`` and ``_mcp_ops``; how bytes move live
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from types import TracebackType
@@ -22,6 +23,7 @@ from scalekit_langchain._client_base import ClientBase, options_of, share_state,
 from scalekit_langchain._rest_operations import McpOperations as Ops
 from scalekit_langchain._rest_operations import token_operation
 from scalekit_langchain._rest_requests import (
+    AccessLevel,
     MappingInput,
     Operation,
     TransportFailure,
@@ -380,39 +382,67 @@ class AsyncMcpApi:
         )
 
     async def create_session_token(
-        self, config_id: str, identifier: str, *, expiry: timedelta | float = timedelta(hours=1)
+        self,
+        mcp_config_id: str | None = None,
+        identifier: str | None = None,
+        expiry: timedelta | float | None = None,
+        access_level: AccessLevel | None = None,
+        *,
+        connection_name: str | None = None,
     ) -> SessionToken:
-        """Mint a bearer token for the config's ``mcp_server_url``, for one user.
+        """Mint a bearer token for one user: for a config's ``mcp_server_url``
+        (``mcp_config_id``), or for one connection's virtual server
+        (``connection_name=``, ``{env}/mcp/v3/connections/{connection_name}``). One method
+        for both, as in Scalekit's Python SDK 2.21.
 
         Args:
-            config_id: The config.
+            mcp_config_id: The config (exclusive with ``connection_name``).
             identifier: The user (1 to 255 characters).
-            expiry: 60 seconds to 24 hours (a ``timedelta`` or seconds); default one hour.
+            expiry: 60 seconds to 24 hours (a ``timedelta`` or seconds); ``None``: the
+                server's default, one hour.
+            access_level: ``"FULL"`` (the server's default) or ``"READ_ONLY"``: only tools
+                annotated read-only are listed and callable with the token.
+            connection_name: The connection (its ``key_id``; exclusive with ``mcp_config_id``).
 
         Raises:
-            BadRequestError: A connection of the config is not ACTIVE for the user.
+            ValueError: Both or neither of ``mcp_config_id`` and ``connection_name``, a missing
+                identifier, or a bad expiry or access level (nothing is sent).
+            BadRequestError: A connection of the config is not ACTIVE for the user (config
+                tokens), or not an AgentKit connection (connection tokens).
+            NotFoundError: No such config, or no active connection with that name.
         """
-        return await self._client._send(Ops.create_session_token(config_id, identifier, expiry))
+        if (mcp_config_id is None) == (connection_name is None):
+            raise ValueError("pass exactly one of mcp_config_id and connection_name")
+        if identifier is None:
+            raise ValueError("identifier is required")
+        if connection_name is not None:
+            op = Ops.create_connection_session_token(
+                connection_name, identifier, expiry, access_level
+            )
+        else:
+            assert mcp_config_id is not None
+            op = Ops.create_session_token(mcp_config_id, identifier, expiry, access_level)
+        return await self._client._send(op)
 
     async def create_connection_session_token(
         self,
         connection_name: str,
         identifier: str,
         *,
-        expiry: timedelta | float = timedelta(hours=1),
+        expiry: timedelta | float | None = None,
+        access_level: AccessLevel | None = None,
     ) -> SessionToken:
-        """Mint a bearer token for one connection's virtual server
-        (``{env}/mcp/v3/connections/{connection_name}``), for one user.
-
-        Args:
-            connection_name: The connection (its ``key_id``).
-            identifier: The user (1 to 255 characters).
-            expiry: 60 seconds to 24 hours (a ``timedelta`` or seconds); default one hour.
-
-        Raises:
-            NotFoundError: No active connection with that name.
-            BadRequestError: Not an AgentKit connection, or no account the server can mint for.
-        """
-        return await self._client._send(
-            Ops.create_connection_session_token(connection_name, identifier, expiry)
+        """Deprecated: ``create_session_token(connection_name=..., identifier=...)`` (the
+        official SDK 2.21 removed this name). Warns with ``DeprecationWarning``."""
+        warnings.warn(
+            "create_connection_session_token is deprecated; use "
+            "create_session_token(connection_name=..., identifier=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.create_session_token(
+            identifier=identifier,
+            expiry=expiry,
+            access_level=access_level,
+            connection_name=connection_name,
         )

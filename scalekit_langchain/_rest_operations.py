@@ -12,16 +12,15 @@ from datetime import timedelta
 from typing import Any
 
 from scalekit_langchain._rest_requests import (
-    MAX_IDENTIFIER_LEN,
     MappingInput,
     Operation,
     check_config_name,
     check_page_size,
-    duration_str,
     mappings_body,
     query_params,
     require_id,
     require_identifier,
+    token_body,
 )
 from scalekit_langchain._rest_responses import (
     parse_auth_state,
@@ -194,29 +193,25 @@ class McpOperations:
 
     @staticmethod
     def create_session_token(
-        config_id: str, identifier: str, expiry: timedelta | float
+        config_id: str,
+        identifier: str,
+        expiry: timedelta | float | None,
+        access_level: str | None = None,
     ) -> Operation[SessionToken]:
-        path = f"{CONFIGS}/{require_id(config_id, 'config_id')}/tokens"
-        body = {
-            "identifier": require_identifier(
-                identifier, "identifier", max_len=MAX_IDENTIFIER_LEN
-            ),
-            "expiry": duration_str(expiry),
-        }
+        path = f"{CONFIGS}/{require_id(config_id, 'mcp_config_id')}/tokens"
+        body = token_body(identifier, expiry, access_level)
         # Minting twice only yields two tokens; nothing changes server-side.
         return Operation("POST", path, parse_session_token, json=body)
 
     @staticmethod
     def create_connection_session_token(
-        connection_name: str, identifier: str, expiry: timedelta | float
+        connection_name: str,
+        identifier: str,
+        expiry: timedelta | float | None,
+        access_level: str | None = None,
     ) -> Operation[SessionToken]:
         key = require_id(connection_name, "connection_name")
-        body = {
-            "identifier": require_identifier(
-                identifier, "identifier", max_len=MAX_IDENTIFIER_LEN
-            ),
-            "expiry": duration_str(expiry),
-        }
+        body = token_body(identifier, expiry, access_level)
         return Operation("POST", f"{CONNECTIONS}/{key}/tokens", parse_session_token, json=body)
 
 

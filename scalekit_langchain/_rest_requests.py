@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -302,6 +302,21 @@ def check_page_size(page_size: int | None) -> int | None:
     return page_size
 
 
+def check_tool_prefix(value: str) -> str:
+    """Check a tool-name prefix: tool names sent to models (OpenAI, Anthropic) must match
+    ``^[a-zA-Z0-9_-]{1,64}$``, so a prefix is 1 to 40 of those characters.
+
+    Raises:
+        ValueError: Any other prefix.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
+        raise ValueError(
+            "tool_name_prefix must be 1-40 letters, digits, '_' or '-' (tool names sent to "
+            f"models allow only those), got {value!r}"
+        )
+    return value
+
+
 def duration_str(expiry: timedelta | float | int) -> str:
     """Render a session-token lifetime as a protobuf Duration (``"3600s"``), checking 60s to 24h.
 
@@ -314,6 +329,34 @@ def duration_str(expiry: timedelta | float | int) -> str:
     if not (MIN_TOKEN_EXPIRY.total_seconds() <= seconds <= MAX_TOKEN_EXPIRY.total_seconds()):
         raise ValueError(f"expiry must be between 60 seconds and 24 hours, got {seconds:g} seconds")
     return f"{int(seconds)}s"  # Scalekit drops fractions of a second
+
+
+#: A session token's access level (SDK 2.21, case-sensitive): ``READ_ONLY`` tokens see and
+#: call only the tools annotated read-only; ``FULL`` is the server's default.
+AccessLevel = Literal["FULL", "READ_ONLY"]
+ACCESS_LEVELS: tuple[str, ...] = get_args(AccessLevel)
+
+
+def token_body(
+    identifier: str, expiry: timedelta | float | None, access_level: str | None
+) -> dict[str, Any]:
+    """The body of a session-token mint: ``identifier``, and ``expiry`` / ``access_level``
+    only when given (the server's defaults are one hour and ``FULL``).
+
+    Raises:
+        ValueError: A bad identifier, expiry or access level (no request is sent).
+    """
+    body: dict[str, Any] = {
+        "identifier": require_identifier(identifier, "identifier", max_len=MAX_IDENTIFIER_LEN)
+    }
+    if expiry is not None:
+        body["expiry"] = duration_str(expiry)
+    if access_level is not None:
+        if access_level not in ACCESS_LEVELS:
+            raise ValueError(f"access_level must be one of {ACCESS_LEVELS}, got {access_level!r}")
+        # The proto field's own name (grpc-gateway reads it and ``accessLevel`` alike).
+        body["access_level"] = access_level
+    return body
 
 
 def query_params(**params: Any) -> dict[str, Any]:

@@ -117,6 +117,16 @@ def _parser() -> argparse.ArgumentParser:
         help="answer MCP POSTs as text/event-stream (sse, default) or application/json (json)",
     )
     emu.add_argument(
+        "--mcp-era",
+        choices=("handshake", "both", "new"),
+        default=None,
+        help=(
+            "MCP protocol eras to speak: handshake (initialize, sessions), both, or new"
+            " (2026-07-28 only: server/discover, no sessions); default:"
+            " $SCALEKIT_EMULATOR_MCP_ERA, else handshake"
+        ),
+    )
+    emu.add_argument(
         "--profile",
         default=None,
         metavar="REPORT.json",
@@ -262,6 +272,7 @@ def _emulator(args: argparse.Namespace) -> int:
             token_ttl=args.token_ttl,
             refusal_mode=args.refusal_mode,
             answer_mode=args.answer_mode,
+            mcp_era=args.mcp_era,
             control_token=args.control_token,
             allow_remote=args.allow_remote,
             profile=args.profile,
@@ -291,6 +302,7 @@ def _emulator(args: argparse.Namespace) -> int:
         _print(f"  control_token  {emulator.control_token}")
         _print(f"  refusal_mode   {emulator.refusal_mode}")
         _print(f"  answer_mode    {emulator.answer_mode}")
+        _print(f"  mcp_era        {emulator.mcp_era}")
         _print(f"  status_case    {emulator.status_case}")
         _print("")
         _print("Point a client at it (e.g. in another shell):")

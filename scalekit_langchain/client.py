@@ -23,10 +23,11 @@ import httpx
 # AsyncMcpApi and McpApi stay importable from here, as before the split.
 from scalekit_langchain._rest_async import AsyncMcpApi as AsyncMcpApi
 from scalekit_langchain._rest_async import AsyncScalekitClient
+from scalekit_langchain._rest_requests import AccessLevel
 from scalekit_langchain._rest_sync import McpApi as McpApi
 from scalekit_langchain._rest_sync import ScalekitClient as _SyncClient
 
-__all__ = ["AsyncScalekitClient", "ScalekitClient"]
+__all__ = ["AccessLevel", "AsyncScalekitClient", "ScalekitClient"]
 
 
 class ScalekitClient(_SyncClient):

@@ -289,14 +289,28 @@ class ElicitationRequired(ScalekitError):
     ``langchain.mcp`` uses), resumed with ``{"responses": {key: {"action": "accept"}}}``; the
     URLs go to the user, never to the model.
 
+    In the 2026-07-28 era the server asks with an ``input_required`` result instead (SEP-2322);
+    the same pause follows, and the resumed call carries the user's answers and the server's
+    opaque ``request_state``.
+
     Attributes:
         tool_name: The MCP tool that was called (it did not run).
-        requests: ``[{"key", "message", "mode": "url", "url"}]``.
+        requests: ``[{"key", "message", "mode": "url", "url"}]`` (or ``"mode": "form"`` with
+            ``requestedSchema``).
+        request_state: The server's opaque state to send back with the answers (2026-07-28),
+            else ``None``.
     """
 
-    def __init__(self, tool_name: str, requests: Sequence[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        tool_name: str,
+        requests: Sequence[dict[str, Any]],
+        *,
+        request_state: str | None = None,
+    ) -> None:
         self.tool_name = tool_name
         self.requests = [dict(r) for r in requests]
+        self.request_state = request_state
         super().__init__(
             f"The MCP server needs the user to act before {tool_name!r} can run: "
             + "; ".join(str(r.get("message") or "open the link") for r in self.requests)

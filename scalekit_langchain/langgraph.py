@@ -103,7 +103,9 @@ def pause_for_authorization(
         raise error
     if configurable.get(_CHECKPOINTER_KEY) is None:
         if isinstance(error, ElicitationRequired):
-            raise ElicitationRequired(error.tool_name, error.requests) from None
+            raise ElicitationRequired(
+                error.tool_name, error.requests, request_state=error.request_state
+            ) from None
         raise AuthorizationRequired(
             error.connections,
             user_identifier=error.user_identifier,

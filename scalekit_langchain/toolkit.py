@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import time
 import warnings
 from datetime import timedelta
 from types import TracebackType
@@ -36,21 +34,23 @@ from scalekit_langchain._access.url import TokenProvider
 from scalekit_langchain._call_ledger import CallLedger
 from scalekit_langchain._calls import CallRunner
 from scalekit_langchain._client_base import state_of
-from scalekit_langchain._connection_auth import AuthTracker
+from scalekit_langchain._connection_auth import AuthTracker, wait_until_active
 from scalekit_langchain._discovery import discover_tools, mcp_names, merge_tools
 from scalekit_langchain._mcp_session import SessionOpener
 from scalekit_langchain._rest_requests import (
     MAX_IDENTIFIER_LEN,
     check_config_name,
+    check_tool_prefix,
     duration_str,
     mappings_body,
     require_identifier,
 )
 from scalekit_langchain._session_pool import SessionPool
-from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient
-from scalekit_langchain.errors import AuthorizationRequired, ScalekitError
+from scalekit_langchain.client import AccessLevel, AsyncScalekitClient, ScalekitClient
+from scalekit_langchain.errors import ScalekitError
 from scalekit_langchain.langgraph import run_user
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
+from scalekit_langchain.tools import approval_policy
 
 __all__ = ["ScalekitMCPToolkit"]
 
@@ -84,6 +84,8 @@ class ScalekitMCPToolkit(BaseToolkit):
         call_timeout: Seconds to wait for a tool result.
         connect_timeout: Seconds to open an MCP session.
         session_token_expiry: Lifetime of minted session tokens (session-token mode).
+        access_level: ``"READ_ONLY"`` (session-token and connection modes): tokens that see
+            and call only the tools annotated read-only; ``None``: Scalekit's default (FULL).
         token_refresh_margin: Reconnect with a new token this many seconds before expiry.
         user_id_key: In multi-user mode, the key holding the user in the run's
             ``configurable`` or in LangGraph's runtime context.
@@ -111,6 +113,9 @@ class ScalekitMCPToolkit(BaseToolkit):
             before the model for about an auth link's lifetime, for at most one request per
             user and minute; :mod:`scalekit_langchain.webhooks` hears of it at once. Warm tool
             calls never ask.
+        mcp_era: ``"auto"``: the newest MCP protocol era the server offers (mcp 2: 2026-07-28
+            when it answers ``server/discover``); ``"handshake"``: always ``initialize`` (for
+            servers whose tools need the handshake era's server-to-client requests).
         interrupt_on_authorization: Pause a LangGraph run with ``interrupt()`` when a
             connection needs authorization (``"auto"`` or ``True``: inside a graph that has a
             checkpointer; ``False``: always raise :class:`AuthorizationRequired`).
@@ -134,6 +139,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     call_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     connect_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     session_token_expiry: timedelta = timedelta(hours=1)
+    access_level: AccessLevel | None = None
     token_refresh_margin: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     user_id_key: str = "user_id"
     discovery_user: str | None = None
@@ -141,6 +147,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     session_idle_ttl: float = Field(default=900.0, gt=0, allow_inf_nan=False)
     auth_state_ttl: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
+    mcp_era: Literal["auto", "handshake"] = "auto"
     sampling_model: Any | None = None
     elicitation_handler: Any | None = None
     url: SecretStr | None = None
@@ -166,13 +173,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     @field_validator("tool_name_prefix")
     @classmethod
     def _check_prefix(cls, value: str | None) -> str | None:
-        # Tool names must match ^[a-zA-Z0-9_-]{1,64}$ for OpenAI and Anthropic models.
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
-            raise ValueError(
-                "tool_name_prefix must be 1-40 letters, digits, '_' or '-' (tool names sent to "
-                f"models allow only those), got {value!r}"
-            )
-        return value
+        return None if value is None else check_tool_prefix(value)
 
     @model_validator(mode="after")
     def _check_target(self) -> ScalekitMCPToolkit:
@@ -182,6 +183,9 @@ class ScalekitMCPToolkit(BaseToolkit):
             raise ValueError("bearer_token and token_provider go with url")
         if (self.mode == "connection") != (self.connection_name is not None):
             raise ValueError("mode='connection' and connection_name go together")
+        if self.access_level is not None and (self.url is not None or self.mode == "instance"):
+            raise ValueError("access_level goes with mode='session_token' or 'connection' (a "
+                             "session token carries it; instance URLs and url= have none)")
         return self
 
     @property
@@ -209,11 +213,9 @@ class ScalekitMCPToolkit(BaseToolkit):
         return value
 
     def __repr__(self) -> str:
-        return (
-            f"ScalekitMCPToolkit(config_name={self.config_name!r}, "
-            f"user_identifier={self.user_identifier!r}, "
-            f"mode={'url' if self.url is not None else self.mode!r})"
-        )
+        mode = "url" if self.url is not None else self.mode
+        return f"ScalekitMCPToolkit(config_name={self.config_name!r}, " \
+            f"user_identifier={self.user_identifier!r}, mode={mode!r})"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -288,6 +290,17 @@ class ScalekitMCPToolkit(BaseToolkit):
         assert self._lc_tools is not None
         return list(self._lc_tools)
 
+    def approval_policy(self, *, only_destructive: bool = False) -> dict[str, bool]:
+        """``interrupt_on`` for ``HumanInTheLoopMiddleware`` over the listed tools (see
+        :func:`~scalekit_langchain.tools.approval_policy`).
+
+        Raises:
+            ScalekitError: No tools listed yet (call :meth:`aget_tools` first).
+        """
+        if self._lc_tools is None:
+            raise ScalekitError("approval_policy() needs the tools: call aget_tools() first")
+        return approval_policy(self._lc_tools, only_destructive=only_destructive)
+
     # ------------------------------------------------------------------ auth
 
     async def aauth_state(
@@ -350,24 +363,8 @@ class ScalekitMCPToolkit(BaseToolkit):
             AuthorizationRequired: Still pending after ``timeout`` seconds (with fresh links).
         """
         user = self._require_user(user_identifier)
-        deadline = time.monotonic() + timeout
-        while True:
-            states = await self.aauth_state(False, user_identifier=user)
-            if all(s.is_active for s in states):
-                return states
-            if time.monotonic() >= deadline:
-                pending = [
-                    s for s in await self.aauth_state(True, user_identifier=user) if not s.is_active
-                ]
-                if not pending:
-                    return states
-                raise AuthorizationRequired(
-                    pending,
-                    user_identifier=user,
-                    message=f"Connections still not authorized after {timeout:g}s: "
-                    + ", ".join(p.connection_name for p in pending),
-                )
-            await asyncio.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
+        tracker = self._calls().tracker
+        return await _session_loop.run(wait_until_active(tracker, user, timeout, poll_interval))
 
     def wait_for_authorization(
         self,
@@ -463,6 +460,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 sampling_model=self.sampling_model,
                 elicitation_handler=self.elicitation_handler,
                 on_tools_changed=self._mark_tools_stale,
+                handshake_only=self.mcp_era == "handshake",
             )
             pool = SessionPool(
                 opener, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl

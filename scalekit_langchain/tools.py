@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import types
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, get_type_hints
 
 from langchain_core.runnables import RunnableConfig
@@ -21,7 +21,7 @@ from pydantic import ConfigDict, PrivateAttr
 from scalekit_langchain._call_arguments import SchemaCheck, encoding_problem
 from scalekit_langchain._mcp_content import ToolSpec
 
-__all__ = ["ScalekitMCPTool", "ToolBackend"]
+__all__ = ["ScalekitMCPTool", "ToolBackend", "approval_policy", "tool_hints"]
 
 #: A permissive schema for tools the server did not list yet (their connection is not
 #: authorized and the server hides such tools); the real schema arrives after authorization.
@@ -52,6 +52,40 @@ class ToolBackend(Protocol):
         tool_call_id: str | None,
     ) -> tuple[Any, Any, bool]:
         """Sync twin of :meth:`arun_tool`."""
+
+
+def tool_hints(annotations: dict[str, Any] | None) -> tuple[bool, bool]:
+    """``(read_only, destructive)`` from an MCP tool's annotations, with the MCP defaults:
+    a tool is not read-only unless ``readOnlyHint`` is true, and a tool that is not read-only
+    may destroy unless ``destructiveHint`` is false. A tool with no annotations (or a tool the
+    server has not listed yet) is therefore treated as writing and destructive."""
+    hints = annotations or {}
+    read_only = hints.get("readOnlyHint") is True
+    return read_only, not read_only and hints.get("destructiveHint") is not False
+
+
+def approval_policy(
+    tools: Iterable[BaseTool], *, only_destructive: bool = False
+) -> dict[str, bool]:
+    """An ``interrupt_on`` map for LangChain's ``HumanInTheLoopMiddleware``: ``True`` (ask a
+    person before the call) for each tool that is not annotated read-only, or with
+    ``only_destructive`` for each tool that may destroy; ``False`` for the others.
+
+    Args:
+        tools: The tools (as listed by the toolkit; their metadata carries the annotations).
+        only_destructive: Let tools that only add (``destructiveHint: false``) run unasked.
+
+    Example:
+        >>> HumanInTheLoopMiddleware(interrupt_on=approval_policy(tools))  # doctest: +SKIP
+    """
+    policy: dict[str, bool] = {}
+    for tool in tools:
+        metadata = tool.metadata or {}
+        read_only, destructive = metadata.get("read_only"), metadata.get("destructive")
+        if not isinstance(read_only, bool) or not isinstance(destructive, bool):
+            read_only, destructive = tool_hints(None)
+        policy[tool.name] = destructive if only_destructive else not read_only
+    return policy
 
 
 def _error_content(error: ToolException) -> Any:
@@ -115,9 +149,12 @@ class ScalekitMCPTool(BaseTool):
         if not name:
             raise ValueError("a tool needs a name")
         annotations = spec.annotations if spec is not None else {}
+        read_only, destructive = tool_hints(annotations)
         meta: dict[str, Any] = {
             **(metadata or {}),
             "mcp_tool": name,
+            "read_only": read_only,
+            "destructive": destructive,
             "mcp": {"tool": {"annotations": annotations, "_meta": spec.meta if spec else {}}},
         }
         description = (

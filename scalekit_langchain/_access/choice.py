@@ -13,7 +13,7 @@ from scalekit_langchain._access.protocol import UserAccess
 from scalekit_langchain._access.session_token import ConnectionTokenAccess, SessionTokenAccess
 from scalekit_langchain._access.url import TokenProvider, UrlAccess
 from scalekit_langchain._connection_auth import ConnectionMap
-from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.client import AccessLevel, AsyncScalekitClient
 from scalekit_langchain.models import McpConfigConnectionToolMapping
 
 __all__ = ["AccessOptions", "access_for"]
@@ -46,6 +46,8 @@ class AccessOptions(Protocol):
     def session_token_expiry(self) -> timedelta: ...
     @property
     def sync_config(self) -> bool: ...
+    @property
+    def access_level(self) -> AccessLevel | None: ...
 
 
 def access_for(options: AccessOptions, client: Callable[[], AsyncScalekitClient]) -> UserAccess:
@@ -81,6 +83,7 @@ def access_for(options: AccessOptions, client: Callable[[], AsyncScalekitClient]
             options.connection_name,
             options.config_name,
             expiry=options.session_token_expiry,
+            access_level=options.access_level,
         )
     return SessionTokenAccess(
         client(),
@@ -89,4 +92,5 @@ def access_for(options: AccessOptions, client: Callable[[], AsyncScalekitClient]
         description=options.description,
         expiry=options.session_token_expiry,
         sync_config=options.sync_config,
+        access_level=options.access_level,
     )

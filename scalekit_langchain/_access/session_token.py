@@ -11,7 +11,7 @@ from scalekit_langchain import _redact
 from scalekit_langchain._access.config import get_or_create_config
 from scalekit_langchain._connection_auth import ConnectionMap
 from scalekit_langchain._mcp_session import ConnectParams
-from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.client import AccessLevel, AsyncScalekitClient
 from scalekit_langchain.errors import AuthorizationRequired, BadRequestError, ScalekitError
 from scalekit_langchain.models import (
     ConnectionAuthState,
@@ -80,6 +80,8 @@ class SessionTokenAccess:
         description: Description of a config created here.
         expiry: Lifetime of minted tokens (60 s to 24 h).
         sync_config: Update an existing config with other mappings to ``mappings``.
+        access_level: ``"READ_ONLY"`` mints tokens that see and call read-only tools only;
+            ``None``: the server's default (``FULL``).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class SessionTokenAccess:
         description: str | None = None,
         expiry: timedelta = timedelta(hours=1),
         sync_config: bool = False,
+        access_level: AccessLevel | None = None,
     ) -> None:
         self.client = client
         self.scope = config_name
@@ -98,6 +101,7 @@ class SessionTokenAccess:
         self._description = description
         self._expiry = expiry
         self._sync = sync_config
+        self._access_level: AccessLevel | None = access_level
         self._config: McpConfig | None = None
         self._map: tuple[list[McpConfigConnectionToolMapping], ConnectionMap] | None = None
 
@@ -125,7 +129,9 @@ class SessionTokenAccess:
                 "enabled for this environment; use mode='instance'"
             )
         return await _minted_params(
-            self.client.mcp.create_session_token(config.id, user, expiry=self._expiry),
+            self.client.mcp.create_session_token(
+                config.id, user, expiry=self._expiry, access_level=self._access_level
+            ),
             self,
             user,
             url=config.mcp_server_url,
@@ -162,6 +168,7 @@ class ConnectionTokenAccess:
         connection_name: The connection whose server to use.
         config_name: A config mapping this connection (for its connected accounts).
         expiry: Lifetime of minted tokens (60 s to 24 h).
+        access_level: As for :class:`SessionTokenAccess`.
     """
 
     def __init__(
@@ -171,12 +178,14 @@ class ConnectionTokenAccess:
         config_name: str,
         *,
         expiry: timedelta = timedelta(hours=1),
+        access_level: AccessLevel | None = None,
     ) -> None:
         self.client = client
         self.scope = f"{config_name}/{connection_name}"
         self._connection = connection_name
         self._accounts = SessionTokenAccess(client, config_name, expiry=expiry)
         self._expiry = expiry
+        self._access_level: AccessLevel | None = access_level
 
     def forget(self, user: str) -> None:
         """Nothing is cached per user."""
@@ -184,8 +193,11 @@ class ConnectionTokenAccess:
     async def connect_params(self, user: str) -> ConnectParams:
         """Mint a connection token for ``user``."""
         return await _minted_params(
-            self.client.mcp.create_connection_session_token(
-                self._connection, user, expiry=self._expiry
+            self.client.mcp.create_session_token(
+                identifier=user,
+                expiry=self._expiry,
+                access_level=self._access_level,
+                connection_name=self._connection,
             ),
             self,
             user,

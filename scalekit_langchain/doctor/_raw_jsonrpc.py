@@ -137,6 +137,33 @@ class RawMcp:
             record["initialized_notification"] = (await self.post(note))["http_status"]
         return record
 
+    async def discover(self, protocol_version: str = "2026-07-28") -> dict[str, Any]:
+        """Probe the sessionless era: ``server/discover`` with the version, client info and
+        capabilities in ``_meta`` (and no session id), as a 2026-07-28 client sends it."""
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": protocol_version,
+            "io.modelcontextprotocol/clientInfo": {
+                "name": "scalekit-langchain-doctor",
+                "version": "1",
+            },
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        payload = {
+            "jsonrpc": "2.0",
+            "id": self._id(),
+            "method": "server/discover",
+            "params": {"_meta": meta},
+        }
+        headers = {
+            "accept": ACCEPT_BOTH,
+            "content-type": "application/json",
+            "mcp-protocol-version": protocol_version,
+            "mcp-method": "server/discover",
+            **self._headers,
+        }
+        response = await self._http.post(self.url, content=json.dumps(payload), headers=headers)
+        return exchange(response, response.text)
+
     async def request(
         self, method: str, params: dict[str, Any] | None = None, **kwargs: Any
     ) -> dict[str, Any]:

@@ -32,6 +32,7 @@ SETTING_KEYS = (
     "status_case",
     "lists_unauthorized_tools",
     "protocol_version",
+    "mcp_era",
 )
 
 
@@ -150,6 +151,8 @@ def _summary(data: dict[str, Any], obs: dict[str, Any]) -> list[str]:
     lines = [f"Scalekit doctor report for {data.get('recorded_from')}"]
     servers = _servers(obs)
     for label, raw, sdk in servers:
+        if "eras" in raw:
+            lines.append(f"{label}: {_eras_line(raw)}")
         if "error" in raw or "stopped" in raw:
             lines.append(f"{label}: {raw.get('error') or raw.get('stopped')}")
             continue
@@ -214,12 +217,34 @@ def _summary(data: dict[str, Any], obs: dict[str, Any]) -> list[str]:
     settings = ", ".join(
         f"{k}={data.get(k)}" for k in (
             "refusal_mode", "answer_mode", "status_case", "lists_unauthorized_tools",
-            "protocol_version",
+            "protocol_version", "mcp_era",
         )
     )
     lines.append(f"emulator profile: {settings}")
     lines.append(_cleanup_line(_dict(obs.get("cleanup"))))
     return lines
+
+
+def _eras_line(raw: dict[str, Any]) -> str:
+    """Which MCP eras the server offers and what ``server/discover`` answered."""
+    eras = _dict(raw.get("eras"))
+    discover = _dict(raw.get("discover"))
+    message = _dict(discover.get("message"))
+    result, error = _dict(message.get("result")), _dict(message.get("error"))
+    if result:
+        answer = (
+            f"supportedVersions {result.get('supportedVersions')}, ttlMs {result.get('ttlMs')},"
+            f" cacheScope {result.get('cacheScope')}"
+        )
+    elif error:
+        answer = f"JSON-RPC error {error.get('code')} {error.get('message')!r}"
+    else:
+        answer = "no JSON-RPC answer"
+    return (
+        f"MCP eras offered: handshake (initialize) {_yes_no(eras.get('handshake'))},"
+        f" 2026-07-28 (server/discover) {_yes_no(eras.get('new'))};"
+        f" server/discover: HTTP {discover.get('http_status')}, {answer}"
+    )
 
 
 def _cleanup_line(cleanup: dict[str, Any]) -> str:
@@ -252,8 +277,17 @@ def build_report(meta: dict[str, Any], obs: dict[str, Any], redactor: Redactor) 
         version = sdk.get("protocol_version") or raw.get("protocol_version")
         protocol = version if isinstance(version, str) else None
         break
+    era: str | None = None
+    for _, raw, _sdk in _servers(obs):
+        offered = _dict(raw.get("eras"))
+        if offered:
+            era = {(True, True): "both", (False, True): "new", (True, False): "handshake"}.get(
+                (bool(offered.get("handshake")), bool(offered.get("new")))
+            )
+            break
     data: dict[str, Any] = dict(meta)
     data.update({
+        "mcp_era": era,
         "refusal_mode": refusal_mode(listed, call),
         "answer_mode": answer,
         "status_case": status_case(_statuses(obs)),

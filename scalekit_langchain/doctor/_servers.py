@@ -1,6 +1,8 @@
 """Probing one MCP server URL: raw JSON-RPC for the wire, the real ``mcp`` SDK for the client view.
 
-:func:`probe_server` opens a session by hand (:class:`~._raw_jsonrpc.RawMcp`), lists the tools,
+:func:`probe_server` first sends a sessionless ``server/discover`` (which eras the server
+offers: the 2026-07-28 one answers it), then opens a session by hand
+(:class:`~._raw_jsonrpc.RawMcp`), lists the tools,
 repeats the listing to see whether the TCP connection survives, tests the session-id rules, calls
 one tool of a connection that is not ACTIVE and one tool that is not in the config, and ends the
 session.
@@ -21,7 +23,7 @@ from scalekit_langchain._connection_auth import ConnectionMap, is_active
 from scalekit_langchain.doctor._raw_jsonrpc import RawMcp
 from scalekit_langchain.doctor._tcp_connections import ConnectionCounter
 
-__all__ = ["ServerContext", "probe_sdk", "probe_server"]
+__all__ = ["ServerContext", "offers_new_era", "probe_sdk", "probe_server"]
 
 #: A read-only tool per provider slug, used when ``tools/list`` does not show one.
 WELL_KNOWN_READ_TOOLS = {
@@ -51,6 +53,17 @@ class ServerContext:
     providers: Mapping[str, str]
     protocol_version: str
     timeout: float
+
+
+def offers_new_era(discover: dict[str, Any]) -> bool:
+    """Whether a ``server/discover`` exchange shows the 2026-07-28 era (a result naming it in
+    ``supportedVersions``)."""
+    message = discover.get("message")
+    result = message.get("result") if isinstance(message, dict) else None
+    versions = result.get("supportedVersions") if isinstance(result, dict) else None
+    return discover.get("http_status") == 200 and isinstance(versions, list) and (
+        "2026-07-28" in versions
+    )
 
 
 def _tools_of(listing: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,13 +159,21 @@ async def probe_server(
     """
     raw = RawMcp(http, url, headers)
     obs: dict[str, Any] = {}
+    discover = await asyncio.wait_for(raw.discover(), ctx.timeout)
+    obs["discover"] = discover
     init = await asyncio.wait_for(raw.initialize(ctx.protocol_version), ctx.timeout)
     obs["initialize"] = init
     if raw.session_id and on_session_id is not None:
         on_session_id(raw.session_id)
     result = (init.get("message") or {}).get("result") if init.get("message") else None
+    obs["eras"] = {"handshake": isinstance(result, dict), "new": offers_new_era(discover)}
     if init["http_status"] != 200 or not isinstance(result, dict):
-        obs["stopped"] = "initialize did not succeed"
+        obs["stopped"] = (
+            "the server speaks only the 2026-07-28 era (server/discover); the raw probe's "
+            "later steps need the handshake"
+            if obs["eras"]["new"]
+            else "initialize did not succeed"
+        )
         return obs
     obs["protocol_version"] = result.get("protocolVersion")
     obs["server_info"] = result.get("serverInfo")

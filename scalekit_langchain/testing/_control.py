@@ -27,6 +27,7 @@ route                              body
 ``/_emulator/webhook``             ``{"url"?}``; sets where status-change webhooks go when
                                    given (``null`` or ``""``: nowhere), answers ``{"url",
                                    "deliveries"}`` (the attempts so far, with their HTTP status)
+``/_emulator/mcp_era``             ``{"era"?}``; same, for ``handshake`` / ``both`` / ``new``
 =================================  ==============================================================
 
 Errors answer 400 ``{"error": "..."}``.
@@ -59,6 +60,11 @@ class Controls(Protocol):
     def refusal_mode(self) -> str: ...
 
     def set_answer_mode(self, mode: str) -> None: ...
+
+    @property
+    def mcp_era(self) -> str: ...
+
+    def set_mcp_era(self, era: str) -> None: ...
 
     def set_refusal_mode(self, mode: str) -> None: ...
 
@@ -196,6 +202,10 @@ def control_routes(emulator: Controls, host: McpHost) -> list[Route]:
                 for d in list(sender.deliveries)
             ],
         }
+    async def mcp_era(body: dict[str, Any]) -> Any:
+        if body.get("era") is not None:
+            emulator.set_mcp_era(str(body["era"]))
+        return {"era": emulator.mcp_era}
 
     actions: dict[str, _Action] = {
         "authorize": authorize,
@@ -213,6 +223,7 @@ def control_routes(emulator: Controls, host: McpHost) -> list[Route]:
         "refusal_mode": refusal_mode,
         "answer_mode": answer_mode,
         "webhook": webhook,
+        "mcp_era": mcp_era,
     }
 
     def endpoint(action: _Action) -> Callable[[Request], Awaitable[Response]]:

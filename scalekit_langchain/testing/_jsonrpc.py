@@ -31,17 +31,21 @@ class JsonRpcError(Exception):
         code: The JSON-RPC error code.
         message: The human-readable message.
         request_id: The id to answer to (None when it could not be read).
+        data: The error's ``data`` member, if any.
     """
 
-    def __init__(self, code: int, message: str, request_id: RequestId | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, request_id: RequestId | None = None, data: Any = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.data = data
 
     def response(self) -> dict[str, Any]:
         """Return the JSON-RPC error response for this error."""
-        return error_response(self.request_id, self.code, self.message)
+        return error_response(self.request_id, self.code, self.message, self.data)
 
 
 @dataclass(frozen=True)

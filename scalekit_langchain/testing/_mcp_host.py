@@ -24,6 +24,10 @@ Transport rules:
 * ``GET`` with a session id opens the session's server-to-client SSE stream (at most one per
   session, else 409). It stays open, silent, until the session ends or the server stops.
 * ``DELETE`` with a session id ends the session (200); its id then answers 404.
+* The 2026-07-28 era (when the ``era`` setting allows it; rules in
+  :mod:`~scalekit_langchain.testing._mcp_eras`): a POST without a session id that is
+  ``server/discover`` or names its version in ``_meta`` is answered on its own, with no session
+  and no ``Mcp-Session-Id``; in era ``new`` ``initialize`` is ``-32022`` and ``GET`` is 405.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from scalekit_langchain.testing import _mcp_eras as eras
 from scalekit_langchain.testing._jsonrpc import (
+    ACCEPTED,
     INVALID_REQUEST,
+    METHOD_NOT_FOUND,
     SERVER_ERROR,
     Incoming,
     JsonRpcError,
@@ -51,12 +58,15 @@ from scalekit_langchain.testing._jsonrpc import (
     result_response,
 )
 from scalekit_langchain.testing._mcp_protocol import (
+    CAPABILITIES,
+    INSTRUCTIONS,
     PROTOCOL_VERSIONS,
     McpSettings,
     Target,
     ToolServer,
     initialize_result,
     negotiate,
+    server_info,
 )
 from scalekit_langchain.testing._session_jwts import InvalidSessionToken, SigningKey
 from scalekit_langchain.testing._state import EmulatorState
@@ -101,6 +111,8 @@ class McpHost:
         self.server = ToolServer(state, settings)
         self._sessions: dict[str, _Session] = {}
         self._stopping = False
+        self._input_states: dict[str, str] = {}  # 2026-07-28 requestState -> tool
+        self._task_board = eras.TaskBoard()
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -211,7 +223,7 @@ class McpHost:
             missing = error_response(None, INVALID_REQUEST, "Bad Request: Missing session ID")
             return "", Reply(400, missing)
         session = self._sessions.get(session_id)
-        if session is None or session.binding != target.binding:
+        if session is None or session.binding != target.binding or self.settings.era == "new":
             return "", Reply(404, error_response(None, SERVER_ERROR, "Session not found"))
         return session_id, session
 
@@ -237,6 +249,11 @@ class McpHost:
             session_id, reply = self._initialize(headers, message, target)
             await _send_reply(send, reply, session_id, sse=sse)
             return
+        if not headers.get(SESSION_HEADER):
+            sessionless = self._sessionless(message, target)
+            if sessionless is not None:
+                await _send_reply(send, sessionless, "", sse=sse)
+                return
         session_id, found = self._session(headers, target)
         if isinstance(found, Reply):
             await _send_reply(send, found, session_id)
@@ -251,9 +268,71 @@ class McpHost:
             return
         await _send_reply(send, self.server.handle(message, target), session_id, sse=sse)
 
+    def _sessionless(self, message: Incoming, target: Target) -> Reply | None:
+        """Answer a request sent without a session id the 2026-07-28 way, or ``None`` when it
+        is a handshake-era request (which then needs a session)."""
+        era = self.settings.era
+        version = eras.request_version(message.params)
+        discover = message.kind == "request" and message.method == "server/discover"
+        if not (discover or version is not None or era == "new"):
+            return None
+        if message.kind != "request":
+            return ACCEPTED  # the 2026-07-28 HTTP wire has no client notifications
+        try:
+            if era == "handshake":
+                if not discover:
+                    return None
+                raise JsonRpcError(METHOD_NOT_FOUND, "Method not found: server/discover")
+            supported = eras.supported_versions(era, PROTOCOL_VERSIONS)
+            if version not in eras.NEW_ERA_VERSIONS:
+                raise eras.unsupported(version, supported)
+            if discover:
+                result = eras.discover_result(supported, CAPABILITIES, server_info(), INSTRUCTIONS)
+                return Reply(200, result_response(message.request_id, result))
+        except JsonRpcError as exc:
+            exc.request_id = message.request_id
+            return Reply(200, exc.response())
+        settings = self.settings
+        if message.method == "tools/call" and settings.url_elicitation_tools:
+            asked = eras.input_round(
+                message.params, settings.url_elicitation_tools, self._input_states,
+                self.state.env_url,
+            )
+            if asked is not None:
+                return Reply(200, result_response(message.request_id, asked))
+        if message.method in ("tasks/get", "tasks/result"):
+            board = self._task_board
+            try:
+                getter = board.get if message.method == "tasks/get" else board.result
+                answer = getter(message.params, target.binding)
+            except JsonRpcError as exc:
+                exc.request_id = message.request_id
+                return Reply(200, exc.response())
+            return Reply(200, result_response(message.request_id, answer))
+        reply = self.server.handle(message, target)
+        outcome = (reply.message or {}).get("result")
+        name = message.params.get("name")
+        if (
+            message.method == "tools/call"
+            and name in settings.task_tools
+            and eras.wants_tasks(message.params)
+            and isinstance(outcome, dict)
+        ):
+            handle = self._task_board.start(outcome, target.binding)
+            return Reply(200, result_response(message.request_id, handle))
+        eras.stamp_result(
+            reply.message, message.method, settings.tools_ttl_ms, settings.tools_cache_scope
+        )
+        return reply
+
     def _initialize(
         self, headers: Headers, message: Incoming, target: Target
     ) -> tuple[str, Reply]:
+        if self.settings.era == "new":
+            supported = list(eras.NEW_ERA_VERSIONS)
+            refusal = eras.unsupported(message.params.get("protocolVersion"), supported)
+            refusal.request_id = message.request_id
+            return "", Reply(200, refusal.response())
         if headers.get(SESSION_HEADER):
             error = error_response(
                 message.request_id, INVALID_REQUEST, "Invalid Request: session already exists"
@@ -273,6 +352,9 @@ class McpHost:
         return session_id, Reply(200, result_response(message.request_id, result))
 
     async def _get(self, receive: Receive, send: Send, headers: Headers, target: Target) -> None:
+        if self.settings.era == "new":  # 2026-07-28 has no standing GET stream
+            await _send_error(send, 405, INVALID_REQUEST, "Method Not Allowed", [("allow", "POST")])
+            return
         if not _accepts(headers)[1]:
             await _send_error(
                 send, 406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream"

@@ -17,7 +17,9 @@ notifications, responses       nothing (HTTP 202)
 anything else                  ``-32601`` Method not found
 =============================  ===============================================================
 
-Supported protocol revisions: 2024-11-05, 2025-03-26, 2025-06-18 and 2025-11-25.
+Supported protocol revisions: 2024-11-05, 2025-03-26, 2025-06-18 and 2025-11-25 (the handshake
+era), and 2026-07-28 when the era setting allows it (``server/discover`` and the sessionless
+rules: :mod:`~scalekit_langchain.testing._mcp_eras`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from scalekit_langchain.testing._jsonrpc import (
     RequestId,
     result_response,
 )
+from scalekit_langchain.testing._mcp_eras import McpEra
 from scalekit_langchain.testing._refusals import (
     DEFAULT_REFUSAL_MODE,
     RefusalMode,
@@ -85,12 +88,28 @@ class McpSettings:
         protocol_version: The newest revision to answer ``initialize`` with (a profile recorded
             it from a live server): newer requests get this one; None negotiates as described
             in the module docstring.
+        era: Which protocol eras are spoken (:mod:`~scalekit_langchain.testing._mcp_eras`).
+        tools_ttl_ms: ``ttlMs`` of 2026-07-28 ``tools/list`` answers (how long a client may
+            reuse the list).
+        tools_cache_scope: ``cacheScope`` of those answers: ``private`` (the list depends on
+            the user's token: access level, hidden tools) or ``public``.
+        url_elicitation_tools: Tools that, in the 2026-07-28 era, first answer
+            ``input_required`` with a URL elicitation (SEP-2322; see
+            :func:`~scalekit_langchain.testing._mcp_eras.input_round`).
+        task_tools: Tools that, in the 2026-07-28 era and for clients advertising the tasks
+            extension, answer with a task handle (see
+            :class:`~scalekit_langchain.testing._mcp_eras.TaskBoard`).
     """
 
     refusal_mode: RefusalMode = DEFAULT_REFUSAL_MODE
     answer_mode: AnswerMode = "sse"
     tools_page_size: int | None = None
     protocol_version: str | None = None
+    era: McpEra = "handshake"
+    tools_ttl_ms: int = 300_000
+    tools_cache_scope: Literal["public", "private"] = "private"
+    url_elicitation_tools: frozenset[str] = frozenset()
+    task_tools: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -126,12 +145,20 @@ def negotiate(params: dict[str, Any]) -> str:
     return requested if requested in PROTOCOL_VERSIONS else LATEST_PROTOCOL_VERSION
 
 
+CAPABILITIES: dict[str, Any] = {"tools": {"listChanged": False}}
+
+
+def server_info() -> dict[str, Any]:
+    """The servers' ``serverInfo``."""
+    return {"name": SERVER_NAME, "version": __version__}
+
+
 def initialize_result(version: str) -> dict[str, Any]:
     """Return the result of ``initialize`` for a negotiated version."""
     return {
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": False}},
-        "serverInfo": {"name": SERVER_NAME, "version": __version__},
+        "capabilities": dict(CAPABILITIES),
+        "serverInfo": server_info(),
         "instructions": INSTRUCTIONS,
     }
 

@@ -17,6 +17,9 @@ key                             emulator setting
                                 agree with ``refusal_mode``
 ``protocol_version``            the newest MCP revision served: ``initialize`` answers it to
                                 clients asking for a newer one, older known ones as asked
+``mcp_era``                     ``mcp_era``: ``handshake`` (``initialize`` only), ``both``
+                                (also ``server/discover``, 2026-07-28) or ``new`` (2026-07-28
+                                only), as the doctor found the server
 ==============================  ===========================================================
 
 The package ships ``profiles/default.json`` (:func:`default_profile_path`): the emulator's own
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from scalekit_langchain.testing._mcp_eras import NEW_ERA_VERSIONS, McpEra, check_mcp_era
 from scalekit_langchain.testing._mcp_protocol import (
     PROTOCOL_VERSIONS,
     AnswerMode,
@@ -60,6 +64,7 @@ PROFILE_KEYS = (
     "status_case",
     "lists_unauthorized_tools",
     "protocol_version",
+    "mcp_era",
 )
 
 ProfileSource = str | os.PathLike[str] | Mapping[str, Any]
@@ -92,6 +97,7 @@ class EmulatorProfile:
         status_case: Case of ``connected_account_status`` in the REST answers.
         lists_unauthorized_tools: Whether such tools appear in ``tools/list``.
         protocol_version: The newest MCP revision served.
+        mcp_era: Which MCP protocol eras are spoken.
     """
 
     refusal_mode: RefusalMode | None = None
@@ -99,6 +105,7 @@ class EmulatorProfile:
     status_case: StatusCase | None = None
     lists_unauthorized_tools: bool | None = None
     protocol_version: str | None = None
+    mcp_era: McpEra | None = None
 
 
 def default_profile_path() -> Path:
@@ -149,15 +156,17 @@ def load_profile(source: ProfileSource) -> EmulatorProfile:
     answer = _text(data, "answer_mode")
     case = _text(data, "status_case")
     version = _text(data, "protocol_version")
+    era = _text(data, "mcp_era")
     listed = data.get("lists_unauthorized_tools")
     if listed is not None and not isinstance(listed, bool):
         raise ValueError(
             f"profile key 'lists_unauthorized_tools' must be a boolean or null, got {listed!r}"
         )
-    if version is not None and version not in PROTOCOL_VERSIONS:
+    served = (*PROTOCOL_VERSIONS, *NEW_ERA_VERSIONS)
+    if version is not None and version not in served:
         raise ValueError(
             f"the emulator cannot serve MCP protocol version {version!r}; it serves"
-            f" {', '.join(PROTOCOL_VERSIONS)}"
+            f" {', '.join(served)}"
         )
     profile = EmulatorProfile(
         refusal_mode=check_refusal_mode(refusal) if refusal is not None else None,
@@ -165,6 +174,7 @@ def load_profile(source: ProfileSource) -> EmulatorProfile:
         status_case=check_status_case(case) if case is not None else None,
         lists_unauthorized_tools=listed,
         protocol_version=version,
+        mcp_era=check_mcp_era(era) if era is not None else None,
     )
     if listed is not None and profile.refusal_mode is not None:
         hidden = profile.refusal_mode == "hidden"

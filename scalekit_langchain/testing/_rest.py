@@ -93,7 +93,8 @@ def _token_request(body: dict[str, Any]) -> tuple[str, int, str]:
     if not isinstance(identifier, str) or not 1 <= len(identifier) <= 255:
         raise invalid("identifier", "value length must be between 1 and 255 characters")
     seconds = parse_expiry(body.get("expiry"))
-    access_level = body.get("access_level") or "FULL"
+    # grpc-gateway reads a field by its proto name and by its JSON name alike.
+    access_level = body.get("access_level") or body.get("accessLevel") or "FULL"
     if access_level not in ACCESS_LEVELS:
         raise invalid("access_level", "must be FULL or READ_ONLY")
     return identifier, seconds, str(access_level)

@@ -34,59 +34,10 @@ Hardening: requests whose ``Host`` is not the loopback interface with the bound 
 :mod:`~scalekit_langchain.testing._guard`). Binding a non-loopback interface needs
 ``allow_remote=True``, which also lifts the ``Host`` check.
 
-Readings chosen where the contract is unsure (its section 11), and other emulator choices:
-
-1. ``POST /api/v1/mcp/configs`` answers **201**; every other successful call answers 200.
-2. ``access_level`` is read from the tokens body as ``access_level`` (``FULL`` default or
-   ``READ_ONLY``); it becomes the JWT claim ``access_level`` and a READ_ONLY token only sees
-   and may call read-only tools.
-3. ``connected_account_status`` is UPPERCASE (``ACTIVE``, ``PENDING_AUTH``, ``EXPIRED``,
-   ``DISCONNECTED``; ``status_case="lower"`` sends them in lower case); ``""`` when there is no
-   account.
-4. ``include_auth_links`` of ``:get_auth_state`` is read from the query string; if absent, from
-   a JSON body. Truthy strings: ``1``, ``true``, ``yes``, ``on``.
-5. The instance ``url`` (``/mcp/v2/servers/<secret>``) is a bearer-less capability URL: the
-   last path segment is the credential.
-6. Validation errors carry ``validation_error_info.field_violations`` with ``field`` and
-   ``description``; their ``message`` is ``"Validation error"`` (or a short sentence for
-   invalid mappings).
-7. The default ``page_size`` is 10 (0 also means default); every field is always emitted,
-   ``next_page_token`` / ``prev_page_token`` are ``""`` at the ends. Page tokens are opaque
-   (base64 of an offset); a malformed one is a 400.
-8. When links are asked for (``include_auth_links`` / ``include_auth_link``) every connection
-   gets a fresh link, whatever its status. Links live ``auth_link_ttl`` seconds (default 60,
-   the real lifetime; tests and demos that wait may raise it); an expired link answers 410
-   with a page that says so, an unknown one 404. A link stays usable until it expires.
-9. Connection names are matched case-insensitively and echoed in their configured spelling;
-   mapping the same connection twice in one config is a 400.
-10. ``tools`` of a mapping are echoed as given; empty means every tool of the provider.
-11. An instance created without ``name`` is named after its config; ensure is idempotent per
-    (config, user, name). Instance JSON nests the config with the user's
-    ``connected_account_id``/``connected_account_status`` on each mapping.
-12. Minting a session token for a config with no mappings, or with any mapped connection not
-    ACTIVE for the identifier, is a 400 (``error_code`` FAILED_PRECONDITION). ``expiry``
-    accepts ``"<seconds>s"`` with optional fraction (dropped), 60 s to 24 h inclusive.
-13. Session tokens: header ``kid``; claims ``iss`` (env URL), ``sub``, ``aud`` (the config's
-    ``mcp_server_url``), ``mcp_cfg``, ``ca_ids``, ``iat``, ``exp``, ``token_type`` =
-    ``mcp_session``, ``access_level``. A virtual server checks signature, ``aud``, ``exp``,
-    ``token_type`` and ``mcp_cfg``; an MCP session opened there is bound to the URL and the
-    token's user, so a renewed token for the same user keeps the session usable.
-14. A ``fail_next`` fault in ``status`` mode uses the same JSON error body on MCP URLs as on
-    REST ones. ``Retry-After`` is whole seconds, or the fractional value as given.
-    ``clear_faults()`` clears queued faults and latency.
-15. MCP servers answer with SSE by default (as the SDK servers do; ``answer_mode="json"``
-    for plain JSON). Sessions do not expire by idleness; they end on DELETE, on
-    :meth:`ScalekitEmulator.drop_mcp_sessions`, on restart and when their instance or config
-    is deleted. Tool arguments are checked against the tool's JSON schema with the SDK's
-    message (``Input validation error: ...``), using one compiled validator per tool. The
-    refusal of a tool of a non-ACTIVE connection comes after that check.
-16. ``drop_after`` sends the response head, swallows the body and lets uvicorn close the
-    connection: a plain HTTP client sees a transport error; the ``mcp`` SDK client (which
-    ignores broken SSE streams) sees no result until its read timeout.
-17. ``POST /api/v1/mcp/connections/<connection_name>/tokens`` mints a token for the
-    per-connection server ``/mcp/v3/connections/<connection_name>`` (claim ``conn_id``
-    instead of ``mcp_cfg``). It behaves as with the hosted connected-accounts widget enabled:
-    a user with no ACTIVE account still gets a token; the tools refuse at call time.
+The readings chosen where the contract is unsure (its section 11), and the emulator's other
+choices, are listed in the :mod:`scalekit_langchain.testing` package docstring. MCP protocol
+eras (``mcp_era``: handshake only, both, or 2026-07-28 only) are described in
+:mod:`~scalekit_langchain.testing._mcp_eras`.
 """
 
 from __future__ import annotations
@@ -108,6 +59,7 @@ import uvicorn
 from scalekit_langchain.testing._accounts import ACTIVE, DISCONNECTED, EXPIRED
 from scalekit_langchain.testing._faults import Fault, FaultBoard, FaultMode
 from scalekit_langchain.testing._guard import TOKEN_HEADER
+from scalekit_langchain.testing._mcp_eras import MCP_ERAS, McpEra, check_mcp_era
 from scalekit_langchain.testing._mcp_protocol import (
     ANSWER_MODES,
     AnswerMode,
@@ -136,15 +88,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANSWER_MODES",
+    "MCP_ERAS",
+    "MCP_ERA_ENV",
     "REFUSAL_MODES",
     "REFUSAL_MODE_ENV",
     "AnswerMode",
+    "McpEra",
+    "McpSettings",
     "RefusalMode",
     "ScalekitEmulator",
 ]
 
 #: Environment variable naming the refusal mode of emulators created without ``refusal_mode``.
 REFUSAL_MODE_ENV = "SCALEKIT_EMULATOR_REFUSAL_MODE"
+#: Environment variable naming the default MCP era (``handshake``, ``both`` or ``new``).
+MCP_ERA_ENV = "SCALEKIT_EMULATOR_MCP_ERA"
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 15.0
@@ -180,9 +138,13 @@ class ScalekitEmulator:
             ``"json"`` as ``application/json``.
         status_case: ``"upper"`` (default) or ``"lower"``: the case of
             ``connected_account_status`` in the REST answers.
+        mcp_era: Which MCP protocol eras the servers speak (:data:`MCP_ERAS`):
+            ``"handshake"`` (``initialize`` and sessions; the default), ``"both"`` (also
+            2026-07-28: ``server/discover``, no session) or ``"new"`` (2026-07-28 only). When
+            omitted (and no profile names one), ``SCALEKIT_EMULATOR_MCP_ERA`` decides.
         profile: A doctor report or profile (path or dict) whose ``refusal_mode``,
-            ``answer_mode``, ``status_case`` and ``protocol_version`` become the defaults of
-            the arguments above (see :mod:`~scalekit_langchain.testing._profile`).
+            ``answer_mode``, ``status_case``, ``mcp_era`` and ``protocol_version`` become the
+            defaults of the arguments above (see :mod:`~scalekit_langchain.testing._profile`).
         tools_page_size: Tools per ``tools/list`` page (``nextCursor`` beyond); None = all.
         control_token: Token the ``/_emulator/...`` routes require; random when omitted.
         allow_remote: Allow binding a non-loopback ``host`` (and accept any ``Host`` header).
@@ -191,7 +153,7 @@ class ScalekitEmulator:
         webhook_secret: The webhooks' signing secret (``whsec_…``); random when omitted.
 
     Raises:
-        ValueError: Unknown refusal or answer mode or status case, a bad profile, a page size
+        ValueError: Unknown refusal or answer mode, era or status case, a bad profile, a page size
             below 1, or a non-loopback ``host`` without ``allow_remote``.
     """
 
@@ -215,6 +177,7 @@ class ScalekitEmulator:
         profile: ProfileSource | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        mcp_era: McpEra | None = None,
     ) -> None:
         from scalekit_langchain.testing._accounts import DEFAULT_CONNECTIONS
 
@@ -230,6 +193,7 @@ class ScalekitEmulator:
             refusal_mode = refusal_mode or recorded.refusal_mode
             answer_mode = answer_mode or recorded.answer_mode
             status_case = status_case or recorded.status_case
+            mcp_era = mcp_era or recorded.mcp_era
         self._mcp_settings = McpSettings(
             refusal_mode=check_refusal_mode(
                 refusal_mode or os.environ.get(REFUSAL_MODE_ENV) or DEFAULT_REFUSAL_MODE
@@ -237,6 +201,7 @@ class ScalekitEmulator:
             answer_mode=check_answer_mode(answer_mode or "sse"),
             tools_page_size=tools_page_size,
             protocol_version=recorded.protocol_version if recorded else None,
+            era=check_mcp_era(mcp_era or os.environ.get(MCP_ERA_ENV) or "handshake"),
         )
         self._control_token = control_token or "ske_" + secrets.token_urlsafe(24)
         self._allow_remote = allow_remote
@@ -327,6 +292,26 @@ class ScalekitEmulator:
             ValueError: Unknown mode.
         """
         self._mcp_settings.answer_mode = check_answer_mode(mode)
+
+    @property
+    def mcp_era(self) -> McpEra:
+        """Which MCP protocol eras the servers speak (:data:`MCP_ERAS`)."""
+        return self._mcp_settings.era
+
+    def set_mcp_era(self, era: str) -> None:
+        """Change the eras spoken; it applies to the next MCP request (in era ``new`` an open
+        handshake session's id answers 404).
+
+        Raises:
+            ValueError: Unknown era.
+        """
+        self._mcp_settings.era = check_mcp_era(era)
+
+    @property
+    def mcp_settings(self) -> McpSettings:
+        """The MCP servers' live behaviour switches (eras, paging, the 2026-07-28 extras such
+        as ``tools_ttl_ms``); a change applies to the next MCP request."""
+        return self._mcp_settings
 
     @property
     def status_case(self) -> StatusCase:

@@ -6,14 +6,25 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from scalekit_langchain import AsyncScalekitClient, ScalekitClient
-from scalekit_langchain.testing import ScalekitEmulator
+from scalekit_langchain import AsyncScalekitClient, ScalekitClient, _mcp_stack
+from scalekit_langchain.testing import McpEra, ScalekitEmulator
+
+#: The MCP eras a toolkit test runs in: mcp 2 speaks both (the newest the server offers), mcp 1
+#: only the handshake. Parametrize a test with ``@pytest.mark.parametrize("mcp_era", ERAS)`` to
+#: run it against an emulator of each (the ``emulator`` fixture reads ``mcp_era``).
+ERAS: list[McpEra] = ["handshake", "new"] if _mcp_stack.MCP_MAJOR >= 2 else ["handshake"]
 
 
 @pytest.fixture
-def emulator() -> Iterator[ScalekitEmulator]:
+def mcp_era() -> McpEra | None:
+    """The emulator's MCP era (None: ``SCALEKIT_EMULATOR_MCP_ERA``, else handshake)."""
+    return None
+
+
+@pytest.fixture
+def emulator(mcp_era: McpEra | None) -> Iterator[ScalekitEmulator]:
     """A fresh emulator per test, on a free loopback port."""
-    with ScalekitEmulator() as emu:
+    with ScalekitEmulator(mcp_era=mcp_era) as emu:
         yield emu
 
 

@@ -116,6 +116,7 @@ async def test_round_trip_detects_each_mode_exactly(
         "status_case": case,
         "lists_unauthorized_tools": refusal != "hidden",
         "protocol_version": LATEST_PROTOCOL_VERSION,
+        "mcp_era": "handshake",
     }
     assert report.settings == expected
     assert {k: report.data[k] for k in SETTING_KEYS} == expected

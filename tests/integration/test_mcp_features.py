@@ -1,6 +1,8 @@
 """What a server sends besides answers (logs, progress, sampling, elicitation, list_changed),
 through the toolkit, against the installed SDK's own server (FastMCP on mcp 1.x, MCPServer on
-2.x), over loopback HTTP."""
+2.x), over loopback HTTP. These are the handshake era's server-to-client messages: the toolkits
+here ask for that era (``mcp_era="handshake"``), since mcp 2.3's server also offers 2026-07-28,
+where in-call requests become ``input_required`` results (tested in ``test_input_rounds.py``)."""
 
 from __future__ import annotations
 
@@ -97,7 +99,7 @@ class _Events(BaseCallbackHandler):
 async def test_logs_and_progress(url: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="scalekit_langchain.server")
     events = _Events()
-    async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+    async with ScalekitMCPToolkit(url=url, user_identifier="u", mcp_era="handshake") as toolkit:
         slow = {t.name: t for t in await toolkit.aget_tools()}["slow"]
         assert await slow.ainvoke({"steps": 3}, config={"callbacks": [events]}) == "done"
     assert any("starting the slow job" in r.getMessage() for r in caplog.records)
@@ -112,13 +114,15 @@ async def test_logs_and_progress(url: str, caplog: pytest.LogCaptureFixture) -> 
 
 async def test_sampling_through_a_chat_model(url: str) -> None:
     model = FakeListChatModel(responses=["forty-two"])
-    async with ScalekitMCPToolkit(url=url, user_identifier="u", sampling_model=model) as toolkit:
+    async with ScalekitMCPToolkit(
+        url=url, user_identifier="u", sampling_model=model, mcp_era="handshake"
+    ) as toolkit:
         ask = {t.name: t for t in await toolkit.aget_tools()}["ask_model"]
         assert await ask.ainvoke({"question": "meaning of life?"}) == "forty-two"
 
 
 async def test_sampling_without_a_model_is_refused(url: str) -> None:
-    async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+    async with ScalekitMCPToolkit(url=url, user_identifier="u", mcp_era="handshake") as toolkit:
         ask = {t.name: t for t in await toolkit.aget_tools()}["ask_model"]
         message = await ask.ainvoke(
             {"name": "ask_model", "args": {"question": "?"}, "id": "c1", "type": "tool_call"}
@@ -135,7 +139,10 @@ async def test_elicitation(url: str, handler: str | None) -> None:
         return {"action": "accept", "content": {"ok": True}}
 
     async with ScalekitMCPToolkit(
-        url=url, user_identifier="u", elicitation_handler=accept if handler else None
+        url=url,
+        user_identifier="u",
+        elicitation_handler=accept if handler else None,
+        mcp_era="handshake",
     ) as toolkit:
         confirm = {t.name: t for t in await toolkit.aget_tools()}["confirm"]
         text = await confirm.ainvoke({})
@@ -147,7 +154,7 @@ async def test_elicitation(url: str, handler: str | None) -> None:
 
 
 async def test_list_changed_refreshes_the_tools(url: str) -> None:
-    async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+    async with ScalekitMCPToolkit(url=url, user_identifier="u", mcp_era="handshake") as toolkit:
         tools = {t.name: t for t in await toolkit.aget_tools()}
         assert "extra" not in tools
         assert await tools["grow"].ainvoke({}) == "grown"
@@ -201,7 +208,7 @@ async def test_url_elicitation_pauses_the_run_and_resumes_once(
     server, url = mini
     call = {"name": "send", "args": {"subject": "hi"}, "id": "c1", "type": "tool_call"}
     model = ScriptedChatModel(steps=[AIMessage(content="", tool_calls=[call]), AIMessage(content="ok")])
-    async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+    async with ScalekitMCPToolkit(url=url, user_identifier="u", mcp_era="handshake") as toolkit:
         tools = await toolkit.aget_tools()
         _elicitation_fault(server)
         with pytest.raises(ElicitationRequired) as info:  # outside a graph
@@ -241,7 +248,7 @@ async def test_refusals_when_nothing_is_pending(mini: tuple[Any, str]) -> None:
     from scalekit_langchain import PermissionDeniedError
 
     server, url = mini
-    async with ScalekitMCPToolkit(url=url, user_identifier="u") as toolkit:
+    async with ScalekitMCPToolkit(url=url, user_identifier="u", mcp_era="handshake") as toolkit:
         send = {t.name: t for t in await toolkit.aget_tools()}["send"]
         server.fail_next("tools/call", 400, rpc_error=(-32602, "subject must be a string"))
         message = await send.ainvoke({"name": "send", "args": {"subject": "x"}, "id": "c1", "type": "tool_call"})
