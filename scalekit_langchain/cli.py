@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "--model",
         metavar="PROVIDER:NAME",
         default=None,
-        help="chat model for the agent, e.g. openai:gpt-4o-mini (default: scripted offline model)",
+        help="chat model for the agent, e.g. openai:gpt-4.1-mini (default: scripted offline model)",
     )
     demo.add_argument("--user", default="john-doe", help="user identifier (default: john-doe)")
 

@@ -267,3 +267,21 @@ def test_python_block_runs(block: Block, readme_run: _InOrder) -> None:
         gmail, calendar = printed.count("MY_GMAIL"), printed.count("MY_CALENDAR")
         assert gmail == calendar >= 1, printed[-2000:]
     assert ran == re.findall(r"^def (test_\w+)", body, re.MULTILINE)
+
+
+def test_readme_lists_every_refusal_mode_of_the_emulator() -> None:
+    from scalekit_langchain.testing import REFUSAL_MODES
+
+    section = README.read_text().split("## The emulator", 1)[1].split("\n## ", 1)[0]
+    assert [mode for mode in REFUSAL_MODES if f"`{mode}`" not in section] == []
+
+
+def test_one_spelling_for_each_name_across_readme_cli_docs_and_examples() -> None:
+    """The environment URL example is a development one; the example model is gpt-4.1-mini."""
+    root = README.parent
+    files = [README, root / "notebooks" / "quickstart.ipynb"]
+    files += sorted((root / "scalekit_langchain").rglob("*.py")) + sorted((root / "examples").rglob("*.py"))
+    text = "\n".join(path.read_text() for path in files)
+    assert "your-env.scalekit.com" not in text
+    assert "gpt-4o" not in text
+    assert "your-env.scalekit.dev" in text and "openai:gpt-4.1-mini" in text
