@@ -1,6 +1,6 @@
 """Each ``pip install`` line of the README, alone in a fresh virtualenv, runs what the README says.
 
-    python3 .ci/install_lines.py            # every line (a few minutes: one venv per line)
+    python3 .ci/install_lines.py            # every line (one venv each; 22 min on a busy 2-core VM)
     python3 .ci/install_lines.py --list     # the lines and what each one must run
     python3 .ci/install_lines.py --only adapters --only notebook   # lines containing a word
 
