@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-# Light: these import only the standard library (tests/integration/test_cli.py checks --help).
+# Light: these import only the standard library (tests/unit/test_public_api.py checks --help).
 from scalekit_langchain import _redact
 from scalekit_langchain._version import __version__
 from scalekit_langchain.errors import ScalekitError
