@@ -3,6 +3,7 @@
     python3 .ci/install_lines.py            # every line (one venv each; 22 min on a busy 2-core VM)
     python3 .ci/install_lines.py --list     # the lines and what each one must run
     python3 .ci/install_lines.py --only adapters --only notebook   # lines containing a word
+    python3 .ci/install_lines.py --only 'pip install scalekit-langchain'   # exactly this line
 
 The package is built once as a wheel from a copy of the working tree (the checkout stays clean,
 and the wheel's package data is what is tested). Each README line that installs
@@ -122,7 +123,9 @@ with ScalekitEmulator() as emu:
     with ScalekitClient(emu.env_url, emu.client_id, emu.client_secret) as client:
         with ScalekitMCPToolkit(
             client=client, config_name="plain", user_identifier="u1",
-            connection_tool_mappings=[{"connection_name": "MY_GMAIL"}],
+            connection_tool_mappings=[
+                {"connection_name": "MY_GMAIL", "tools": ["gmail_fetch_mails"]},
+            ],
         ) as toolkit:
             (fetch,) = toolkit.get_tools()
             emu.authorize("u1", "MY_GMAIL")  # as if u1 had opened the link
@@ -293,7 +296,9 @@ def check_line(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="print the lines and their checks")
-    parser.add_argument("--only", action="append", default=[], help="lines containing this text")
+    parser.add_argument(
+        "--only", action="append", default=[], help="this line, or lines containing this text"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="venvs built at once (default 2)")
     args = parser.parse_args(argv)
 
@@ -303,7 +308,10 @@ def main(argv: list[str]) -> int:
         print("  only in README:", sorted(set(in_readme) - set(LINES)), file=sys.stderr)
         print("  only in LINES: ", sorted(set(LINES) - set(in_readme)), file=sys.stderr)
         return 1
-    lines = [line for line in in_readme if not args.only or any(w in line for w in args.only)]
+    exact = [line for line in in_readme if line in args.only]  # a whole line: just that one
+    lines = exact or [
+        line for line in in_readme if not args.only or any(w in line for w in args.only)
+    ]
     if args.list:
         for line in lines:
             print(f"{line}\n    " + ", ".join(check.__name__ for check in LINES[line]))
