@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 from scalekit_langchain.testing import ScalekitEmulator
 
@@ -37,3 +39,19 @@ def scalekit_environment() -> Iterator[ScalekitEmulator | None]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def chat_model(name: str) -> Any:
+    """``init_chat_model(name)``, or exit with one ``error:`` line (as the CLI does) if it fails.
+
+    A missing provider package (``langchain-openai`` for ``openai:...``) or API key is a setup
+    mistake, not a bug: say what to do in one line instead of a traceback.
+    """
+    from langchain.chat_models import init_chat_model
+
+    try:
+        return init_chat_model(name)
+    except Exception as exc:  # ImportError for the package, a ValueError or the SDK's own error
+        detail = " ".join(str(exc).split())[:300]
+        print(f"error: could not create the model {name}: {detail}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from _offline import scalekit_environment
+from _offline import chat_model, scalekit_environment
 from langchain.agents import create_agent
 
 from scalekit_langchain import ScalekitMCPToolkit
@@ -30,6 +30,8 @@ TASK = (
 
 
 async def main(model_name: str | None = None) -> None:
+    # The model first: a missing package or key is one line, before anything else runs.
+    model = chat_model(model_name) if model_name else ScriptedReminderModel()  # offline, no LLM
     with scalekit_environment() as emulator:
         async with ScalekitMCPToolkit(
             config_name="email-calendar-assistant",
@@ -51,12 +53,6 @@ async def main(model_name: str | None = None) -> None:
             # 3. The tools, and an agent that uses them.
             tools = await toolkit.aget_tools()
             print("tools:", [t.name for t in tools])
-            if model_name:
-                from langchain.chat_models import init_chat_model
-
-                model = init_chat_model(model_name)
-            else:
-                model = ScriptedReminderModel()  # offline, no LLM
             agent = create_agent(model, tools)
             result = await agent.ainvoke({"messages": [("user", TASK)]})
             print(result["messages"][-1].text)

@@ -2,10 +2,8 @@
 
 Public modules: :mod:`~scalekit_langchain.toolkit` (``ScalekitMCPToolkit``),
 :mod:`~scalekit_langchain.tools`, :mod:`~scalekit_langchain.langgraph` (pause and resume),
-:mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.web` (a
-route to fresh authorization links), :mod:`~scalekit_langchain.client`,
+:mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.client`,
 :mod:`~scalekit_langchain.models`, :mod:`~scalekit_langchain.errors`,
-:mod:`~scalekit_langchain.webhooks` (Scalekit's signed webhooks),
 :mod:`~scalekit_langchain.testing` (a local Scalekit), :mod:`~scalekit_langchain.doctor`,
 :mod:`~scalekit_langchain.cli`. Every module whose name starts with ``_`` is internal.
 
@@ -21,57 +19,70 @@ How a tool call flows through the internal modules, from the REST API up:
   ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_session`` (one persistent
   session), ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
-  ``_call_ledger`` (never twice), ``_turns`` (the calls of one model turn: one pause for all),
-  ``_calls`` (one call, check → send → record), ``_discovery`` (tools from ``tools/list``),
-  ``_call_arguments`` (arguments JSON cannot carry or the schema refuses, before sending);
+  ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
+  ``_discovery`` (tools from ``tools/list``);
 * the faces: ``toolkit``, ``tools``, ``langgraph``, ``middleware``.
+
+Every public name is loaded on first use (:pep:`562`), so ``import scalekit_langchain`` and the
+``scalekit-langchain`` command's ``--help`` load no LangChain, LangGraph or MCP module.
+``AuthorizationMiddleware`` needs ``langchain>=1.5`` (the ``[agents]`` extra): without it the name
+still imports (``from scalekit_langchain import *`` works on a plain install) and fails on use
+with an ``ImportError`` that says what to install.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, NoReturn
+
 from scalekit_langchain._version import __version__
-from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient
-from scalekit_langchain.errors import (
-    AuthenticationError,
-    AuthorizationRequired,
-    BadRequestError,
-    ConfigDriftError,
-    ConflictError,
-    ElicitationRequired,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ScalekitAPIError,
-    ScalekitConfigurationError,
-    ScalekitConnectionError,
-    ScalekitError,
-    ScalekitProtocolError,
-    ScalekitTimeoutError,
-    ServerError,
-    ToolCallOutcomeUnknown,
-    ToolCallRejected,
-    WebhookVerificationError,
-)
-from scalekit_langchain.langgraph import (
-    AUTHORIZATION_INTERRUPT_TYPE,
-    authorization_gate,
-    resume_authorization,
-    resume_elicitation,
-)
-from scalekit_langchain.models import (
-    ConnectionAuthState,
-    McpConfig,
-    McpConfigConnectionToolMapping,
-    McpInstance,
-    Page,
-    SessionToken,
-)
-from scalekit_langchain.toolkit import ScalekitMCPToolkit
-from scalekit_langchain.tools import ScalekitMCPTool
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name is loaded on first use
+    from scalekit_langchain.client import AsyncScalekitClient, ScalekitClient
+    from scalekit_langchain.errors import (
+        AuthenticationError,
+        AuthorizationRequired,
+        BadRequestError,
+        ConfigDriftError,
+        ConflictError,
+        ElicitationRequired,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ScalekitAPIError,
+        ScalekitConfigurationError,
+        ScalekitConnectionError,
+        ScalekitError,
+        ScalekitProtocolError,
+        ScalekitTimeoutError,
+        ServerError,
+        ToolCallOutcomeUnknown,
+        ToolCallRejected,
+        WebhookVerificationError,
+    )
+    from scalekit_langchain.langgraph import (
+        AUTHORIZATION_INTERRUPT_TYPE,
+        authorization_gate,
+        resume_authorization,
+        resume_elicitation,
+    )
+    from scalekit_langchain.middleware import AuthorizationMiddleware
+    from scalekit_langchain.models import (
+        ConnectionAuthState,
+        McpConfig,
+        McpConfigConnectionToolMapping,
+        McpInstance,
+        Page,
+        SessionToken,
+    )
+    from scalekit_langchain.toolkit import ScalekitMCPToolkit
+    from scalekit_langchain.tools import ScalekitMCPTool
 
 __all__ = [
     "AUTHORIZATION_INTERRUPT_TYPE",
     "AsyncScalekitClient",
-    "AuthorizationMiddleware",
     "AuthenticationError",
+    "AuthorizationMiddleware",
     "AuthorizationRequired",
     "BadRequestError",
     "ConfigDriftError",
@@ -105,12 +116,92 @@ __all__ = [
     "resume_elicitation",
 ]
 
+#: Where each public name lives (``__version__`` is loaded at once: it imports nothing).
+_HOMES = {
+    "AUTHORIZATION_INTERRUPT_TYPE": "langgraph",
+    "AsyncScalekitClient": "client",
+    "AuthenticationError": "errors",
+    "AuthorizationMiddleware": "middleware",
+    "AuthorizationRequired": "errors",
+    "BadRequestError": "errors",
+    "ConfigDriftError": "errors",
+    "ConflictError": "errors",
+    "ConnectionAuthState": "models",
+    "ElicitationRequired": "errors",
+    "McpConfig": "models",
+    "McpConfigConnectionToolMapping": "models",
+    "McpInstance": "models",
+    "NotFoundError": "errors",
+    "Page": "models",
+    "PermissionDeniedError": "errors",
+    "RateLimitError": "errors",
+    "ScalekitAPIError": "errors",
+    "ScalekitClient": "client",
+    "ScalekitConfigurationError": "errors",
+    "ScalekitConnectionError": "errors",
+    "ScalekitError": "errors",
+    "ScalekitMCPTool": "tools",
+    "ScalekitMCPToolkit": "toolkit",
+    "ScalekitProtocolError": "errors",
+    "ScalekitTimeoutError": "errors",
+    "ServerError": "errors",
+    "SessionToken": "models",
+    "ToolCallOutcomeUnknown": "errors",
+    "ToolCallRejected": "errors",
+    "WebhookVerificationError": "errors",
+    "authorization_gate": "langgraph",
+    "resume_authorization": "langgraph",
+    "resume_elicitation": "langgraph",
+}
 
-def __getattr__(name: str) -> object:
-    # The middleware needs `langchain` itself; import it only when asked for, so the rest of
-    # the package works with langchain-core alone.
-    if name == "AuthorizationMiddleware":
-        from scalekit_langchain.middleware import AuthorizationMiddleware
+#: Names whose module needs an optional package; without it they load as a stand-in that fails
+#: on use (so ``import *`` works on a plain install).
+_OPTIONAL = {"AuthorizationMiddleware"}
 
-        return AuthorizationMiddleware
-    raise AttributeError(f"module 'scalekit_langchain' has no attribute {name!r}")
+
+class _Unavailable:
+    """Stands in for an optional name whose package is missing: any use raises the ImportError.
+
+    Calling it, subclassing it or reading an attribute raises ``ImportError`` with the message of
+    the failed import (which names the extra to install).
+    """
+
+    def __init__(self, name: str, error: ImportError) -> None:
+        self.__name__ = self.__qualname__ = name
+        self._message = str(error)
+
+    def _fail(self) -> NoReturn:
+        raise ImportError(self._message)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._fail()
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> NoReturn:
+        self._fail()
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):  # keep hasattr(), copy and introspection working
+            raise AttributeError(attr)
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__}: unavailable ({self._message})>"
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'scalekit_langchain' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(f"scalekit_langchain.{home}")
+    except ImportError as exc:
+        if name not in _OPTIONAL:
+            raise
+        return _Unavailable(name, exc)  # not cached: installing the package later works
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -51,7 +51,7 @@ class ClientBase:
 
     @property
     def env_url(self) -> str:
-        """The Scalekit environment URL, e.g. ``https://your-env.scalekit.com``."""
+        """The Scalekit environment URL, e.g. ``https://your-env.scalekit.dev``."""
         return self._creds.env_url
 
     @property

@@ -178,13 +178,14 @@ def chat_model(model: str | None) -> Any:
     if importlib.util.find_spec("langchain") is None:
         raise ModelUnavailable(
             "the demo's agent needs LangChain 1.5 or later (create_agent): "
-            "pip install 'langchain>=1.5'"
+            "pip install 'scalekit-langchain[agents]'"
         )
     try:
         from langchain.agents import create_agent  # noqa: F401
     except ImportError as exc:
         raise ModelUnavailable(
-            f"the installed langchain has no create_agent ({exc}): pip install 'langchain>=1.5'"
+            f"the installed langchain has no create_agent ({exc}): "
+            "pip install 'scalekit-langchain[agents]'"
         ) from None
     if model is None:
         from scalekit_langchain.testing.scripted import ScriptedReminderModel

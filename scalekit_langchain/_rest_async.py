@@ -54,7 +54,7 @@ class AsyncScalekitClient(ClientBase):
     runs out (counted on the local monotonic clock, so wall-clock skew changes nothing).
 
     Args:
-        env_url: e.g. ``https://your-env.scalekit.com``; default ``$SCALEKIT_ENV_URL``. A URL
+        env_url: e.g. ``https://your-env.scalekit.dev``; default ``$SCALEKIT_ENV_URL``. A URL
             with a user name or password in it is refused (pass ``client_id`` and
             ``client_secret``), so ``repr(client)`` never shows one.
         client_id: default ``$SCALEKIT_CLIENT_ID``.

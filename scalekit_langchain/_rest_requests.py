@@ -105,7 +105,7 @@ def resolve_credentials(
     """Fill missing arguments from ``SCALEKIT_*`` environment variables and check them.
 
     Args:
-        env_url: e.g. ``https://your-env.scalekit.com``; ``$SCALEKIT_ENV_URL`` when empty.
+        env_url: e.g. ``https://your-env.scalekit.dev``; ``$SCALEKIT_ENV_URL`` when empty.
         client_id: ``$SCALEKIT_CLIENT_ID`` when empty.
         client_secret: ``$SCALEKIT_CLIENT_SECRET`` when empty; pass a ``SecretStr``.
 
@@ -137,7 +137,7 @@ def resolve_credentials(
 def _env_url_problem(text: str) -> tuple[str, str]:
     """``(checked URL, "")`` or ``("", what is wrong)``; returns rather than raises, so no
     traceback frame holds the raw URL (it may carry a password)."""
-    example = "https://your-env.scalekit.com"
+    example = "https://your-env.scalekit.dev"
     text = text.strip()
     try:
         parts = urlsplit(text)

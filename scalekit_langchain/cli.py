@@ -7,6 +7,10 @@ keyboard can fix (a bad option or value, missing or partial credentials, an unkn
 instance, a Scalekit error, a missing model package); 1 with one line for an unexpected failure;
 130 when interrupted. No traceback is printed, and no credential (messages of our own errors are
 redacted at the source, others go through the same redaction here).
+
+``--help``, ``--version`` and argument errors load no LangChain, LangGraph or MCP module: this
+module imports only the standard library and light parts of the package at the top, and each
+command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from scalekit_langchain import _redact, _session_loop
-from scalekit_langchain._connection_auth import ConnectionMap
-from scalekit_langchain._mcp_content import ToolSpec
+# Light: these import only the standard library (tests/unit/test_public_api.py checks --help).
+from scalekit_langchain import _redact
 from scalekit_langchain._version import __version__
 from scalekit_langchain.errors import ScalekitError
+
+if TYPE_CHECKING:
+    from scalekit_langchain._mcp_content import ToolSpec
 
 __all__ = ["main"]
 
@@ -74,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "--model",
         metavar="PROVIDER:NAME",
         default=None,
-        help="chat model for the agent, e.g. openai:gpt-4o-mini (default: scripted offline model)",
+        help="chat model for the agent, e.g. openai:gpt-4.1-mini (default: scripted offline model)",
     )
     demo.add_argument("--user", default="john-doe", help="user identifier (default: john-doe)")
 
@@ -180,8 +186,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scalekit-langchain`` console script; returns the exit code."""
-    from scalekit_langchain._demo import ModelUnavailable
-
     try:
         args = _parser().parse_args(argv)
         if args.command == "demo":
@@ -193,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return _doctor(args)
         raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
-    except (_UsageError, ModelUnavailable) as exc:
+    except _UsageError as exc:
         return _fail(str(exc))
     except ScalekitError as exc:
         return _fail(_one_line(exc))
@@ -224,9 +228,12 @@ def _print(line: str = "") -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from scalekit_langchain._demo import run_demo
+    from scalekit_langchain._demo import ModelUnavailable, run_demo
 
-    return run_demo(user=_user(args.user), model=args.model, out=_print)
+    try:
+        return run_demo(user=_user(args.user), model=args.model, out=_print)
+    except ModelUnavailable as exc:  # a package to install: one line, like a usage error
+        raise _UsageError(str(exc)) from None
 
 
 def _user(value: str) -> str:
@@ -333,6 +340,8 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
+    from scalekit_langchain import _session_loop
+    from scalekit_langchain._connection_auth import ConnectionMap
     from scalekit_langchain._demo import credentials_mode
     from scalekit_langchain._rest_requests import check_config_name
     from scalekit_langchain.client import ScalekitClient

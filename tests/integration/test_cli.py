@@ -139,7 +139,7 @@ def test_missing_langchain_is_reported_before_any_work(
         lambda name, *a: None if name == "langchain" else real_find_spec(name, *a),
     )
     assert main(["demo"]) == 2
-    assert "needs LangChain 1.5 or later (create_agent): pip install 'langchain>=1.5'" in _one_error_line(capsys)
+    assert "needs LangChain 1.5 or later (create_agent): pip install 'scalekit-langchain[agents]'" in _one_error_line(capsys)
     assert counted.started == 0
 
 

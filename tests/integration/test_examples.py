@@ -64,6 +64,20 @@ def test_example_runs_offline(example: Path) -> None:
         assert re.search(pattern, proc.stdout), (pattern, proc.stdout[-3000:])
 
 
+def test_quickstart_with_a_model_it_cannot_create_is_one_error_line() -> None:
+    """No langchain-openai (or no OPENAI_API_KEY): one line, exit 2, before anything runs."""
+    env = {k: v for k, v in _offline_env().items() if k != "OPENAI_API_KEY"}
+    proc = subprocess.run(
+        [sys.executable, "quickstart.py", "openai:gpt-4.1-mini"],
+        cwd=ROOT / "examples", env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stdout == ""  # refused before the emulator or Scalekit was touched
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr[-2000:]
+    assert lines[0].startswith("error: could not create the model openai:gpt-4.1-mini: ")
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_examples_use_create_agent_except_the_one_custom_graph(example: Path) -> None:
     source = example.read_text()
@@ -94,8 +108,8 @@ NOTEBOOK_SHOWS = [
     "  MY_CALENDAR  PENDING_AUTH  link http://127.0.0.1:",
     "paused again for [('MY_CALENDAR', 'PENDING_AUTH')]",
     "Event created: Reminder: send the Q3 budget",
-    "[False, False, False]",
-    "[1, 1, 1]",
+    "u1: paused=False, reminders in u1's own calendar: 1",
+    "u3: paused=False, reminders in u3's own calendar: 1",
     "1 message(s), newest first:",
 ]
 

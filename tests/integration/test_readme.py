@@ -1,7 +1,10 @@
 """The README's code runs: every ```python block is executed against the emulator.
 
-Each block runs on its own (a fresh namespace: it must carry its imports) with the
-``SCALEKIT_*`` variables pointing at a fresh emulator. Blocks with top-level ``await`` are
+The blocks run in README order against one emulator, as a reader would run them one after the
+other (so a block cannot depend on a fresh Scalekit: configs and users carry over), each in a
+fresh namespace (it must carry its imports), with the ``SCALEKIT_*`` variables pointing at the
+emulator and no model API key set. Selecting one block with ``-k`` still runs the blocks before
+it first. Blocks with top-level ``await`` are
 compiled with ``PyCF_ALLOW_TOP_LEVEL_AWAIT`` and run with ``asyncio.run``; ``test_*`` functions a
 block defines are then called, as pytest would. The test plays the user: every authorization
 link a block prints is opened (page, then its form) as soon as it is printed, so a block that
@@ -16,9 +19,11 @@ import asyncio
 import inspect
 import io
 import json
+import os
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -53,9 +58,10 @@ def _blocks(text: str) -> list[Block]:
     blocks = []
     for match in FENCE.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
-        headings = re.findall(r"^#+ (.+)$", text[: match.start()], re.MULTILINE)
-        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        source = re.fullmatch(r"<!-- from (\S+) -->", before)
+        before = FENCE.sub("", text[: match.start()])  # a "# comment" in a bash block is no heading
+        headings = re.findall(r"^#+ (.+)$", before, re.MULTILINE)
+        last = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        source = re.fullmatch(r"<!-- from (\S+) -->", last)
         blocks.append(Block(match["lang"].strip(), match["body"], line,
                             headings[-1] if headings else "", source[1] if source else None))
     return blocks
@@ -65,13 +71,31 @@ BLOCKS = _blocks(README.read_text())
 PYTHON = [b for b in BLOCKS if b.lang == "python"]
 
 
-def test_readme_starts_with_make_demo_and_make_test() -> None:
+def _commands(block: Block) -> list[str]:
+    return [line.split("#")[0].strip() for line in block.body.splitlines()]
+
+
+def test_quick_start_is_pip_install_then_the_demo_and_make_from_a_clone() -> None:
     text = README.read_text()
-    first = BLOCKS[0]
-    assert first.lang == "bash" and first.heading == "Quick start"
-    commands = [line.split("#")[0].strip() for line in first.body.splitlines()]
-    assert commands == ["make demo", "make test"]
+    first, second = BLOCKS[0], BLOCKS[1]
+    assert first.lang == second.lang == "bash" and first.heading == second.heading == "Quick start"
+    assert _commands(first) == [
+        "pip install scalekit-langchain 'langchain[mcp]>=1.5'",
+        "scalekit-langchain demo",
+    ]
+    assert _commands(second) == ["make demo", "make test"]
     assert text.index("```") > text.index("## Quick start")  # nothing runnable before it
+
+
+def test_from_zero_names_where_credentials_connections_and_a_real_model_come_from() -> None:
+    section = README.read_text().split("## From zero to a real agent", 1)[1].split("\n## ", 1)[0]
+    for needed in (
+        "SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET", "API credentials",
+        "AgentKit → Connections", "`MY_GMAIL`", "`MY_CALENDAR`", "init_chat_model",
+        "pip install langchain-openai", "OPENAI_API_KEY", "--model openai:gpt-4.1-mini",
+        "What the person sees",
+    ):
+        assert needed in section, needed
 
 
 def test_every_block_names_its_language() -> None:
@@ -95,19 +119,35 @@ def test_install_section_covers_both_mcp_stacks_and_the_extras() -> None:
     commands = {line.strip() for body in install for line in body.splitlines()}
     assert "pip install scalekit-langchain 'langchain[mcp]>=1.5'" in commands
     assert "pip install 'scalekit-langchain[adapters]'" in commands
-    section = README.read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
-    assert "`[agents]`" in section and "`[sqlite]`" in section
+    extras = {line.split("#")[0].strip() for body in install for line in body.splitlines()}
+    for extra in ("agents", "sqlite", "notebook"):
+        assert f"pip install 'scalekit-langchain[{extra}]'" in extras, extra
+    assert "pip install scalekit-langchain" in extras
+
+
+#: The only way a block may reach a real model: behind a check that its API key is set.
+KEY_GUARD = 'if os.environ.get("OPENAI_API_KEY"):'
 
 
 @pytest.mark.parametrize("block", PYTHON, ids=[b.id for b in PYTHON])
 def test_offline_model_only(block: Block) -> None:
-    """Blocks run with no API key: agents get the scripted model, real ones live in comments."""
+    """Blocks run with no API key: agents get the scripted model; a real one only behind a key."""
     code_lines = [line.split("#", 1)[0] for line in block.body.splitlines()]
     code = "\n".join(code_lines)
-    assert "init_chat_model" not in code
-    assert not re.search(r"[\"'](openai|anthropic|google_genai):", code)
+    if "init_chat_model" in code or re.search(r"[\"'](openai|anthropic|google_genai):", code):
+        assert KEY_GUARD in code
     if "create_agent(" in code or "StateGraph(" in code:
         assert "ScriptedReminderModel()" in code
+
+
+WAITS = ("await_authorization(", "wait_for_authorization(", "time.sleep(")
+
+
+@pytest.mark.parametrize("block", PYTHON, ids=[b.id for b in PYTHON])
+def test_a_block_that_waits_for_a_person_says_so(block: Block) -> None:
+    """Printing the links is not enough: the reader must see that the block now waits."""
+    if any(wait in block.body for wait in WAITS):
+        assert re.search(r"print\(f?\"waiting (up to 5 minutes )?for [\w{}-]+ to", block.body), block.id
 
 
 class _User(io.TextIOBase):
@@ -160,21 +200,69 @@ def _run(block: Block, namespace: dict[str, Any]) -> list[str]:
     return ran
 
 
+@dataclass
+class _Outcome:
+    printed: str = ""
+    opened: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+#: Variables a block must not see: the emulator's credentials replace the first three, and no
+#: model API key is set, so blocks take their offline model.
+_HIDDEN = ("SCALEKIT_ENV_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET", "OPENAI_API_KEY",
+           "ANTHROPIC_API_KEY", "GOOGLE_API_KEY")
+
+
+class _InOrder:
+    """Runs the README's Python blocks in README order against one emulator, each once."""
+
+    def __init__(self, emulator: ScalekitEmulator) -> None:
+        self.emulator = emulator
+        self.outcomes: list[_Outcome] = []
+
+    def through(self, index: int) -> _Outcome:
+        while len(self.outcomes) <= index:
+            self.outcomes.append(self._run_one(PYTHON[len(self.outcomes)]))
+        return self.outcomes[index]
+
+    def _run_one(self, block: Block) -> _Outcome:
+        saved = {name: os.environ.pop(name, None) for name in _HIDDEN}
+        os.environ["SCALEKIT_ENV_URL"] = self.emulator.env_url
+        os.environ["SCALEKIT_CLIENT_ID"] = self.emulator.client_id
+        os.environ["SCALEKIT_CLIENT_SECRET"] = self.emulator.client_secret
+        user = _User(self.emulator)
+        stdout, sys.stdout = sys.stdout, user
+        outcome = _Outcome()
+        try:
+            outcome.ran = _run(block, {"__name__": f"readme_block_{block.line}"})
+        except Exception as exc:  # reported by this block's test; later blocks still run
+            outcome.error = exc
+        finally:
+            sys.stdout = stdout
+            user.close()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        outcome.printed, outcome.opened = user.text, user.opened
+        return outcome
+
+
+@pytest.fixture(scope="module")
+def readme_run() -> Iterator[_InOrder]:
+    """One emulator for every block of the README, run in order."""
+    with ScalekitEmulator() as emulator:
+        yield _InOrder(emulator)
+
+
 @pytest.mark.parametrize("block", PYTHON, ids=[b.id for b in PYTHON])
-def test_python_block_runs(
-    block: Block, emulator: ScalekitEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SCALEKIT_ENV_URL", emulator.env_url)
-    monkeypatch.setenv("SCALEKIT_CLIENT_ID", emulator.client_id)
-    monkeypatch.setenv("SCALEKIT_CLIENT_SECRET", emulator.client_secret)
-    user = _User(emulator)
-    monkeypatch.setattr(sys, "stdout", user)
-    try:
-        ran = _run(block, {"__name__": f"readme_block_{block.line}"})
-    finally:
-        monkeypatch.undo()
-        user.close()
-    printed = user.text
+def test_python_block_runs(block: Block, readme_run: _InOrder) -> None:
+    outcome = readme_run.through(PYTHON.index(block))
+    if outcome.error is not None:
+        raise outcome.error
+    printed, ran = outcome.printed, outcome.ran
     body = block.body
     if block.source is not None:
         # An excerpt of an example defines what the example runs (its own tests run it): here
@@ -184,7 +272,7 @@ def test_python_block_runs(
     if "ScriptedReminderModel()" in body:  # an agent: it really booked the reminder
         assert EVENT_LINE in printed or "Event created: Reminder" in printed, printed[-2000:]
     if "resume_authorization(result)" in body:  # it paused, showed links, and resumed
-        assert user.opened, printed[-2000:]
+        assert outcome.opened, printed[-2000:]
     if "AuthorizationMiddleware(toolkit)" in body:
         # The pause before the model lists every connection, not one per tool call.
         gmail, calendar = printed.count("MY_GMAIL"), printed.count("MY_CALENDAR")
@@ -222,19 +310,19 @@ def test_excerpts_are_the_examples_code() -> None:
             assert code and code in source, f"README.md:{block.line} is not {block.source}'s code"
 
 
-def test_python_blocks_run_in_order_against_one_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A reader runs the blocks one after the other against one environment: their config
-    names do not collide (or they share a config with the same mappings), so none meets a
-    ``ConfigDriftError`` left by another."""
-    with ScalekitEmulator() as emulator:
-        monkeypatch.setenv("SCALEKIT_ENV_URL", emulator.env_url)
-        monkeypatch.setenv("SCALEKIT_CLIENT_ID", emulator.client_id)
-        monkeypatch.setenv("SCALEKIT_CLIENT_SECRET", emulator.client_secret)
-        user = _User(emulator)
-        monkeypatch.setattr(sys, "stdout", user)
-        try:
-            for block in PYTHON:
-                _run(block, {"__name__": f"readme_in_order_{block.line}"})
-        finally:
-            monkeypatch.undo()
-            user.close()
+def test_readme_lists_every_refusal_mode_of_the_emulator() -> None:
+    from scalekit_langchain.testing import REFUSAL_MODES
+
+    section = README.read_text().split("## The emulator", 1)[1].split("\n## ", 1)[0]
+    assert [mode for mode in REFUSAL_MODES if f"`{mode}`" not in section] == []
+
+
+def test_one_spelling_for_each_name_across_readme_cli_docs_and_examples() -> None:
+    """The environment URL example is a development one; the example model is gpt-4.1-mini."""
+    root = README.parent
+    files = [README, root / "notebooks" / "quickstart.ipynb"]
+    files += sorted((root / "scalekit_langchain").rglob("*.py")) + sorted((root / "examples").rglob("*.py"))
+    text = "\n".join(path.read_text() for path in files)
+    assert "your-env.scalekit.com" not in text
+    assert "gpt-4o" not in text
+    assert "your-env.scalekit.dev" in text and "openai:gpt-4.1-mini" in text
