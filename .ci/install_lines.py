@@ -187,6 +187,13 @@ def notebook(venv: Venv) -> str:
     return "python notebooks/execute.py notebooks/quickstart.ipynb"
 
 
+def langgraph_server(venv: Venv) -> str:
+    """The LangGraph server example's tools: the in-memory ``langgraph dev`` and its SDK."""
+    venv.run(str(venv.path / "bin" / "langgraph"), "--help")
+    venv.run(venv.python, "-c", "import langgraph_sdk\nfrom scalekit_langchain import *")
+    return "langgraph --help, langgraph_sdk imports"
+
+
 def mcp_major(major: int) -> Callable[[Venv], str]:
     def check(venv: Venv) -> str:
         code = "import importlib.metadata as m; print(m.version('mcp'))"
@@ -223,6 +230,7 @@ LINES: dict[str, list[Callable[[Venv], str]]] = {
     "pip install 'scalekit-langchain[agents]'": [import_star, demo, quickstart_example],
     "pip install 'scalekit-langchain[sqlite]'": [import_star, sqlite_checkpointer],
     "pip install 'scalekit-langchain[notebook]'": [notebook],
+    "pip install 'scalekit-langchain[server]'": [import_star, langgraph_server],
 }
 
 
