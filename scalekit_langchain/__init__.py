@@ -4,24 +4,30 @@ Public modules: :mod:`~scalekit_langchain.toolkit` (``ScalekitMCPToolkit``),
 :mod:`~scalekit_langchain.tools`, :mod:`~scalekit_langchain.langgraph` (pause and resume),
 :mod:`~scalekit_langchain.middleware` (``create_agent``), :mod:`~scalekit_langchain.client`,
 :mod:`~scalekit_langchain.models`, :mod:`~scalekit_langchain.errors`,
-:mod:`~scalekit_langchain.testing` (a local Scalekit), :mod:`~scalekit_langchain.doctor`,
-:mod:`~scalekit_langchain.cli`. Every module whose name starts with ``_`` is internal.
+:mod:`~scalekit_langchain.web` (the fresh-link route), :mod:`~scalekit_langchain.webhooks`
+(Scalekit's signed webhooks), :mod:`~scalekit_langchain.testing` (a local Scalekit),
+:mod:`~scalekit_langchain.doctor`, :mod:`~scalekit_langchain.cli`. Every module whose name
+starts with ``_`` is internal.
 
 How a tool call flows through the internal modules, from the REST API up:
 
 * Scalekit's REST API: ``_rest_requests`` (credentials, validation, requests, retry rules) →
   ``_rest_responses`` (answers, typed errors) → ``_rest_operations`` (the MCP endpoints) →
   ``_rest_io`` (sending) → ``_rest_async`` / ``_rest_sync`` (the clients, one generated from
-  the other) on ``_client_base`` and ``_client_state`` (access token, per-user caches);
+  the other) on ``_client_base``, ``_client_state`` (per-user caches) and ``_access_token``;
+  ``_redact`` keeps every credential out of logs;
 * reaching a user's MCP server: ``_access/`` (instance URL, session token, a URL you have);
 * talking MCP: ``_mcp_stack`` (the installed SDK), ``_mcp_content`` (what answers mean),
   ``_mcp_transport`` (what crossed the wire), ``_failure_policy`` (how a failed request ends),
-  ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_session`` (one persistent
-  session), ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
+  ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_tasks`` (polling a task
+  handle), ``_mcp_session`` (one persistent session), ``_session_loop`` (the loop sessions
+  live on), ``_session_pool`` (per-user leases);
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
-  ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
+  ``_turns`` (what one model turn needs), ``_call_arguments`` (arguments checked before
+  sending), ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
   ``_discovery`` (tools from ``tools/list``);
-* the faces: ``toolkit``, ``tools``, ``langgraph``, ``middleware``.
+* the faces: ``toolkit``, ``tools``, ``langgraph``, ``middleware``, ``web``, ``webhooks``;
+  ``_demo`` is the main job behind ``scalekit-langchain demo``.
 
 Every public name is loaded on first use (:pep:`562`), so ``import scalekit_langchain`` and the
 ``scalekit-langchain`` command's ``--help`` load no LangChain, LangGraph or MCP module.
