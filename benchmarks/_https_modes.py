@@ -20,7 +20,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
 from scalekit_langchain import AsyncScalekitClient, _mcp_stack
-from scalekit_langchain._mcp_session import SessionOpener
+from scalekit_langchain._session_opener import SessionOpener
 from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
 CONFIG = "bench-gmail"

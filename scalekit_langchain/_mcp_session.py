@@ -36,7 +36,6 @@ import logging
 import ssl
 import time
 import uuid
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +52,7 @@ from scalekit_langchain._failure_policy import (
     open_error,
 )
 from scalekit_langchain._mcp_content import ToolResult, ToolSpec, to_tool_result, to_tool_spec
-from scalekit_langchain._mcp_features import ElicitationHandler, SessionHooks
+from scalekit_langchain._mcp_features import SessionHooks
 from scalekit_langchain._mcp_stack import http
 from scalekit_langchain._mcp_transport import (
     CALL_ID_META,
@@ -63,12 +62,21 @@ from scalekit_langchain._mcp_transport import (
 )
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
-__all__ = ["CALL_ID_META", "ConnectParams", "McpSession", "SessionOpener"]
+__all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession"]
 
 logger = logging.getLogger("scalekit_langchain")
 
 #: At most this long (seconds) is waited, after the handshake, for the SDK's GET stream request.
 _STREAM_WAIT = 0.5
+
+#: Seconds an idle connection to an MCP server is kept (httpx's default is 5 s, shorter than a
+#: model's turn between two tool calls, so the next call would pay TCP + TLS again). 50 s stays
+#: under the most common idle timeout in front of HTTP servers (60 s: AWS ALB, many proxies), so
+#: the client lets go first. A server that closes sooner costs a new connection, never a call:
+#: the HTTP pool discards a pooled connection whose socket the server closed (it is readable)
+#: before writing to it; only a close that crosses our request on the wire leaves its outcome
+#: unknown, which a keep-alive below the server's timeout avoids (the doctor measures it).
+KEEPALIVE_EXPIRY = 50.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,8 @@ class McpSession:
         hooks: Handle what the server sends besides answers (logs, ``list_changed``,
             sampling, elicitation); see :mod:`scalekit_langchain._mcp_features`.
         handshake_only: Always ``initialize`` (the handshake era), never ``server/discover``.
+        keepalive_expiry: Seconds an idle HTTP connection is kept for the next request (see
+            :data:`KEEPALIVE_EXPIRY`).
     """
 
     def __init__(
@@ -154,10 +164,12 @@ class McpSession:
         refresh_margin: float = 30.0,
         hooks: SessionHooks | None = None,
         handshake_only: bool = False,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
     ) -> None:
         self._params = params
         self._hooks = hooks or SessionHooks(label)
         self.label = label
+        self._keepalive_expiry = keepalive_expiry
         self._call_timeout = call_timeout
         self._connect_timeout = connect_timeout
         self._refresh_margin = refresh_margin
@@ -305,7 +317,17 @@ class McpSession:
     async def _hold(self, live: _Live) -> None:
         """Open the session and keep its context alive until asked to close or it fails."""
         params = live.params
-        tracker = CallTracker(http.AsyncHTTPTransport(verify=params.verify or shared_ssl_context()))
+        tracker = CallTracker(
+            http.AsyncHTTPTransport(
+                verify=params.verify or shared_ssl_context(),
+                # httpx's default limits, with our keep-alive.
+                limits=http.Limits(
+                    max_connections=100,
+                    max_keepalive_connections=20,
+                    keepalive_expiry=self._keepalive_expiry,
+                ),
+            )
+        )
         live.tracker = tracker
         client = http.AsyncClient(
             headers=dict(params.headers),
@@ -519,82 +541,3 @@ class McpSession:
         if broken is not None and broken in done:
             raise CallBroken
         raise SessionDied
-
-
-def _weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:
-    """``callback`` (a bound method) held weakly: calling it after its object died is a no-op."""
-    if callback is None or not hasattr(callback, "__self__"):
-        return callback
-    ref = weakref.WeakMethod(callback)
-
-    def call() -> None:
-        method = ref()
-        if method is not None:
-            method()
-
-    return call
-
-
-class SessionOpener:
-    """Makes a user's (lazily connecting) :class:`McpSession`: the session pool's factory
-    (call it with the user).
-
-    Args:
-        params_for: ``user -> ConnectParams`` (URL, headers, expiry), asked on every connect;
-            kept as :attr:`params_for` (a benchmark may wrap it to route through a proxy).
-        scope: A non-secret name of what is reached (config name or URL label), for logs.
-        call_timeout: Seconds to wait for a tool's answer.
-        connect_timeout: Seconds to open an MCP session.
-        refresh_margin: Reconnect this many seconds before expiring credentials expire.
-        sampling_model: Answers the servers' sampling requests (none: refused).
-        elicitation_handler: Answers the servers' elicitation requests (none: declined).
-        on_tools_changed: Called when a server says its tool list changed (held weakly when a
-            bound method: live sessions must not keep a toolkit alive).
-        handshake_only: Open every session with ``initialize`` (never the 2026-07-28 era).
-    """
-
-    def __init__(
-        self,
-        params_for: Callable[[str], Awaitable[ConnectParams]],
-        *,
-        scope: str,
-        call_timeout: float,
-        connect_timeout: float,
-        refresh_margin: float,
-        sampling_model: Any | None = None,
-        elicitation_handler: ElicitationHandler | None = None,
-        on_tools_changed: Callable[[], None] | None = None,
-        handshake_only: bool = False,
-    ) -> None:
-        self.params_for = params_for
-        self._handshake_only = handshake_only
-        self.scope = scope
-        self._call_timeout = call_timeout
-        self._connect_timeout = connect_timeout
-        self._refresh_margin = refresh_margin
-        self._sampling_model = sampling_model
-        self._elicitation_handler = elicitation_handler
-        self._on_tools_changed = _weak_callback(on_tools_changed)
-
-    async def __call__(self, user: str) -> McpSession:
-        """A new session for ``user``; it connects on first use."""
-
-        async def params() -> ConnectParams:
-            return await self.params_for(user)
-
-        label = f"{self.scope}/{user}"
-        hooks = SessionHooks(
-            label,
-            on_tools_changed=self._on_tools_changed,
-            sampling_model=self._sampling_model,
-            elicitation_handler=self._elicitation_handler,
-        )
-        return McpSession(
-            params,
-            label=label,
-            call_timeout=self._call_timeout,
-            connect_timeout=self._connect_timeout,
-            refresh_margin=self._refresh_margin,
-            hooks=hooks,
-            handshake_only=self._handshake_only,
-        )

@@ -20,6 +20,8 @@ key                             emulator setting
 ``mcp_era``                     ``mcp_era``: ``handshake`` (``initialize`` only), ``both``
                                 (also ``server/discover``, 2026-07-28) or ``new`` (2026-07-28
                                 only), as the doctor found the server
+``idle_timeout``                ``idle_timeout``: seconds the server keeps an idle connection
+                                open (the doctor measures it; a lower bound when it says so)
 ==============================  ===========================================================
 
 The package ships ``profiles/default.json`` (:func:`default_profile_path`): the emulator's own
@@ -65,6 +67,7 @@ PROFILE_KEYS = (
     "lists_unauthorized_tools",
     "protocol_version",
     "mcp_era",
+    "idle_timeout",
 )
 
 ProfileSource = str | os.PathLike[str] | Mapping[str, Any]
@@ -98,6 +101,7 @@ class EmulatorProfile:
         lists_unauthorized_tools: Whether such tools appear in ``tools/list``.
         protocol_version: The newest MCP revision served.
         mcp_era: Which MCP protocol eras are spoken.
+        idle_timeout: Seconds an idle connection is kept open by the server.
     """
 
     refusal_mode: RefusalMode | None = None
@@ -106,6 +110,7 @@ class EmulatorProfile:
     lists_unauthorized_tools: bool | None = None
     protocol_version: str | None = None
     mcp_era: McpEra | None = None
+    idle_timeout: float | None = None
 
 
 def default_profile_path() -> Path:
@@ -158,6 +163,11 @@ def load_profile(source: ProfileSource) -> EmulatorProfile:
     version = _text(data, "protocol_version")
     era = _text(data, "mcp_era")
     listed = data.get("lists_unauthorized_tools")
+    idle = data.get("idle_timeout")
+    if idle is not None and (
+        isinstance(idle, bool) or not isinstance(idle, (int, float)) or not idle > 0
+    ):
+        raise ValueError(f"profile key 'idle_timeout' must be seconds > 0 or null, got {idle!r}")
     if listed is not None and not isinstance(listed, bool):
         raise ValueError(
             f"profile key 'lists_unauthorized_tools' must be a boolean or null, got {listed!r}"
@@ -175,6 +185,7 @@ def load_profile(source: ProfileSource) -> EmulatorProfile:
         lists_unauthorized_tools=listed,
         protocol_version=version,
         mcp_era=check_mcp_era(era) if era is not None else None,
+        idle_timeout=float(idle) if idle is not None else None,
     )
     if listed is not None and profile.refusal_mode is not None:
         hidden = profile.refusal_mode == "hidden"

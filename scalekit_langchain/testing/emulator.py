@@ -151,6 +151,7 @@ class ScalekitEmulator:
         webhook_url: Where to POST a signed ``connected_account.status_updated`` webhook on
             every status change (:attr:`webhooks`, :mod:`~scalekit_langchain.testing._webhooks`).
         webhook_secret: The webhooks' signing secret (``whsec_…``); random when omitted.
+        idle_timeout: Seconds an idle connection is kept open (profile's, else uvicorn's 5).
 
     Raises:
         ValueError: Unknown refusal or answer mode, era or status case, a bad profile, a page size
@@ -178,6 +179,7 @@ class ScalekitEmulator:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         mcp_era: McpEra | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         from scalekit_langchain.testing._accounts import DEFAULT_CONNECTIONS
 
@@ -194,6 +196,8 @@ class ScalekitEmulator:
             answer_mode = answer_mode or recorded.answer_mode
             status_case = status_case or recorded.status_case
             mcp_era = mcp_era or recorded.mcp_era
+            idle_timeout = idle_timeout if idle_timeout is not None else recorded.idle_timeout
+        self._idle_timeout = idle_timeout if idle_timeout is not None else 5.0
         self._mcp_settings = McpSettings(
             refusal_mode=check_refusal_mode(
                 refusal_mode or os.environ.get(REFUSAL_MODE_ENV) or DEFAULT_REFUSAL_MODE
@@ -266,6 +270,9 @@ class ScalekitEmulator:
     def webhooks(self) -> WebhookSender:
         """The webhook sender: ``url`` (settable), ``secret``, ``deliveries``, ``flush()``."""
         return self._webhooks
+    def idle_timeout(self) -> float:
+        """Seconds the server keeps an idle client connection open."""
+        return self._idle_timeout
 
     @property
     def refusal_mode(self) -> RefusalMode:
@@ -375,6 +382,7 @@ class ScalekitEmulator:
                 http="h11",
                 ws="none",
                 timeout_graceful_shutdown=3,
+                timeout_keep_alive=self._idle_timeout,  # type: ignore[arg-type]  # a call_later delay
             )
             run.server = uvicorn.Server(config)
             run.thread = threading.Thread(
