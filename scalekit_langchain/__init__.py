@@ -20,8 +20,8 @@ How a tool call flows through the internal modules, from the REST API up:
 * talking MCP: ``_mcp_stack`` (the installed SDK), ``_mcp_content`` (what answers mean),
   ``_mcp_transport`` (what crossed the wire), ``_failure_policy`` (how a failed request ends),
   ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_tasks`` (polling a task
-  handle), ``_mcp_session`` (one persistent session), ``_session_opener`` (making one), ``_session_loop`` (the loop sessions
-  live on), ``_session_pool`` (per-user leases);
+  handle), ``_mcp_session`` (one persistent session), ``_session_opener`` (making one),
+  ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
   ``_turns`` (what one model turn needs), ``_call_arguments`` (arguments checked before
   sending), ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
