@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from scalekit_langchain._access_token import TokenStore
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "BoundedCache", "ClientState"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "BoundedCache", "ClientState", "forget_states"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -152,7 +152,14 @@ class ClientState:
 
     def forget_user(self, user: str | None = None) -> None:
         """Forget the last-seen connection states of ``user`` (of everyone when ``None``)."""
-        if user is None:
-            self.connection_states.clear()
-        else:
-            self.connection_states.discard_where(lambda key: key[1] == user)
+        forget_states(self.connection_states, user)
+
+
+def forget_states(states: BoundedCache[tuple[str, str], Any], user: str | None) -> int:
+    """Forget the last-seen states of ``user`` (of everyone when ``None``) in every scope of
+    ``states`` (keyed by (scope, user)); how many entries were forgotten."""
+    if user is None:
+        count = len(states)
+        states.clear()
+        return count
+    return states.discard_where(lambda key: key[1] == user)

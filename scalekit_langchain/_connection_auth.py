@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalekit_langchain._client_state import BoundedCache
+from scalekit_langchain._client_state import BoundedCache, forget_states
 from scalekit_langchain._mcp_content import ToolResult
 from scalekit_langchain.errors import AuthorizationRequired
 from scalekit_langchain.models import ConnectionAuthState, McpConfigConnectionToolMapping
@@ -209,11 +209,7 @@ class AuthTracker:
         Returns:
             How many entries were forgotten.
         """
-        if user is None:
-            count = len(self._seen)
-            self._seen.clear()
-            return count
-        return self._seen.discard_where(lambda key: key[1] == user)
+        return forget_states(self._seen, user)
 
     def known_active(
         self, user: str, connections: Iterable[str], *, max_age: float | None = None
