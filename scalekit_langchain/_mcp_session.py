@@ -51,6 +51,7 @@ from scalekit_langchain._failure_policy import (
     judge_list,
     open_error,
 )
+from scalekit_langchain._http2 import use_http2
 from scalekit_langchain._mcp_content import ToolResult, ToolSpec, to_tool_result, to_tool_spec
 from scalekit_langchain._mcp_features import SessionHooks
 from scalekit_langchain._mcp_stack import http
@@ -152,6 +153,7 @@ class McpSession:
         handshake_only: Always ``initialize`` (the handshake era), never ``server/discover``.
         keepalive_expiry: Seconds an idle HTTP connection is kept for the next request (see
             :data:`KEEPALIVE_EXPIRY`).
+        http2: Offer HTTP/2 on https (None: when ``h2`` is installed); see :mod:`._http2`.
     """
 
     def __init__(
@@ -165,8 +167,10 @@ class McpSession:
         hooks: SessionHooks | None = None,
         handshake_only: bool = False,
         keepalive_expiry: float = KEEPALIVE_EXPIRY,
+        http2: bool | None = None,
     ) -> None:
         self._params = params
+        self._http2 = http2
         self._hooks = hooks or SessionHooks(label)
         self.label = label
         self._keepalive_expiry = keepalive_expiry
@@ -320,6 +324,7 @@ class McpSession:
         tracker = CallTracker(
             http.AsyncHTTPTransport(
                 verify=params.verify or shared_ssl_context(),
+                http2=use_http2(self._http2, params.url),  # ALPN: h2 where the server offers it
                 # httpx's default limits, with our keep-alive.
                 limits=http.Limits(
                     max_connections=100,

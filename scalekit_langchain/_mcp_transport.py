@@ -30,6 +30,7 @@ from typing import Any
 
 import anyio
 
+from scalekit_langchain._http2 import StreamIds, never_processed
 from scalekit_langchain._mcp_stack import http
 
 __all__ = ["CALL_ID_META", "CallTracker", "Exchange", "shared_ssl_context"]
@@ -306,11 +307,17 @@ class CallTracker(http.AsyncBaseTransport):
             # closed) while the request is still in flight; only a connection that provably
             # never opened un-sends it.
             exchange.sent = True
+        streams = StreamIds(request.extensions) if exchange is not None else None
         try:
             response = await self._inner.handle_async_request(request)
         except (http.ConnectError, http.ConnectTimeout):
             if exchange is not None:
                 exchange.sent = False
+            raise
+        except http.RemoteProtocolError as exc:
+            # HTTP/2's proof that the server did not process the stream (see _http2).
+            if exchange is not None and streams is not None:
+                exchange.sent = not never_processed(exc, streams.stream_id)
             raise
         if exchange is None:
             return response

@@ -43,6 +43,7 @@ class SessionOpener:
             bound method: live sessions must not keep a toolkit alive).
         handshake_only: Open every session with ``initialize`` (never the 2026-07-28 era).
         keepalive_expiry: Seconds an idle HTTP connection to the server is kept.
+        http2: Offer HTTP/2 on https URLs (None: when the ``h2`` extra is installed).
     """
 
     def __init__(
@@ -58,7 +59,9 @@ class SessionOpener:
         on_tools_changed: Callable[[], None] | None = None,
         handshake_only: bool = False,
         keepalive_expiry: float = KEEPALIVE_EXPIRY,
+        http2: bool | None = None,
     ) -> None:
+        self._http2 = http2
         self.params_for = params_for
         self._handshake_only = handshake_only
         self._keepalive_expiry = keepalive_expiry
@@ -92,4 +95,5 @@ class SessionOpener:
             hooks=hooks,
             handshake_only=self._handshake_only,
             keepalive_expiry=self._keepalive_expiry,
+            http2=self._http2,
         )

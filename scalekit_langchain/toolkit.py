@@ -36,6 +36,7 @@ from scalekit_langchain._calls import CallRunner
 from scalekit_langchain._client_base import state_of
 from scalekit_langchain._connection_auth import AuthTracker, wait_until_active
 from scalekit_langchain._discovery import discover_tools, mcp_names, merge_tools
+from scalekit_langchain._http2 import Http2Option
 from scalekit_langchain._mcp_session import KEEPALIVE_EXPIRY
 from scalekit_langchain._rest_requests import (
     MAX_IDENTIFIER_LEN,
@@ -100,6 +101,7 @@ class ScalekitMCPToolkit(BaseToolkit):
             call (default 50: longer than a model's turn, shorter than the common 60 s idle
             timeout of servers and load balancers). Set it a little below the server's own idle
             timeout (``scalekit-langchain doctor`` measures it: ``idle_timeout``).
+        http2: HTTP/2 on https (None: if the ``h2`` extra is installed; True: require it).
         url: Connect to this MCP URL instead of asking Scalekit for one: a pre-authenticated
             instance URL you already have, or any MCP URL (with ``bearer_token`` or
             ``token_provider``). Treated as a secret.
@@ -152,6 +154,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     session_idle_ttl: float = Field(default=900.0, gt=0, allow_inf_nan=False)
     auth_state_ttl: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     keepalive_expiry: float = Field(default=KEEPALIVE_EXPIRY, gt=0, allow_inf_nan=False)
+    http2: Http2Option = None
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
     mcp_era: Literal["auto", "handshake"] = "auto"
     sampling_model: Any | None = None
@@ -468,6 +471,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 on_tools_changed=self._mark_tools_stale,
                 handshake_only=self.mcp_era == "handshake",
                 keepalive_expiry=self.keepalive_expiry,
+                http2=self.http2,
             )
             pool = SessionPool(
                 opener, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl

@@ -115,6 +115,21 @@ def self_signed() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A throwaway certificate for 127.0.0.1: (server context, client context trusting only it)."""
     import tempfile
 
+    cert_pem, key_pem = self_signed_pem()
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_file, key_file = f"{tmp}/cert.pem", f"{tmp}/key.pem"
+        with open(cert_file, "wb") as f:
+            f.write(cert_pem)
+        with open(key_file, "wb") as f:
+            f.write(key_pem)
+        server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cadata=cert_pem.decode())
+    return server, client
+
+
+def self_signed_pem() -> tuple[bytes, bytes]:
+    """A throwaway certificate for 127.0.0.1 and its key, as PEM: (certificate, key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -144,13 +159,4 @@ def self_signed() -> tuple[ssl.SSLContext, ssl.SSLContext]:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory() as tmp:
-        cert_file, key_file = f"{tmp}/cert.pem", f"{tmp}/key.pem"
-        with open(cert_file, "wb") as f:
-            f.write(cert_pem)
-        with open(key_file, "wb") as f:
-            f.write(key_pem)
-        server.load_cert_chain(cert_file, key_file)
-    client = ssl.create_default_context(cadata=cert_pem.decode())
-    return server, client
+    return cert_pem, key_pem
