@@ -10,10 +10,10 @@ asserts request, connection and handshake counts (never timings).
 
 Modules: ``_results`` (:class:`Params` and the plain data a run measured), ``_common``
 (shared helpers), ``_scenarios`` (warm calls, startup, many users), ``_https`` +
-``_https_modes`` + ``_network`` + ``_mcp2_worker`` (HTTPS), ``_overhead`` (wrapper overhead,
-CPU by layer, throughput), ``_memory``, ``_report`` + ``_report_wire`` + ``_targets`` +
-``_analysis`` + ``_format`` (the report), ``_child`` + ``_emulator`` + ``_emulator_child``
-(child processes).
+``_https_modes`` + ``_network`` + ``_mcp2_worker`` (HTTPS), ``_h2`` + ``_h2_child`` (5 calls
+at once, h2 vs HTTP/1.1), ``_overhead`` (wrapper overhead, CPU by layer, throughput),
+``_memory``, ``_report`` + ``_report_wire`` + ``_targets`` + ``_analysis`` + ``_format`` (the
+report), ``_child`` + ``_emulator`` + ``_emulator_child`` (child processes).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from benchmarks import _memory, _overhead
 from benchmarks import _scenarios as sc
 from benchmarks._common import new_client, setup
 from benchmarks._emulator import EmulatorProcess
+from benchmarks._h2 import parallel_turns
 from benchmarks._https import https_calls
 from benchmarks._report import environment, render
 from benchmarks._results import Measurements, Params
@@ -117,6 +118,8 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
             rounds=p.https_rounds, mcp2=p.mcp2, idle=p.https_idle,
         )
         progress("https")
+        h2 = await parallel_turns(emu, client, quick=p.quick)
+        progress("h2 vs HTTP/1.1")
         startup = await sc.startup(
             emu, client, reps=p.startup_reps, latency=p.latency, probe=p.probe,
             breakdown=not p.quick,
@@ -164,5 +167,5 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
         params=p, env={}, warm=warm, startup=startup, scaling=scaling, per_user=per_user,
         overhead=overhead, overhead_json=overhead_json,
         cpu=cpu, memory=memory, memory_adapters=memory_adapters, rss=rss, transport=transport,
-        https=https, throughput=throughput,
+        https=https, throughput=throughput, h2=h2,
     )

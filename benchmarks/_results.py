@@ -108,6 +108,7 @@ class Measurements:
     https: dict[str, Any]
     throughput: list[dict[str, Any]]
     duration_s: float = 0.0
+    h2: dict[str, Any] = dataclasses.field(default_factory=dict)  # _h2.parallel_turns
 
     @property
     def concurrent(self) -> dict[str, Any]:

@@ -93,7 +93,8 @@ class _Proxy:
 
 class H2Edge:
     """Hypercorn over TLS (ALPN ``h2``, ``http/1.1``) on 127.0.0.1, forwarding to
-    ``upstream_port``, in its own thread and loop. :attr:`client_tls` trusts its certificate.
+    ``upstream_port``, in its own thread and loop. :attr:`client_tls` trusts its certificate
+    (:attr:`ca_pem`).
     """
 
     def __init__(self, upstream_port: int) -> None:
@@ -114,7 +115,8 @@ class H2Edge:
         config.loglevel = "WARNING"
         config.accesslog = None
         self._config = config
-        self.client_tls = ssl.create_default_context(cadata=cert_pem.decode())
+        self.ca_pem = cert_pem.decode("ascii")
+        self.client_tls = ssl.create_default_context(cadata=self.ca_pem)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._stop: asyncio.Event | None = None

@@ -109,3 +109,15 @@ def test_overhead_and_throughput_ran(results: Any) -> None:
     report = results.markdown()
     assert "over HTTPS" in report
     assert "Warm throughput next to the bare SDK" in report
+
+
+def test_five_parallel_calls_share_one_h2_connection(results: Any) -> None:
+    h2 = results.h2
+    assert h2["ran"], h2
+    (run,) = h2["runs"]
+    ours_h2, ours_h11 = run["modes"]["h2"], run["modes"]["http/1.1"]
+    assert (ours_h2["open_connections"], ours_h2["first_connections"]) == ([1], [0])
+    # HTTP/1.1: the GET stream and the handshake's connection, then 4 more for 5 calls at once.
+    assert (ours_h11["open_connections"], ours_h11["first_connections"]) == ([2], [4])
+    assert ours_h2["next_connections"] == ours_h11["next_connections"] == [0]
+    assert h2["edge_versions"] == ["1.1", "2"]
