@@ -180,6 +180,17 @@ def sqlite_checkpointer(venv: Venv) -> str:
     return "AsyncSqliteSaver imports"
 
 
+def http2_ready(venv: Venv) -> str:
+    """The [h2] extra: ``http2=True`` is accepted (it needs h2) and the MCP stack's HTTP library
+    builds an HTTP/2 transport (it imports h2 for that)."""
+    code = "from scalekit_langchain import ScalekitMCPToolkit\n"
+    code += "ScalekitMCPToolkit(url='https://127.0.0.1:9/mcp', http2=True)\n"
+    code += "from scalekit_langchain._mcp_stack import http\n"
+    code += "http.AsyncHTTPTransport(http2=True)\nprint('http2 ready')"
+    _expect(venv.run(venv.python, "-c", code).stdout, "http2 ready")
+    return "toolkit(http2=True), an HTTP/2 transport"
+
+
 def notebook(venv: Venv) -> str:
     shutil.copytree(ROOT / "notebooks", venv.scratch / "notebooks", dirs_exist_ok=True)
     done = venv.run(venv.python, "notebooks/execute.py", "notebooks/quickstart.ipynb", timeout=600)
@@ -230,6 +241,7 @@ LINES: dict[str, list[Callable[[Venv], str]]] = {
     "pip install 'scalekit-langchain[agents]'": [import_star, demo, quickstart_example],
     "pip install 'scalekit-langchain[sqlite]'": [import_star, sqlite_checkpointer],
     "pip install 'scalekit-langchain[notebook]'": [notebook],
+    "pip install 'scalekit-langchain[h2]'": [import_star, http2_ready],
     "pip install 'scalekit-langchain[server]'": [import_star, langgraph_server],
 }
 

@@ -18,7 +18,8 @@ How a tool call flows through the internal modules, from the REST API up:
   ``_redact`` keeps every credential out of logs;
 * reaching a user's MCP server: ``_access/`` (instance URL, session token, a URL you have);
 * talking MCP: ``_mcp_stack`` (the installed SDK), ``_mcp_content`` (what answers mean),
-  ``_mcp_transport`` (what crossed the wire), ``_failure_policy`` (how a failed request ends),
+  ``_mcp_transport`` (what crossed the wire), ``_http2`` (HTTP/2: when, and what its failures
+  prove), ``_failure_policy`` (how a failed request ends),
   ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_tasks`` (polling a task
   handle), ``_mcp_session`` (one persistent session), ``_session_opener`` (making one),
   ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);

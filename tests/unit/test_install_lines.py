@@ -30,7 +30,7 @@ def test_every_readme_install_line_has_checks_and_every_check_a_line() -> None:
     script = _script()
     lines = script.readme_lines((ROOT / "README.md").read_text())
     assert sorted(lines) == sorted(script.LINES)
-    assert len(lines) == 7
+    assert len(lines) == 8
 
 
 def test_both_stack_lines_run_the_demo_the_examples_and_the_readme() -> None:
