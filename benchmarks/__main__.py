@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shlex
 import sys
 from pathlib import Path
 
-from benchmarks import run
+from benchmarks import _h2, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,10 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=None, help="concurrent users (default 200)")
     parser.add_argument("--quick", action="store_true", help="a smoke run in a few seconds")
     parser.add_argument(
+        "--h2", action="store_true", help="only the h2 vs HTTP/1.1 row (printed, not written)"
+    )
+    parser.add_argument(
         "--output", default=None,
         help="where to write the report (default benchmarks/results.md; '-' for nowhere)",
     )
     args = parser.parse_args(argv)
+    if args.h2:
+        print("\n".join(_h2.h2_section(asyncio.run(_h2.alone()))))
+        return 0
     raw = sys.argv[1:] if argv is None else argv
     python = os.path.relpath(sys.executable) if not sys.executable.startswith("/usr") else "python"
     command = " ".join([python, "-m", "benchmarks", *map(shlex.quote, raw)])

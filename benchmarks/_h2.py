@@ -10,7 +10,7 @@ and mode a fresh toolkit opens its session (``aget_tools``), then plays two turn
 calls at once (``asyncio.gather`` of ``ainvoke``, as LangGraph's ToolNode runs them). Modes
 alternate round by round.
 
-``python -m benchmarks._h2`` (mcp 1 or mcp 2 venv) runs just this and prints its section.
+``python -m benchmarks --h2`` (mcp 1 or mcp 2 venv) runs just this and prints its section.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +31,7 @@ from scalekit_langchain import AsyncScalekitClient
 from scalekit_langchain._session_opener import SessionOpener
 from scalekit_langchain.toolkit import ScalekitMCPToolkit
 
-__all__ = ["h2_section", "parallel_turns"]
+__all__ = ["alone", "h2_section", "parallel_turns"]
 
 PARALLEL = 5
 RTTS = (0.010, 0.050)
@@ -73,16 +72,17 @@ async def _round(
         return dataclasses.replace(params, url=hm.through(params.url, net.port), verify=net.verify)
 
     opener.params_for = through
-    out: dict[str, Any] = {"walls": [], "connections": []}
+    out: dict[str, Any] = {"walls": [], "cpu": [], "connections": []}
     try:
         before = net.connections
         tool = (await toolkit.aget_tools())[0]
         out["open_connections"] = net.connections - before
         for turn in range(turns):
             before = net.connections
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             await asyncio.gather(*(hm.invoke(tool, turn * PARALLEL + i) for i in range(PARALLEL)))
             out["walls"].append(time.perf_counter() - t0)
+            out["cpu"].append(time.process_time() - c0)
             out["connections"].append(net.connections - before)
     finally:
         await toolkit.aclose()
@@ -118,6 +118,8 @@ async def parallel_turns(
                 modes[name] = {
                     "first_ms": ms(median([r["walls"][0] for r in rs])),
                     "next_ms": ms(median([r["walls"][1] for r in rs])),
+                    "first_cpu_ms": ms(median([r["cpu"][0] for r in rs])),
+                    "next_cpu_ms": ms(median([r["cpu"][1] for r in rs])),
                     # Connection counts are deterministic: kept as a set to show it.
                     "open_connections": sorted({r["open_connections"] for r in rs}),
                     "first_connections": sorted({r["connections"][0] for r in rs}),
@@ -142,9 +144,10 @@ def h2_section(h: dict[str, Any]) -> list[str]:
         "to the emulator over HTTP/1.1, as a load balancer does) and the HTTPS benchmark's "
         "delay stage (RTT/2 each way, a new connection pays its TCP handshake). Per round a "
         "fresh toolkit opens its session, then plays two turns of 5 tool calls at once; "
-        f"{h['rounds']} rounds per mode, alternating; walls are medians. Connections are new "
-        "TCP connections counted at the delay stage (the same in every round). "
-        "`python -m benchmarks._h2` runs just this.",
+        f"{h['rounds']} rounds per mode, alternating; walls and CPU (this process) are "
+        "medians. Connections are new TCP connections counted at the delay stage (the same in "
+        "every round). "
+        "`python -m benchmarks --h2` runs just this.",
         "",
     ]
     rows = []
@@ -153,12 +156,14 @@ def h2_section(h: dict[str, Any]) -> list[str]:
             rows.append([
                 fmt(run["rtt_ms"], 0), f"`http2={name == 'h2'}` ({name})",
                 fmt(m["first_ms"]), fmt(m["next_ms"]),
+                f"{fmt(m['first_cpu_ms'])} / {fmt(m['next_cpu_ms'])}",
                 "/".join(map(str, m["open_connections"])),
                 "/".join(map(str, m["first_connections"])),
                 "/".join(map(str, m["next_connections"])),
             ])
     lines += table(
-        ["RTT ms", "client", "first turn ms", "next turn ms", "conns: session open",
+        ["RTT ms", "client", "first turn ms", "next turn ms", "client CPU ms (first / next)",
+         "conns: session open",
          "conns: first turn", "conns: next turn"],
         rows,
     )
@@ -174,7 +179,8 @@ def h2_section(h: dict[str, Any]) -> list[str]:
     return lines
 
 
-async def _main() -> dict[str, Any]:
+async def alone() -> dict[str, Any]:
+    """Just this benchmark, against its own emulator (``python -m benchmarks --h2``)."""
     from benchmarks._common import new_client, setup
 
     with EmulatorProcess() as emu:
@@ -184,9 +190,3 @@ async def _main() -> dict[str, Any]:
             return await parallel_turns(emu, client)
         finally:
             await client.aclose()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    result = asyncio.run(_main())
-    print("\n".join(h2_section(result)))
-    sys.exit(0)
