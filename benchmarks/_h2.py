@@ -8,7 +8,8 @@ counted); both in one child process (``_h2_child.py``). Our toolkit (instance mo
 is pointed at the delay stage, once with ``http2=True`` and once with ``http2=False``; per round
 and mode a fresh toolkit opens its session (``aget_tools``), then plays two turns of 5 tool
 calls at once (``asyncio.gather`` of ``ainvoke``, as LangGraph's ToolNode runs them). Modes
-alternate round by round.
+alternate round by round, after one untimed round each (a process's first tool calls pay ~1 s
+of one-time warm-up, whatever the protocol).
 
 ``python -m benchmarks --h2`` (mcp 1 or mcp 2 venv) runs just this and prints its section.
 """
@@ -105,6 +106,8 @@ async def parallel_turns(
     emu.clear_faults()
     runs: list[dict[str, Any]] = []
     with EdgeProcess(emu.port) as net:
+        for http2 in (True, False):  # untimed: a process's first turn pays one-time warm-up
+            await _round(client, net, http2, turns=1)
         for rtt in rtts:
             net.set_rtt(rtt)
             by_mode: dict[str, list[dict[str, Any]]] = {"h2": [], "http/1.1": []}
