@@ -59,12 +59,21 @@ from scalekit_langchain._mcp_stack import http
 from scalekit_langchain._mcp_transport import CALL_ID_META, CallTracker, Exchange
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
-__all__ = ["CALL_ID_META", "ConnectParams", "McpSession", "SessionOpener"]
+__all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession", "SessionOpener"]
 
 logger = logging.getLogger("scalekit_langchain")
 
 #: At most this long (seconds) is waited, after the handshake, for the SDK's GET stream request.
 _STREAM_WAIT = 0.5
+
+#: Seconds an idle connection to an MCP server is kept (httpx's default is 5 s, shorter than a
+#: model's turn between two tool calls, so the next call would pay TCP + TLS again). 50 s stays
+#: under the most common idle timeout in front of HTTP servers (60 s: AWS ALB, many proxies), so
+#: the client lets go first. A server that closes sooner costs a new connection, never a call:
+#: the HTTP pool discards a pooled connection whose socket the server closed (it is readable)
+#: before writing to it; only a close that crosses our request on the wire leaves its outcome
+#: unknown, which a keep-alive below the server's timeout avoids (the doctor measures it).
+KEEPALIVE_EXPIRY = 50.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,8 @@ class McpSession:
         refresh_margin: Reconnect with fresh params this many seconds before they expire.
         hooks: Handle what the server sends besides answers (logs, ``list_changed``,
             sampling, elicitation); see :mod:`scalekit_langchain._mcp_features`.
+        keepalive_expiry: Seconds an idle HTTP connection is kept for the next request (see
+            :data:`KEEPALIVE_EXPIRY`).
     """
 
     def __init__(
@@ -147,10 +158,12 @@ class McpSession:
         connect_timeout: float = 30.0,
         refresh_margin: float = 30.0,
         hooks: SessionHooks | None = None,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
     ) -> None:
         self._params = params
         self._hooks = hooks or SessionHooks(label)
         self.label = label
+        self._keepalive_expiry = keepalive_expiry
         self._call_timeout = call_timeout
         self._connect_timeout = connect_timeout
         self._refresh_margin = refresh_margin
@@ -287,7 +300,17 @@ class McpSession:
     async def _hold(self, live: _Live) -> None:
         """Open the session and keep its context alive until asked to close or it fails."""
         params = live.params
-        tracker = CallTracker(http.AsyncHTTPTransport(verify=params.verify or _ssl_context()))
+        tracker = CallTracker(
+            http.AsyncHTTPTransport(
+                verify=params.verify or _ssl_context(),
+                # httpx's default limits, with our keep-alive.
+                limits=http.Limits(
+                    max_connections=100,
+                    max_keepalive_connections=20,
+                    keepalive_expiry=self._keepalive_expiry,
+                ),
+            )
+        )
         live.tracker = tracker
         client = http.AsyncClient(
             headers=dict(params.headers),
@@ -546,6 +569,7 @@ class SessionOpener:
         elicitation_handler: Answers the servers' elicitation requests (none: declined).
         on_tools_changed: Called when a server says its tool list changed (held weakly when a
             bound method: live sessions must not keep a toolkit alive).
+        keepalive_expiry: Seconds an idle HTTP connection to the server is kept.
     """
 
     def __init__(
@@ -559,8 +583,10 @@ class SessionOpener:
         sampling_model: Any | None = None,
         elicitation_handler: ElicitationHandler | None = None,
         on_tools_changed: Callable[[], None] | None = None,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
     ) -> None:
         self.params_for = params_for
+        self._keepalive_expiry = keepalive_expiry
         self.scope = scope
         self._call_timeout = call_timeout
         self._connect_timeout = connect_timeout
@@ -589,4 +615,5 @@ class SessionOpener:
             connect_timeout=self._connect_timeout,
             refresh_margin=self._refresh_margin,
             hooks=hooks,
+            keepalive_expiry=self._keepalive_expiry,
         )

@@ -46,7 +46,7 @@ from scalekit_langchain._calls import CallRunner
 from scalekit_langchain._client_base import state_of
 from scalekit_langchain._connection_auth import AuthTracker, ConnectionMap
 from scalekit_langchain._discovery import discover_tools, merge_tools
-from scalekit_langchain._mcp_session import SessionOpener
+from scalekit_langchain._mcp_session import KEEPALIVE_EXPIRY, SessionOpener
 from scalekit_langchain._rest_requests import (
     MAX_IDENTIFIER_LEN,
     check_config_name,
@@ -97,6 +97,10 @@ class ScalekitMCPToolkit(BaseToolkit):
         max_sessions: Open user sessions kept at most; a new user waits for a free one when
             every session is serving a call (sessions are never closed under a call).
         session_idle_ttl: Seconds after which an unused user session is closed (on a timer).
+        keepalive_expiry: Seconds an idle connection to the MCP server is kept for the next
+            call (default 50: longer than a model's turn, shorter than the common 60 s idle
+            timeout of servers and load balancers). Set it a little below the server's own idle
+            timeout (``scalekit-langchain doctor`` measures it: ``idle_timeout``).
         url: Connect to this MCP URL instead of asking Scalekit for one: a pre-authenticated
             instance URL you already have, or any MCP URL (with ``bearer_token`` or
             ``token_provider``). Treated as a secret.
@@ -136,6 +140,7 @@ class ScalekitMCPToolkit(BaseToolkit):
     discovery_user: str | None = None
     max_sessions: int = Field(default=1000, ge=1)
     session_idle_ttl: float = Field(default=900.0, gt=0, allow_inf_nan=False)
+    keepalive_expiry: float = Field(default=KEEPALIVE_EXPIRY, gt=0, allow_inf_nan=False)
     interrupt_on_authorization: bool | Literal["auto"] = "auto"
     sampling_model: Any | None = None
     elicitation_handler: Any | None = None
@@ -456,6 +461,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 sampling_model=self.sampling_model,
                 elicitation_handler=self.elicitation_handler,
                 on_tools_changed=self._mark_tools_stale,
+                keepalive_expiry=self.keepalive_expiry,
             )
             pool = SessionPool(
                 opener, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl

@@ -17,6 +17,8 @@ key                             emulator setting
                                 agree with ``refusal_mode``
 ``protocol_version``            the newest MCP revision served: ``initialize`` answers it to
                                 clients asking for a newer one, older known ones as asked
+``idle_timeout``                ``idle_timeout``: seconds the server keeps an idle connection
+                                open (the doctor measures it; a lower bound when it says so)
 ==============================  ===========================================================
 
 The package ships ``profiles/default.json`` (:func:`default_profile_path`): the emulator's own
@@ -60,6 +62,7 @@ PROFILE_KEYS = (
     "status_case",
     "lists_unauthorized_tools",
     "protocol_version",
+    "idle_timeout",
 )
 
 ProfileSource = str | os.PathLike[str] | Mapping[str, Any]
@@ -92,6 +95,7 @@ class EmulatorProfile:
         status_case: Case of ``connected_account_status`` in the REST answers.
         lists_unauthorized_tools: Whether such tools appear in ``tools/list``.
         protocol_version: The newest MCP revision served.
+        idle_timeout: Seconds an idle connection is kept open by the server.
     """
 
     refusal_mode: RefusalMode | None = None
@@ -99,6 +103,7 @@ class EmulatorProfile:
     status_case: StatusCase | None = None
     lists_unauthorized_tools: bool | None = None
     protocol_version: str | None = None
+    idle_timeout: float | None = None
 
 
 def default_profile_path() -> Path:
@@ -150,6 +155,11 @@ def load_profile(source: ProfileSource) -> EmulatorProfile:
     case = _text(data, "status_case")
     version = _text(data, "protocol_version")
     listed = data.get("lists_unauthorized_tools")
+    idle = data.get("idle_timeout")
+    if idle is not None and (
+        isinstance(idle, bool) or not isinstance(idle, (int, float)) or not idle > 0
+    ):
+        raise ValueError(f"profile key 'idle_timeout' must be seconds > 0 or null, got {idle!r}")
     if listed is not None and not isinstance(listed, bool):
         raise ValueError(
             f"profile key 'lists_unauthorized_tools' must be a boolean or null, got {listed!r}"
@@ -165,6 +175,7 @@ def load_profile(source: ProfileSource) -> EmulatorProfile:
         status_case=check_status_case(case) if case is not None else None,
         lists_unauthorized_tools=listed,
         protocol_version=version,
+        idle_timeout=float(idle) if idle is not None else None,
     )
     if listed is not None and profile.refusal_mode is not None:
         hidden = profile.refusal_mode == "hidden"

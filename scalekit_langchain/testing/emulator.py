@@ -188,6 +188,7 @@ class ScalekitEmulator:
         tools_page_size: Tools per ``tools/list`` page (``nextCursor`` beyond); None = all.
         control_token: Token the ``/_emulator/...`` routes require; random when omitted.
         allow_remote: Allow binding a non-loopback ``host`` (and accept any ``Host`` header).
+        idle_timeout: Seconds an idle connection is kept open (profile's, else uvicorn's 5).
 
     Raises:
         ValueError: Unknown refusal or answer mode or status case, a bad profile, a page size
@@ -212,6 +213,7 @@ class ScalekitEmulator:
         allow_remote: bool = False,
         status_case: StatusCase | None = None,
         profile: ProfileSource | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         from scalekit_langchain.testing._accounts import DEFAULT_CONNECTIONS
 
@@ -227,6 +229,8 @@ class ScalekitEmulator:
             refusal_mode = refusal_mode or recorded.refusal_mode
             answer_mode = answer_mode or recorded.answer_mode
             status_case = status_case or recorded.status_case
+            idle_timeout = idle_timeout if idle_timeout is not None else recorded.idle_timeout
+        self._idle_timeout = idle_timeout if idle_timeout is not None else 5.0
         self._mcp_settings = McpSettings(
             refusal_mode=check_refusal_mode(
                 refusal_mode or os.environ.get(REFUSAL_MODE_ENV) or DEFAULT_REFUSAL_MODE
@@ -289,6 +293,11 @@ class ScalekitEmulator:
     def control_headers(self) -> dict[str, str]:
         """Headers that authenticate a control request: ``{"X-Emulator-Token": <token>}``."""
         return {TOKEN_HEADER: self._control_token}
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds the server keeps an idle client connection open."""
+        return self._idle_timeout
 
     @property
     def refusal_mode(self) -> RefusalMode:
@@ -378,6 +387,7 @@ class ScalekitEmulator:
                 http="h11",
                 ws="none",
                 timeout_graceful_shutdown=3,
+                timeout_keep_alive=self._idle_timeout,  # type: ignore[arg-type]  # a call_later delay
             )
             run.server = uvicorn.Server(config)
             run.thread = threading.Thread(
