@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import ssl
 import time
@@ -56,24 +55,20 @@ from scalekit_langchain._failure_policy import (
 from scalekit_langchain._mcp_content import ToolResult, ToolSpec, to_tool_result, to_tool_spec
 from scalekit_langchain._mcp_features import ElicitationHandler, SessionHooks
 from scalekit_langchain._mcp_stack import http
-from scalekit_langchain._mcp_transport import CALL_ID_META, CallTracker, Exchange
+from scalekit_langchain._mcp_transport import (
+    CALL_ID_META,
+    KEEPALIVE_EXPIRY,
+    CallTracker,
+    Exchange,
+)
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
-__all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession", "SessionOpener"]
+__all__ = ["CALL_ID_META", "ConnectParams", "McpSession", "SessionOpener"]
 
 logger = logging.getLogger("scalekit_langchain")
 
 #: At most this long (seconds) is waited, after the handshake, for the SDK's GET stream request.
 _STREAM_WAIT = 0.5
-
-#: Seconds an idle connection to an MCP server is kept (httpx's default is 5 s, shorter than a
-#: model's turn between two tool calls, so the next call would pay TCP + TLS again). 50 s stays
-#: under the most common idle timeout in front of HTTP servers (60 s: AWS ALB, many proxies), so
-#: the client lets go first. A server that closes sooner costs a new connection, never a call:
-#: the HTTP pool discards a pooled connection whose socket the server closed (it is readable)
-#: before writing to it; only a close that crosses our request on the wire leaves its outcome
-#: unknown, which a keep-alive below the server's timeout avoids (the doctor measures it).
-KEEPALIVE_EXPIRY = 50.0
 
 
 @dataclass(frozen=True)
@@ -300,17 +295,7 @@ class McpSession:
     async def _hold(self, live: _Live) -> None:
         """Open the session and keep its context alive until asked to close or it fails."""
         params = live.params
-        tracker = CallTracker(
-            http.AsyncHTTPTransport(
-                verify=params.verify or _ssl_context(),
-                # httpx's default limits, with our keep-alive.
-                limits=http.Limits(
-                    max_connections=100,
-                    max_keepalive_connections=20,
-                    keepalive_expiry=self._keepalive_expiry,
-                ),
-            )
-        )
+        tracker = CallTracker.over_http(params.verify, keepalive_expiry=self._keepalive_expiry)
         live.tracker = tracker
         client = http.AsyncClient(
             headers=dict(params.headers),
@@ -530,14 +515,6 @@ def _register_secrets(params: ConnectParams) -> None:
         scheme, _, token = value.partition(" ")
         if token and scheme.lower() == "bearer":
             _redact.register_secret(token)
-
-
-@functools.lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every MCP session: building one loads the CA bundle, which costs
-    ~40 ms of CPU and ~800 KB per session (measured by the benchmarks)."""
-    context: ssl.SSLContext = http.create_ssl_context()
-    return context
 
 
 def _weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:

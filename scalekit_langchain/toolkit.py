@@ -46,7 +46,8 @@ from scalekit_langchain._calls import CallRunner
 from scalekit_langchain._client_base import state_of
 from scalekit_langchain._connection_auth import AuthTracker, ConnectionMap
 from scalekit_langchain._discovery import discover_tools, merge_tools
-from scalekit_langchain._mcp_session import KEEPALIVE_EXPIRY, SessionOpener
+from scalekit_langchain._mcp_session import SessionOpener
+from scalekit_langchain._mcp_transport import KEEPALIVE_EXPIRY
 from scalekit_langchain._rest_requests import (
     MAX_IDENTIFIER_LEN,
     check_config_name,

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from scalekit_langchain import _mcp_transport
-from scalekit_langchain._mcp_session import KEEPALIVE_EXPIRY, ConnectParams, McpSession
+from scalekit_langchain._mcp_session import ConnectParams, McpSession
+from scalekit_langchain._mcp_transport import KEEPALIVE_EXPIRY
 from scalekit_langchain.testing import ScalekitEmulator
 from tests.integration._net_support import CountingProxy
 
