@@ -5,12 +5,15 @@ thread, where LangGraph's ``interrupt()`` and the checkpointer live):
 
 1. a call the ledger already holds (a resumed or retried node) returns its recorded answer,
    or raises :class:`ToolCallOutcomeUnknown` again — it is never sent twice;
-2. otherwise the call goes to the session loop (:meth:`CallRunner._send`);
+2. otherwise the call is sent (:meth:`CallRunner._send`): an async caller's on a session of
+   its own loop's pool (no thread hop; :meth:`CallRunner.pool_here`), a sync caller's on the
+   background session loop's;
 3. :class:`AuthorizationRequired` pauses the run (interrupt) and, once resumed, the same call
    starts over from step 2; outside a graph it is raised;
 4. the answer (or an unknown outcome) is recorded before it is returned.
 
-The session loop's side (:meth:`CallRunner._send`):
+The sending side (:meth:`CallRunner._send`, on the pool's loop; what asks Scalekit runs on the
+session loop, whose REST clients and per-user caches every pool shares):
 
 * before the call: when the tool's connection was last seen not ACTIVE (or never seen), ask
   Scalekit; still not ACTIVE → :class:`AuthorizationRequired`, nothing sent;
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable, Generator
 from typing import Any, cast
 
@@ -127,12 +131,43 @@ class CallRunner:
         self._interrupt = interrupt
         self._maps: BoundedCache[str, ConnectionMap] = BoundedCache()
         self._inflight: dict[tuple[str, str], set[asyncio.Future[Answer]]] = {}
+        #: The pools of async callers' loops (``pool`` is the session loop's).
+        self._pools: dict[asyncio.AbstractEventLoop, SessionPool] = {}
+        self._pools_lock = threading.Lock()
+
+    def pool_here(self) -> SessionPool:
+        """The pool of the running loop (the session loop's :attr:`pool` outside any loop).
+
+        A loop's pool is made on its first call; pools of loops that have closed (an
+        ``asyncio.run`` that ended: its sessions' tasks were cancelled with it) are dropped then.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self.pool
+        pool = self._pools.get(loop)
+        if pool is not None:
+            return pool
+        if _session_loop.on_session_loop():
+            return self.pool
+        with self._pools_lock:
+            for gone in [lp for lp in self._pools if lp.is_closed()]:
+                del self._pools[gone]
+            pool = self._pools.get(loop)
+            if pool is None:
+                pool = self._pools[loop] = self.pool.sibling(loop)
+        return pool
+
+    def pools(self) -> list[SessionPool]:
+        """Every pool: the session loop's first, then those of open async callers' loops."""
+        with self._pools_lock:
+            return [self.pool, *(p for lp, p in self._pools.items() if not lp.is_closed())]
 
     async def connection_map(self, user: str) -> ConnectionMap:
         """Which connection each tool needs, as the user's config says (kept per user)."""
         found = self._maps.get(user)
         if found is None:
-            found = await self.access.connection_map(user)
+            found = await _session_loop.run(self.access.connection_map(user))
             self._maps.set(user, found)
         return found
 
@@ -145,8 +180,41 @@ class CallRunner:
         return await self.tracker.pending(user)
 
     async def aclose(self) -> None:
-        """Close every session."""
+        """Close every session, each on its loop (a loop that is not running now closes its
+        pool's sessions when it runs again: a task is left there)."""
+        with self._pools_lock:
+            pools, self._pools = self._pools, {}
+        for loop, pool in pools.items():
+            if loop.is_running():
+                await _session_loop.run_on(loop, pool.aclose())
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(_close_later, pool)
         await _session_loop.run(self.pool.aclose())
+
+    def close_here_later(self) -> None:
+        """Before a blocking close from a thread that runs an event loop (a sync call in a
+        Jupyter cell): that loop's pool closes once the loop runs again (it cannot now)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        with self._pools_lock:
+            pool = self._pools.pop(loop, None)
+        if pool is not None:
+            loop.call_soon(_close_later, pool)
+
+    def close_soon(self) -> None:
+        """Close every session without waiting (from any thread, e.g. a finalizer)."""
+        with self._pools_lock:
+            pools, self._pools = self._pools, {}
+        for loop, pool in [*pools.items(), (None, self.pool)]:
+            try:
+                if loop is None:
+                    _session_loop.submit(pool.aclose())
+                elif not loop.is_closed():
+                    loop.call_soon_threadsafe(_close_later, pool)
+            except RuntimeError:  # the loop closed meanwhile, or the interpreter is exiting
+                pass
 
     # ------------------------------------------------------------------ caller's side
 
@@ -232,17 +300,11 @@ class CallRunner:
         key: CallKey | None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
-        if key is None and not _session_loop.on_session_loop():
-            # Nothing to record and no sibling to wait for (outside a graph): the work on the
-            # session loop is simply not cancelled with the caller — the guarantee of the
-            # shielded task below, without a task and a shield on the caller's loop.
-            return await _session_loop.run(
-                self._send(user, tool, arguments, relay.callback), shielded=True
-            )
+        pool = self.pool_here()
 
         async def send_and_record() -> Answer:
             try:
-                answer = await _session_loop.run(self._send(user, tool, arguments, relay.callback))
+                answer = await self._send(user, tool, arguments, pool, relay.callback)
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
                     await self.ledger.arecord(
@@ -253,10 +315,10 @@ class CallRunner:
                 await self.ledger.arecord(config, key, _record_of(answer))
             return answer
 
-        # A ToolNode runs the calls of one AI message together, and LangGraph cancels the
-        # others when one pauses for authorization. A call that left for the server must not
-        # be cancelled half-way (it may have run, and its answer would be lost): it runs in its
-        # own task, shielded, and the pausing sibling waits for it (see _asettle).
+        # A call that left for the server must not be cancelled half-way with its caller (it
+        # may have run, and its answer would be lost): it runs in its own task, shielded. A
+        # ToolNode runs the calls of one AI message together, and LangGraph cancels the others
+        # when one pauses for authorization: the pausing sibling waits for it (see _asettle).
         task = asyncio.ensure_future(send_and_record())
         scope = key[:2] if key is not None else None
         if scope is not None:
@@ -326,7 +388,9 @@ class CallRunner:
     ) -> Answer:
         relay = ProgressRelay(tool, config)
         try:
-            answer = _session_loop.run_sync(self._send(user, tool, arguments, relay.callback))
+            answer = _session_loop.run_sync(
+                self._send(user, tool, arguments, self.pool, relay.callback)
+            )
         except ToolCallOutcomeUnknown as exc:
             if key is not None:
                 self.ledger.record(config, key, {"outcome": "unknown", "detail": str(exc)})
@@ -357,17 +421,21 @@ class CallRunner:
         user: str,
         tool: str,
         arguments: dict[str, Any],
+        pool: SessionPool,
         progress: Callable[..., Any] | None = None,
     ) -> Answer:
         connections = (await self.connection_map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
-            await self.tracker.require(user, connections)
+            await self._require(user, connections)
         for attempt in (0, 1):
             try:
-                async with self.pool.lease(user) as session:
+                async with pool.lease(user) as session:
                     result = await session.call_tool_on_loop(tool, arguments, progress=progress)
+                    # Converted under the lease: the first conversion imports LangChain's
+                    # converter, which must not count as the session's idle time.
+                    content, artifact = to_langchain(result)
             except ToolCallRejected as exc:
-                await self.tracker.require(user, connections)
+                await self._require(user, connections)
                 requests = _url_elicitations(exc)
                 if requests:
                     raise ElicitationRequired(tool, requests) from None
@@ -387,13 +455,30 @@ class CallRunner:
                     raise
                 # The instance is gone (deleted, maybe recreated): nothing ran. Ensure it again.
                 logger.info("The MCP server of %r answered 404; ensuring it again", user)
-                self.access.forget(user)
-                self.tracker.forget(user)
-                await self.pool.discard(user)
-                await self.tracker.require(user, connections)
+                await _session_loop.run(self._forget(user))
+                await pool.discard(user)
+                await self._require(user, connections)
                 continue
             if looks_like_refusal(result):
-                await self.tracker.require(user, connections)
-            content, artifact = to_langchain(result)
+                await self._require(user, connections)
             return content, artifact, result.is_error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _require(self, user: str, connections: Any) -> None:
+        # Auth checks ask Scalekit: on the session loop, where the REST clients live.
+        await _session_loop.run(self.tracker.require(user, connections))
+
+    async def _forget(self, user: str) -> None:
+        self.access.forget(user)
+        self.tracker.forget(user)
+
+
+#: Closing tasks left on loops that were not running (a reference keeps each alive).
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_later(pool: SessionPool) -> None:
+    """Runs on the pool's own loop once it runs (a callback): close the pool there."""
+    task = asyncio.get_running_loop().create_task(pool.aclose())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
