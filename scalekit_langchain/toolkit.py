@@ -46,7 +46,7 @@ from scalekit_langchain._calls import CallRunner
 from scalekit_langchain._client_base import state_of
 from scalekit_langchain._connection_auth import AuthTracker, ConnectionMap
 from scalekit_langchain._discovery import discover_tools, merge_tools
-from scalekit_langchain._mcp_session import SessionOpener
+from scalekit_langchain._mcp_session import ConnectParams, SessionOpener
 from scalekit_langchain._mcp_transport import KEEPALIVE_EXPIRY
 from scalekit_langchain._rest_requests import (
     MAX_IDENTIFIER_LEN,
@@ -98,10 +98,8 @@ class ScalekitMCPToolkit(BaseToolkit):
         max_sessions: Open user sessions kept at most; a new user waits for a free one when
             every session is serving a call (sessions are never closed under a call).
         session_idle_ttl: Seconds after which an unused user session is closed (on a timer).
-        keepalive_expiry: Seconds an idle connection to the MCP server is kept for the next
-            call (default 50: longer than a model's turn, shorter than the common 60 s idle
-            timeout of servers and load balancers). Set it a little below the server's own idle
-            timeout (``scalekit-langchain doctor`` measures it: ``idle_timeout``).
+        keepalive_expiry: Seconds an idle connection to the MCP server is kept; keep it below
+            the server's ``idle_timeout`` (the doctor measures it). Default 50.
         url: Connect to this MCP URL instead of asking Scalekit for one: a pre-authenticated
             instance URL you already have, or any MCP URL (with ``bearer_token`` or
             ``token_provider``). Treated as a secret.
@@ -457,8 +455,12 @@ class ScalekitMCPToolkit(BaseToolkit):
             tracker = AuthTracker(
                 access.auth_state, scope=f"{self.mode}:{self._scope}", states=states
             )
+            async def connect_params(user: str) -> ConnectParams:
+                # From sessions on any loop; REST clients and per-user caches: session loop.
+                return await _session_loop.run(access.connect_params(user))
+
             opener = SessionOpener(
-                access.connect_params,
+                connect_params,
                 scope=access.scope,
                 call_timeout=self.call_timeout,
                 connect_timeout=self.connect_timeout,
