@@ -154,9 +154,9 @@ def overhead_section(r: Measurements) -> list[str]:
     """The wrapper overhead tables (SSE and JSON answers) and what they mean."""
     lines = ["", "## Wrapper overhead (latency 0, same MCP session)", ""]
     labels = {
-        "bare": "bare `ClientSession.call_tool`, on the session loop",
-        "session": "ours: `McpSession.call_tool_on_loop`, on the session loop",
-        "tool_on_session_loop": "ours: tool `ainvoke`, on the session loop",
+        "bare": "bare `ClientSession.call_tool`, on the session's (the caller's) loop",
+        "session": "ours: `McpSession.call_tool_on_loop`, same loop",
+        "tool_on_session_loop": "ours: tool `ainvoke`, same loop (again)",
         "tool": "ours: tool `ainvoke` from the caller's loop (what async users get)",
         "sync_bare": "bare `ClientSession.call_tool` from a thread, blocking (sync floor)",
         "sync_tool": "ours: tool `invoke` from a thread (what sync users get)",
