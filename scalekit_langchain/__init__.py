@@ -17,7 +17,8 @@ How a tool call flows through the internal modules, from the REST API up:
 * talking MCP: ``_mcp_stack`` (the installed SDK), ``_mcp_content`` (what answers mean),
   ``_mcp_transport`` (what crossed the wire), ``_failure_policy`` (how a failed request ends),
   ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_session`` (one persistent
-  session), ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
+  session), ``_session_loop`` (the background loop of sync callers), ``_session_pool`` (per-user
+  leases, one pool per event loop);
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
   ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
   ``_discovery`` (tools from ``tools/list``);
