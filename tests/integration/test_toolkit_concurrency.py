@@ -160,6 +160,25 @@ async def test_many_concurrent_async_calls_share_one_session(
     assert len(emulator.user_data(USER).sent) == 30
 
 
+async def test_an_async_callers_session_lives_on_its_own_loop(
+    emulator: ScalekitEmulator, aclient: AsyncScalekitClient
+) -> None:
+    """No thread hop per async call: the session is this loop's; sync calls use another."""
+    authorize_all(emulator)
+    async with mail_toolkit(aclient) as toolkit:
+        fetch = by_name(await toolkit.aget_tools())["gmail_fetch_mails"]
+        await fetch.ainvoke({"max_results": 1})
+        pool = toolkit.session_pool
+        assert pool.loop is asyncio.get_running_loop()
+        assert len(pool) == 1
+        background = await asyncio.to_thread(lambda: toolkit.session_pool)
+        assert background is not pool and background.loop is None
+        assert len(background) == 0  # no sync call yet
+        await asyncio.to_thread(fetch.invoke, {"max_results": 1})
+        assert (len(pool), len(background)) == (1, 1)
+    assert emulator.count("mcp.initialize") == 2
+
+
 async def test_calls_from_a_second_event_loop_while_the_first_is_alive(
     emulator: ScalekitEmulator, aclient: AsyncScalekitClient
 ) -> None:
