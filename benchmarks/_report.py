@@ -247,13 +247,13 @@ def render(r: Measurements) -> str:
          cpu["session"] - cpu["fake"], "ours"),
         ("+ `ScalekitMCPToolkit.arun_tool` (user routing, auth check, call runner)", cpu["toolkit"],
          cpu["toolkit"] - cpu["session"], "ours"),
-        ("+ tool `ainvoke` on the session loop (LangChain `BaseTool`, adapters tool, our "
-         "interceptor; tools.py)", cpu["tool_on_session_loop"],
-         cpu["tool_on_session_loop"] - cpu["toolkit"], "mostly LangChain / adapters"),
-        ("+ from the caller's loop (`_session_loop.run` thread hop)", cpu["tool"],
-         cpu["tool"] - cpu["tool_on_session_loop"], "ours"),
-        ("reference: `_session_loop.run` of a no-op from the caller's loop", cpu["hop"], None,
-         "ours"),
+        ("+ tool `ainvoke` (LangChain `BaseTool`: callbacks, run manager, ToolMessage; "
+         "our tools.py)", cpu["tool_on_session_loop"],
+         cpu["tool_on_session_loop"] - cpu["toolkit"], "mostly LangChain `BaseTool`"),
+        ("the same, measured again (the session lives on the caller's loop: no hop)",
+         cpu["tool"], cpu["tool"] - cpu["tool_on_session_loop"], "noise"),
+        ("reference: a thread hop (`_session_loop.run` of a no-op), no longer paid by async "
+         "calls", cpu["hop"], None, "ours (sync calls)"),
         ("reference: adapters session-mode tool `ainvoke` (same fake)", cpu["adapters_tool"],
          cpu["adapters_tool"] - cpu["fake"], "LangChain / adapters"),
     ]

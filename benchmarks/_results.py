@@ -9,7 +9,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["Measurements", "Params"]
+#: Seconds the benchmark's emulator keeps an idle connection open (the design target's server:
+#: "a call after 30 s idle opens no new connection against a server that keeps connections
+#: 60 s"); ``_emulator_child.py`` starts it with this value.
+IDLE_TIMEOUT = 60.0
+
+__all__ = ["IDLE_TIMEOUT", "Measurements", "Params"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Params:
     # Two calls per client and round: a client waits for the others' rounds, and an idle
     # connection expires after 5 s (httpx's keep-alive default), which is not a warm call.
     https_rounds: int = 50
-    https_idle: float = 6.0
+    https_idle: float = 30.0
     throughput_users: tuple[int, ...] = (1, 10, 100)
     throughput_calls: int = 300
     throughput_rounds: int = 3

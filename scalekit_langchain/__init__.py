@@ -21,7 +21,8 @@ How a tool call flows through the internal modules, from the REST API up:
   ``_mcp_transport`` (what crossed the wire), ``_failure_policy`` (how a failed request ends),
   ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_tasks`` (polling a task
   handle), ``_mcp_session`` (one persistent session), ``_session_opener`` (making one),
-  ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
+  ``_session_loop`` (the background loop of sync callers), ``_session_pool`` (per-user
+  leases), ``_loop_pools`` (one pool per event loop: no thread hop for async callers);
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
   ``_turns`` (what one model turn needs), ``_call_arguments`` (arguments checked before
   sending), ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),

@@ -58,15 +58,13 @@ async def discover_tools(
             name longer than :data:`MAX_TOOL_NAME`.
     """
 
-    async def listed() -> list[ToolSpec]:
-        async with pool.lease(user) as session:
-            return await session.list_tools_on_loop()
-
     seen = tracker.last_seen(user)
     if seen is not None:
-        states, specs = seen, await listed()
+        states, specs = seen, await pool.list_tools(user)
     else:
-        states, specs = await asyncio.gather(tracker.fetch(user, include_links=False), listed())
+        states, specs = await asyncio.gather(
+            tracker.fetch(user, include_links=False), pool.list_tools(user)
+        )
     pending = [s for s in states if not s.is_active]
     for state in pending:
         logger.info(

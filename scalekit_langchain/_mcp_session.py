@@ -5,8 +5,9 @@ The protocol is the official ``mcp`` SDK's (either major, through
 up, and reads what the wire did (:mod:`scalekit_langchain._mcp_transport`) so a tool call is
 never sent twice when it may have run.
 
-All coroutines here run on the session loop (:mod:`scalekit_langchain._session_loop`); the public
-entry points marshal to it, so a session can be used from any loop or thread.
+All coroutines here run on the loop the session lives on (the loop that opened it: the caller's,
+or the session loop of :mod:`scalekit_langchain._session_loop`); the public entry points marshal
+to it, so a session can be used from any loop or thread.
 
 How a ``tools/call`` ends:
 
@@ -36,9 +37,9 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from scalekit_langchain import _mcp_stack, _redact, _session_loop
 from scalekit_langchain._failure_policy import (
@@ -65,6 +66,8 @@ from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 __all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession"]
 
 logger = logging.getLogger("scalekit_langchain")
+
+T = TypeVar("T")
 
 #: At most this long (seconds) is waited, after the handshake, for the SDK's GET stream request.
 _STREAM_WAIT = 0.5
@@ -174,6 +177,8 @@ class McpSession:
         self._connect_timeout = connect_timeout
         self._refresh_margin = refresh_margin
         self._live: _Live | None = None
+        #: The loop the session lives on, once opened (``None``: the session loop).
+        self._home: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
         #: How many times an MCP session was initialized (1 + reconnects).
@@ -206,37 +211,46 @@ class McpSession:
     # ------------------------------------------------------------------ public (any loop)
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None) -> ToolResult:
-        """Call an MCP tool on the persistent session (marshalled to the session loop).
+        """Call an MCP tool on the persistent session (marshalled to its loop).
 
         Raises:
             ToolCallRejected: The server refused the call (401/403, JSON-RPC error); it did not run.
             ToolCallOutcomeUnknown: The call may have run; it was not re-sent.
             ScalekitError: Any other failure (connection, credentials, rate limit...).
         """
-        return await _session_loop.run(self.call_tool_on_loop(name, arguments))
+        return await self._at_home(self.call_tool_on_loop(name, arguments))
 
     async def list_tools(self) -> list[ToolSpec]:
         """List the server's tools (all pages), opening the session if needed."""
-        return await _session_loop.run(self.list_tools_on_loop())
+        return await self._at_home(self.list_tools_on_loop())
 
     async def connect(self) -> None:
         """Open the session now instead of on first use."""
-        await _session_loop.run(self._ensure_open())
+        await self._at_home(self._ensure_open())
 
     async def aclose(self) -> None:
         """Close the session for good."""
-        await _session_loop.run(self._close(final=True))
+        if self._home is not None and self._home.is_closed():
+            self._closed, self._live = True, None  # its loop ended, and its task with it
+            return
+        await self._at_home(self._close(final=True))
 
     def close(self) -> None:
         """Sync :meth:`aclose`."""
-        if self._live is None:
-            self._closed = True
+        if self._live is None or self._home is None or self._home.is_closed():
+            self._closed, self._live = True, None
             return
-        _session_loop.run_sync(self._close(final=True))
+        _session_loop.run_sync_on(self._home, self._close(final=True))
 
     async def reset(self) -> None:
         """Drop the current MCP session; the next call opens a new one."""
-        await _session_loop.run(self._close(final=False))
+        await self._at_home(self._close(final=False))
+
+    async def _at_home(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the loop the session lives on (the session loop until opened)."""
+        if self._home is None:
+            return await _session_loop.run(coro)
+        return await _session_loop.run_on(self._home, coro)
 
     # ------------------------------------------------------------------ opening (session loop)
 
@@ -279,6 +293,7 @@ class McpSession:
         live = _Live(params)
         _redact.register_endpoint_secrets(params.url, params.headers, owner=live)
         self._live = live
+        self._home = asyncio.get_running_loop()
         live.task = asyncio.get_running_loop().create_task(
             self._hold(live), name=f"scalekit-mcp-{params.label}"
         )
