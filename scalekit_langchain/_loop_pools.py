@@ -4,7 +4,8 @@ An MCP session (anyio task groups, an HTTP client, maybe an SSE stream) belongs 
 opened it. Routing every call of an async caller to the background session loop would cost a
 thread hop each way per call; instead each running loop that makes calls gets its own
 :class:`~scalekit_langchain._session_pool.SessionPool` (same factory and limits), made on its
-first call. Sync callers and foreign threads use the background loop's pool (:attr:`LoopPools.base`).
+first call. Sync callers and foreign threads use the background loop's pool
+(:attr:`LoopPools.base`).
 
 A loop that ends (an ``asyncio.run`` that returned) cancels its sessions' tasks with it; its pool
 is dropped the next time a pool is looked up. Closing reaches every pool on its own loop: now

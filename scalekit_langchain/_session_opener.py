@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from scalekit_langchain import _session_loop
@@ -48,7 +48,7 @@ class SessionOpener:
 
     def __init__(
         self,
-        params_for: Callable[[str], Awaitable[ConnectParams]],
+        params_for: Callable[[str], Coroutine[Any, Any, ConnectParams]],
         *,
         scope: str,
         call_timeout: float,
