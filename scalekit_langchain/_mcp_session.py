@@ -441,6 +441,8 @@ class McpSession:
                     renewable=live.params.expires_at is not None,
                     ended=self._open_error(live),
                 )
+            if attempt == 0 and self._era_refused(error):
+                retry, self._prior = True, self._first
             if retry or live.is_dead():
                 await self._drop(live)
             if not (retry and attempt == 0):
@@ -460,7 +462,7 @@ class McpSession:
         receives the server's progress notifications; ``answers`` (``input_responses``,
         ``request_state``) answer an ``input_required`` result. Raises what :meth:`call_tool`
         raises."""
-        resent = renewed = False
+        resent = renewed = reprobed = False
         while True:
             live, session = await self._ensure_open()
             call_id = uuid.uuid4().hex
@@ -498,8 +500,12 @@ class McpSession:
             # Decided outside the ``except`` block: the error raised below has no context.
             if verdict.result is not None:
                 return verdict.result
-            if verdict.drop or live.is_dead():
+            era_refused = not reprobed and self._era_refused(verdict.error)
+            if verdict.drop or live.is_dead() or era_refused:
                 await self._drop(live)
+            if era_refused:
+                reprobed, self._prior = True, self._first
+                continue
             if verdict.renew and not renewed and live.params.expires_at is not None:
                 renewed = True
                 await self._drop(live)
@@ -519,6 +525,18 @@ class McpSession:
                 continue
             assert verdict.error is not None
             raise verdict.error
+
+    def _era_refused(self, error: BaseException | None) -> bool:
+        """Whether, in the sessionless era, the server refused a request for its protocol
+        (it stopped speaking 2026-07-28): it did not run; forget the remembered era, negotiate
+        again and send once more."""
+        if self._prior in (None, _mcp_stack.HANDSHAKE):
+            return False
+        code, status = getattr(error, "code", None), getattr(error, "status_code", None)
+        if code in _mcp_stack.ERA_REFUSAL_CODES or status == 400:
+            logger.info("MCP server %s refused the 2026-07-28 era; negotiating again", self.label)
+            return True
+        return False
 
     async def _race(
         self,

@@ -153,6 +153,11 @@ def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> Client
 #: The era name of a session opened with ``initialize`` (any revision up to 2025-11-25).
 HANDSHAKE = "handshake"
 
+#: JSON-RPC codes with which a 2026-07-28 request is refused for its protocol, not its content:
+#: ``-32022`` (version not spoken) and ``-32600`` (invalid request: e.g. "missing session ID"
+#: from a server that went back to the handshake era). Such a request did not run.
+ERA_REFUSAL_CODES = frozenset({-32022, -32600})
+
 
 async def open_protocol(session: ClientSession, prior: Any = None) -> tuple[str, Any]:
     """Settle the protocol on a fresh ``session``: the newest era the server offers.
