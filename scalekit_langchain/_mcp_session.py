@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl
 import time
@@ -44,7 +45,6 @@ from typing import Any, TypeVar
 from scalekit_langchain import _mcp_stack, _redact, _session_loop
 from scalekit_langchain._failure_policy import (
     REFUSED,
-    CallBroken,
     SessionDied,
     Verdict,
     describe,
@@ -61,6 +61,7 @@ from scalekit_langchain._mcp_transport import (
     Exchange,
     shared_ssl_context,
 )
+from scalekit_langchain._request_race import race_request
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
 __all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession"]
@@ -68,6 +69,11 @@ __all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession"]
 logger = logging.getLogger("scalekit_langchain")
 
 T = TypeVar("T")
+
+#: Our ids of tool calls (they find a call's exchange on the wire): unique in this process
+#: without a ``uuid4`` per call.
+_CALL_ID_PREFIX = f"{uuid.uuid4().hex[:12]}-"
+_call_serial = itertools.count(1)
 
 #: At most this long (seconds) is waited, after the handshake, for the SDK's GET stream request.
 _STREAM_WAIT = 0.5
@@ -465,7 +471,7 @@ class McpSession:
         resent = renewed = reprobed = False
         while True:
             live, session = await self._ensure_open()
-            call_id = uuid.uuid4().hex
+            call_id = f"{_CALL_ID_PREFIX}{next(_call_serial)}"
             tracker = live.tracker
             assert tracker is not None
             exchange = tracker.watch(call_id)
@@ -545,32 +551,13 @@ class McpSession:
         exchange: Exchange | None,
         timeout: float | None,
     ) -> Any:
-        """Await ``coro`` unless the session dies first (then raise :class:`SessionDied`)
-        or the answer's connection breaks (then raise :class:`CallBroken`)."""
-        call = asyncio.ensure_future(coro)
+        """Await ``coro`` unless the session dies first (then raise :class:`SessionDied`), the
+        answer's connection breaks (:class:`CallBroken`) or ``timeout`` passes."""
         if live.is_dead():
-            call.cancel()
+            if asyncio.iscoroutine(coro):
+                coro.close()
             raise SessionDied
-        waiting: set[asyncio.Future[Any]] = {call, live.dead}
         broken = exchange.broken if exchange is not None else None
-        if broken is not None:
-            waiting.add(broken)
-        try:
-            done, _ = await asyncio.wait(
-                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        except BaseException:
-            call.cancel()
-            raise
-        if call in done:
-            return call.result()
-        call.cancel()
-        try:
-            await call
-        except BaseException:
-            pass
-        if not done:
-            raise ScalekitTimeoutError(f"MCP server {live.params.label!r} did not answer in time")
-        if broken is not None and broken in done:
-            raise CallBroken
-        raise SessionDied
+        return await race_request(
+            coro, dead=live.dead, broken=broken, timeout=timeout, label=live.params.label
+        )
