@@ -97,6 +97,11 @@ async def test_private_listings_are_per_user(
         for i in range(3):
             assert (await _call(fetch, B, f"b{i}")).status == "success"
         assert (_lists(emulator), _calls(emulator)) == (1, 3)  # B's own listing, once
+        # ...made by the toolkit on B's session before B's first call (the mcp 2 SDK would
+        # otherwise list after it, to validate the result, and leave this unset).
+        listing = toolkit.session_pool.peek(B).listing
+        assert listing is not None and listing.scope == "private"
+        assert listing.ttl_seconds == 300.0
         emulator.reset_counts()
         assert (await _call(fetch, A, "a9")).status == "success"
         assert (await _call(fetch, B, "b9")).status == "success"
