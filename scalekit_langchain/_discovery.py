@@ -83,8 +83,9 @@ async def discover_tools(
     providers = {s.connection_name: s.provider for s in states}
     listed_names = {s.name for s in specs}
     if listings is not None:  # tools other users' listings offered stay (merged, not lost)
-        specs += [s for n, s in listings.extra.items() if n not in listed_names]
-        listed_names |= set(listings.extra)
+        extra = dict(listings.extra)  # a copy: other loops' calls may add to it
+        specs += [s for n, s in extra.items() if n not in listed_names]
+        listed_names |= set(extra)
     hidden = [
         name
         for name, conn in connection_map.explicit_tools().items()

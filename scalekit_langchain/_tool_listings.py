@@ -141,9 +141,7 @@ class ToolListings:
         self._enforced = listing.ttl_seconds is not None
         self._held = dict(held)
         self._only = frozenset(only) if only is not None else None
-        for name in held:
-            self.extra.pop(name, None)
-        self.keep(user, listing)
+        self.keep(user, listing)  # extra stays: a re-discovery must not drop what it added
 
     def keep(self, user: str, listing: ToolListing) -> None:
         """Remember ``listing`` as ``user``'s (everyone's when its scope is public)."""
