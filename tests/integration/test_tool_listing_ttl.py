@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import ToolMessage
 
-from scalekit_langchain import AsyncScalekitClient, ScalekitMCPToolkit, _mcp_stack
+from scalekit_langchain import AsyncScalekitClient, ScalekitClient, ScalekitMCPToolkit, _mcp_stack
 from scalekit_langchain.testing import ScalekitEmulator
 from tests.integration._toolkit_support import authorize_all, by_name, seed_toolkit
 
@@ -36,7 +36,7 @@ def _calls(emu: ScalekitEmulator) -> int:
     return emu.counts().get("mcp.tools/call", 0)
 
 
-def _multi(aclient: AsyncScalekitClient) -> ScalekitMCPToolkit:
+def _multi(aclient: AsyncScalekitClient | ScalekitClient) -> ScalekitMCPToolkit:
     return seed_toolkit(aclient, user_identifier=None, discovery_user=A)
 
 
@@ -203,3 +203,23 @@ async def test_the_handshake_era_lists_once_per_toolkit(
         assert (await _call(fetch, B, "b1")).status == "error"  # the server's own answer
         assert (await _call(fetch, B, "b2")).status == "error"
         assert (_lists(emulator), _calls(emulator)) == (1, 3)  # no per-user listing
+
+
+@mcp2_only
+@pytest.mark.parametrize("mcp_era", ["new"])
+def test_sync_calls_check_the_users_listing_too(emulator: ScalekitEmulator) -> None:
+    authorize_all(emulator, A)
+    authorize_all(emulator, B)
+    emulator.mcp_settings.user_hidden_tools = {B: frozenset({FETCH})}
+    with ScalekitClient(
+        env_url=emulator.env_url,
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+    ) as client, _multi(client) as toolkit:
+        fetch = by_name(toolkit.get_tools())[FETCH]
+        call = {"type": "tool_call", "id": "a", "name": FETCH, "args": {}}
+        assert fetch.invoke(call, {"configurable": {"user_id": A}}).status == "success"
+        emulator.reset_counts()
+        refused = fetch.invoke({**call, "id": "b"}, {"configurable": {"user_id": B}})
+        assert refused.status == "error" and "does not offer" in str(refused.content)
+        assert _mcp(emulator) == {"mcp.server/discover": 1, "mcp.tools/list": 1}
