@@ -26,7 +26,8 @@ How a tool call flows through the internal modules, from the REST API up:
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
   ``_turns`` (what one model turn needs), ``_call_arguments`` (arguments checked before
   sending), ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
-  ``_discovery`` (tools from ``tools/list``);
+  ``_discovery`` (tools from ``tools/list``), ``_tool_listings`` (each user's listing while its
+  2026-07-28 ``ttlMs`` lasts);
 * the faces: ``toolkit``, ``tools``, ``langgraph``, ``middleware``, ``web``, ``webhooks``;
   ``_demo`` is the main job behind ``scalekit-langchain demo``.
 

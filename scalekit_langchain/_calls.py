@@ -53,6 +53,7 @@ from scalekit_langchain._mcp_content import to_langchain
 from scalekit_langchain._mcp_features import ProgressRelay
 from scalekit_langchain._mcp_tasks import TaskStarted, poll_task, task_id_of
 from scalekit_langchain._session_pool import SessionPool
+from scalekit_langchain._tool_listings import ToolListings
 from scalekit_langchain._turns import turn_tool_names
 from scalekit_langchain.errors import (
     AuthorizationRequired,
@@ -157,6 +158,8 @@ class CallRunner:
             (async callers' loops get siblings: :attr:`pools`).
         ledger: Answers of calls that reached the server.
         interrupt: Pause LangGraph runs for authorization (else always raise).
+        on_new_tools: Called when a user's listing offers tools the toolkit lacks (see
+            :mod:`._tool_listings`: per-user listings in the 2026-07-28 era).
     """
 
     def __init__(
@@ -167,6 +170,7 @@ class CallRunner:
         *,
         ledger: CallLedger,
         interrupt: bool = True,
+        on_new_tools: Callable[[], None] | None = None,
     ) -> None:
         self.access = access
         self.tracker = tracker
@@ -182,6 +186,8 @@ class CallRunner:
         #: LangChain tool name -> MCP tool name, for the toolkit's tools (set by the toolkit):
         #: which of a turn's calls are this toolkit's.
         self.tool_names: dict[str, str] = {}
+        #: The users' tools/list answers while their ttlMs lasts (2026-07-28 era).
+        self.listings = ToolListings(on_new_tools=on_new_tools)
 
     async def connection_map(self, user: str) -> ConnectionMap:
         """Which connection each tool needs, as the user's config says (kept per user)."""
@@ -483,6 +489,10 @@ class CallRunner:
         connections = (await self.connection_map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
             await self._require(user, connections, turn)
+        refused = await self.listings.admit(user, tool, arguments, pool)  # offered to the user?
+        if refused is not None:
+            await self._require(user, connections, turn)  # hidden until authorized: pause
+            return refused, None, True
         for attempt in (0, 1):
             try:
                 async with pool.lease(user) as session:

@@ -62,6 +62,7 @@ from scalekit_langchain._mcp_transport import (
     shared_ssl_context,
 )
 from scalekit_langchain._request_race import race_request
+from scalekit_langchain._tool_listings import ToolListing
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
 __all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession"]
@@ -191,7 +192,8 @@ class McpSession:
         self.initializations = 0
         #: HTTP requests sent by sessions of this object (all generations).
         self.http_requests = 0
-        self._tools: list[ToolSpec] | None = None
+        #: The last complete ``tools/list`` answer, with its ``ttlMs`` / ``cacheScope``.
+        self.listing: ToolListing | None = None
         # The server's era, remembered across reconnects (see _mcp_stack.open_protocol).
         self._first: Any = _mcp_stack.HANDSHAKE if handshake_only else None
         self._prior: Any = self._first
@@ -429,14 +431,16 @@ class McpSession:
             try:
                 tools: list[ToolSpec] = []
                 cursor: str | None = None
-                for _ in range(1000):
-                    page, cursor = await self._race(
+                first: tuple[int, str] | None = None  # the first page's ttlMs / cacheScope
+                for page_no in range(1000):
+                    page, cursor, terms = await self._race(
                         live, _mcp_stack.list_tools_page(session, cursor), None, self._call_timeout
                     )
                     tools.extend(to_tool_spec(t) for t in page)
+                    first = terms if page_no == 0 else first
                     if not cursor:
                         break
-                self._tools = tools
+                self.listing = ToolListing.of(tools, first)
                 return tools
             except Exception as exc:
                 # Listing is a read: safe to repeat once on a fresh session.

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from scalekit_langchain import _session_loop
 from scalekit_langchain._mcp_content import ToolSpec
 from scalekit_langchain._mcp_session import McpSession
+from scalekit_langchain._tool_listings import ToolListing
 from scalekit_langchain.errors import ScalekitError
 
 __all__ = ["SessionPool"]
@@ -105,10 +106,15 @@ class SessionPool:
 
     async def list_tools(self, user: str) -> list[ToolSpec]:
         """List the tools through ``user``'s session, on the pool's loop (from any loop)."""
+        return list((await self.listing(user)).specs)
 
-        async def listed() -> list[ToolSpec]:
+    async def listing(self, user: str) -> ToolListing:
+        """:meth:`list_tools` with the answer's ``ttlMs`` / ``cacheScope`` (2026-07-28 era)."""
+
+        async def listed() -> ToolListing:
             async with self.lease(user) as session:
-                return await session.list_tools_on_loop()
+                specs = await session.list_tools_on_loop()
+                return session.listing or ToolListing.of(specs, None)
 
         if self.loop is None:
             return await _session_loop.run(listed())

@@ -482,6 +482,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 pool,
                 ledger=self._ledger,
                 interrupt=self.interrupt_on_authorization is not False,
+                on_new_tools=self._mark_tools_stale,
             )
         return self._call_runner
 
@@ -523,6 +524,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 name_prefix=self.tool_name_prefix,
                 backend=self,
                 config_name=self._scope,
+                listings=calls.listings,
             )
             self._pending_at_connect = found.pending
             self._lc_tools = merge_tools(self._lc_tools, found.tools)
