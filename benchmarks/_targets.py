@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from benchmarks._format import fmt, kb, kinds
+from benchmarks._report_eras import eras_targets
 from benchmarks._report_wire import https_targets
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
             max(oj["overhead"], oj["sync_overhead"]) <= 0.10,
         ),
         *https_targets(r),
+        *eras_targets(r),  # issue 17
         (
             f"memory per open user session (tracemalloc, {mem['users']} sessions)",
             f"{kb(mem['bytes_per_session'])} KB",
