@@ -119,6 +119,24 @@ def test_overhead_and_throughput_ran(results: Any) -> None:
     assert "Warm throughput next to the bare SDK" in report
 
 
+def test_report_has_a_row_for_every_issue_18_target(results: Any) -> None:
+    report, p = results.markdown(), results.params
+    for what in (
+        "warm call, ours / a bare `ClientSession`",
+        "warm call, ours / LangChain's own session held open",
+        "client CPU per warm call, ours / bare",
+        f"warm calls/s at {max(p.throughput_users)} users, ours / bare SDK sessions (JSON "
+        "answers, latency 0)",
+        f"throughput {p.scaling[0]} -> {p.scaling[-1]} users, 0 ms per request",
+    ):
+        assert f"| {what}" in report
+    assert "calls/s vs linear until the client core is full" in report
+    assert "the core fills at about" in report
+    # The quick run has no mcp 2 worker: the era rows say so and count as missed.
+    assert "## MCP protocol eras on mcp 2" in report
+    assert "| 2026-07-28 era on mcp 2" in report and "not measured: not asked for" in report
+
+
 NEW_ERA_COLD = {"mcp.server/discover": 1, "mcp.tools/list": 1, "mcp.tools/call": 1}
 
 
