@@ -13,8 +13,8 @@ from typing import Any
 
 # Only these emulator methods may be called through the pipe.
 _ALLOWED = frozenset(
-    {"authorize", "set_latency", "set_answer_mode", "counts", "count", "reset_counts",
-     "clear_faults"}
+    {"authorize", "set_latency", "set_answer_mode", "set_mcp_era", "counts", "count",
+     "reset_counts", "clear_faults"}
 )
 
 

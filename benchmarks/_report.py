@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarks._analysis import analysis
 from benchmarks._format import fmt, kb, kinds, table
+from benchmarks._report_eras import eras_section
 from benchmarks._report_wire import https_section, overhead_section, throughput_section
 from benchmarks._targets import targets
 
@@ -150,6 +151,7 @@ def render(r: Measurements) -> str:
     # startup ---------------------------------------------------------------------------
     s = r.startup
     lines += https_section(r)
+    lines += eras_section(r)
     lines += ["", "## Startup: before the tools are ready", ""]
     labels = {
         "cold": "ours, new user (warm client: token cached)",
