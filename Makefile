@@ -34,7 +34,7 @@ test: $(VENV)/.installed
 	$(BIN)/pytest
 
 # The benchmarks measure against langchain-mcp-adapters, which lives on the mcp 1.x stack.
-bench: $(VENV1)/.installed
+bench: $(VENV1)/.installed $(VENV)/.installed  # the mcp 2 rows run in .venv (a worker)
 	$(BIN1)/python -m benchmarks
 
 lint: $(VENV)/.installed

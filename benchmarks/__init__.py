@@ -11,9 +11,10 @@ asserts request, connection and handshake counts (never timings).
 Modules: ``_results`` (:class:`Params` and the plain data a run measured), ``_common``
 (shared helpers), ``_scenarios`` (warm calls, startup, many users), ``_https`` +
 ``_https_modes`` + ``_network`` + ``_mcp2_worker`` (HTTPS), ``_h2`` + ``_h2_child`` (5 calls
-at once, h2 vs HTTP/1.1), ``_overhead`` (wrapper overhead, CPU by layer, throughput),
-``_memory``, ``_report`` + ``_report_wire`` + ``_targets`` + ``_analysis`` + ``_format`` (the
-report), ``_child`` + ``_emulator`` + ``_emulator_child`` (child processes).
+at once, h2 vs HTTP/1.1), ``_eras`` + ``_eras_worker`` (MCP protocol eras on mcp 2),
+``_overhead`` (wrapper overhead, CPU by layer, throughput), ``_memory``, ``_report`` +
+``_report_wire`` + ``_report_eras`` + ``_targets`` + ``_targets_speed`` + ``_analysis`` +
+``_format`` (the report), ``_child`` + ``_emulator`` + ``_emulator_child`` (child processes).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from benchmarks import _memory, _overhead
 from benchmarks import _scenarios as sc
 from benchmarks._common import new_client, setup
 from benchmarks._emulator import EmulatorProcess
+from benchmarks._eras import era_calls
 from benchmarks._h2 import parallel_turns
 from benchmarks._https import https_calls
 from benchmarks._report import environment, render
@@ -120,6 +122,13 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
         progress("https")
         h2 = await parallel_turns(emu, client, quick=p.quick)
         progress("h2 vs HTTP/1.1")
+        eras: dict[str, Any] = {"ran": False, "why_not": "not asked for (mcp2=False)", "runs": []}
+        if p.mcp2:
+            eras = await era_calls(
+                emu, client, eras=p.eras, answers=p.era_answers, reps=p.era_reps,
+                calls=p.era_calls, rounds=p.era_rounds, latency=p.latency,
+            )
+        progress("mcp eras")
         startup = await sc.startup(
             emu, client, reps=p.startup_reps, latency=p.latency, probe=p.probe,
             breakdown=not p.quick,
@@ -167,5 +176,5 @@ async def _main(emu: EmulatorProcess, p: Params, progress: _Progress) -> Results
         params=p, env={}, warm=warm, startup=startup, scaling=scaling, per_user=per_user,
         overhead=overhead, overhead_json=overhead_json,
         cpu=cpu, memory=memory, memory_adapters=memory_adapters, rss=rss, transport=transport,
-        https=https, throughput=throughput, h2=h2,
+        https=https, throughput=throughput, h2=h2, eras=eras,
     )

@@ -70,10 +70,10 @@ def _overhead(r: Measurements) -> list[str]:
         f"session), the toolkit layer {fmt(cpu['toolkit'] - cpu['session'], 0)} us (user "
         f"routing, auth check, the shielded task that keeps a call on the wire from being "
         f"cancelled by a sibling's interrupt), LangChain's `BaseTool` around it {fmt(base, 0)} us "
-        f"(the adapters' tool pays {fmt(cpu['adapters_tool'] - cpu['fake'], 0)} us for the same), "
-        f"and the hop from the caller's loop to the session loop {fmt(hop, 0)} us "
-        f"({fmt(cpu['hop'], 0)} us for a no-op: one cross-thread wake-up each way, more when the "
-        "machine is busy).",
+        f"(the adapters' tool pays {fmt(cpu['adapters_tool'] - cpu['fake'], 0)} us for the same). "
+        f"Async callers pay no thread hop any more (their sessions live on their own loop: "
+        f"{fmt(hop, 0)} us between two measurements of the same layer); a hop, which sync "
+        f"calls still pay, costs {fmt(cpu['hop'], 0)} us for a no-op.",
     ]
 
 

@@ -19,8 +19,9 @@ class EmulatorProcess(PipeChild):
     """A :class:`~scalekit_langchain.testing.ScalekitEmulator` running in a child process.
 
     Offers the emulator methods the benchmark needs (``authorize``, ``set_latency``,
-    ``set_answer_mode``, ``counts``, ``count``, ``reset_counts``, ``clear_faults``) and its
-    credentials. Use as a context manager; :meth:`close` stops the child and waits for it.
+    ``set_answer_mode``, ``set_mcp_era``, ``counts``, ``count``, ``reset_counts``,
+    ``clear_faults``) and its credentials. Use as a context manager; :meth:`close` stops the
+    child and waits for it.
     """
 
     def __init__(self) -> None:
@@ -44,6 +45,10 @@ class EmulatorProcess(PipeChild):
     def set_answer_mode(self, mode: str) -> None:
         """Answer MCP POSTs with ``"sse"`` or ``"json"``."""
         self.call("set_answer_mode", mode)
+
+    def set_mcp_era(self, era: str) -> None:
+        """Speak the MCP eras ``era`` names: ``"handshake"``, ``"both"`` or ``"new"``."""
+        self.call("set_mcp_era", era)
 
     def counts(self) -> dict[str, int]:
         """Request counts by kind since the last :meth:`reset_counts`."""

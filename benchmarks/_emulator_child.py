@@ -13,8 +13,8 @@ from typing import Any
 
 # Only these emulator methods may be called through the pipe.
 _ALLOWED = frozenset(
-    {"authorize", "set_latency", "set_answer_mode", "counts", "count", "reset_counts",
-     "clear_faults"}
+    {"authorize", "set_latency", "set_answer_mode", "set_mcp_era", "counts", "count",
+     "reset_counts", "clear_faults"}
 )
 
 
@@ -34,7 +34,8 @@ def _serve() -> int:  # pragma: no cover - runs in the child process
 
     # allow_remote only lifts the Host check (still bound to 127.0.0.1): the HTTPS benchmark
     # reaches the emulator through a proxy, whose port is in the Host header.
-    with ScalekitEmulator(host="127.0.0.1", allow_remote=True) as emu:
+    # idle_timeout: benchmarks._results.IDLE_TIMEOUT (this file runs as a script).
+    with ScalekitEmulator(host="127.0.0.1", allow_remote=True, idle_timeout=60.0) as emu:
         out = sys.stdout
         out.write(
             json.dumps(

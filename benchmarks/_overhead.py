@@ -51,14 +51,15 @@ async def overhead(
     tool calls, which carry our call id, are read to the end by the session's transport);
     with JSON answers both reuse the connection, so that run isolates the wrapper's cost.
 
-    Layers, all on the toolkit's own MCP session (the first four) or on one adapters session:
+    Layers, on the toolkit's own MCP sessions (the first six) or on one adapters session. An
+    async caller's session lives on its loop (no thread hop), so the first four run there and
+    ``tool_on_session_loop`` is the same thing as ``tool`` (kept for the report's columns):
 
-    * ``bare``: ``ClientSession.call_tool`` on the session loop (where the session lives);
-    * ``session``: our ``McpSession.call_tool_on_loop`` on the session loop (re-send bookkeeping);
-    * ``tool_on_session_loop``: our tool's ``ainvoke`` on the session loop (no thread hop);
-    * ``tool``: our tool's ``ainvoke`` from the caller's loop: what users get;
-    * ``sync_bare``: ``ClientSession.call_tool`` driven from a plain thread, blocking on the
-      session loop (the cheapest sync use of the same session);
+    * ``bare``: ``ClientSession.call_tool`` on the loop the session lives on;
+    * ``session``: our ``McpSession.call_tool_on_loop`` there (re-send bookkeeping);
+    * ``tool_on_session_loop`` / ``tool``: our tool's ``ainvoke`` there: what users get;
+    * ``sync_bare``: ``ClientSession.call_tool`` of the background loop's session (the one
+      sync calls use) driven from a plain thread, blocking on that loop (the sync floor);
     * ``sync_tool``: our tool's sync ``invoke`` from a plain thread;
     * ``adapters_bare`` / ``adapters_tool``: ``ClientSession.call_tool`` and the adapters'
       session-mode tool on one adapters session, from the caller's loop (the cost of a
@@ -79,6 +80,10 @@ async def overhead(
         mcp_session = session_of(toolkit, user)
         cs = mcp_session.sdk_session
         assert cs is not None
+        # Sync calls use the background loop's pool: open that session, and take its SDK one.
+        await asyncio.to_thread(tool.invoke, tool_call(tool, 0))
+        sync_cs = await asyncio.to_thread(lambda: session_of(toolkit, user).sdk_session)
+        assert sync_cs is not None and sync_cs is not cs
         async with adapters_client(url).session(SERVER) as a_session:
             a_tool = (await load_mcp_tools(a_session))[0]
 
@@ -90,8 +95,7 @@ async def overhead(
                     out.append(time.perf_counter() - t0)
                 return out
 
-            async def on_loop(fn: Callable[[int], Awaitable[Any]], n: int) -> list[float]:
-                return await _session_loop.run(timed(fn, n))
+            on_loop = timed  # the toolkit's async session lives on this loop
 
             async def bare(i: int) -> Any:
                 result = await cs.call_tool(TOOL, dict(ARGS))
@@ -118,7 +122,7 @@ async def overhead(
                 return asyncio.to_thread(sync_timed, fn, n)
 
             def sync_bare(i: int) -> None:
-                result = _session_loop.run_sync(cs.call_tool(TOOL, dict(ARGS)))
+                result = _session_loop.run_sync(sync_cs.call_tool(TOOL, dict(ARGS)))
                 if result.isError:
                     raise RuntimeError("sync bare call failed")
 
@@ -199,7 +203,7 @@ async def wrapper_cpu(
         mcp_session = session_of(toolkit, user)
         cs = mcp_session.sdk_session
         assert cs is not None
-        canned = await _session_loop.run(cs.call_tool(TOOL, dict(ARGS)))
+        canned = await cs.call_tool(TOOL, dict(ARGS))  # the session lives on this loop
 
         async def fake_call_tool(*args: Any, **kwargs: Any) -> Any:
             await asyncio.sleep(0)
@@ -236,7 +240,8 @@ async def wrapper_cpu(
                 best: dict[str, float] = {}
                 for _ in range(reps):
                     for name, fn in on_session_loop.items():
-                        t = await _session_loop.run(loop(fn, calls))
+                        # The loop the session lives on: this one (no hop any more).
+                        t = await loop(fn, calls)
                         best[name] = min(best.get(name, math.inf), t)
                     for name, fn in on_caller_loop.items():
                         t = await loop(fn, calls)

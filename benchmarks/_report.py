@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks._analysis import analysis
 from benchmarks._format import fmt, kb, kinds, table
 from benchmarks._h2 import h2_section
+from benchmarks._report_eras import eras_section
 from benchmarks._report_wire import https_section, overhead_section, throughput_section
 from benchmarks._targets import targets
 
@@ -152,6 +153,7 @@ def render(r: Measurements) -> str:
     s = r.startup
     lines += https_section(r)
     lines += h2_section(r.h2)
+    lines += eras_section(r)
     lines += ["", "## Startup: before the tools are ready", ""]
     labels = {
         "cold": "ours, new user (warm client: token cached)",
@@ -249,13 +251,13 @@ def render(r: Measurements) -> str:
          cpu["session"] - cpu["fake"], "ours"),
         ("+ `ScalekitMCPToolkit.arun_tool` (user routing, auth check, call runner)", cpu["toolkit"],
          cpu["toolkit"] - cpu["session"], "ours"),
-        ("+ tool `ainvoke` on the session loop (LangChain `BaseTool`, adapters tool, our "
-         "interceptor; tools.py)", cpu["tool_on_session_loop"],
-         cpu["tool_on_session_loop"] - cpu["toolkit"], "mostly LangChain / adapters"),
-        ("+ from the caller's loop (`_session_loop.run` thread hop)", cpu["tool"],
-         cpu["tool"] - cpu["tool_on_session_loop"], "ours"),
-        ("reference: `_session_loop.run` of a no-op from the caller's loop", cpu["hop"], None,
-         "ours"),
+        ("+ tool `ainvoke` (LangChain `BaseTool`: callbacks, run manager, ToolMessage; "
+         "our tools.py)", cpu["tool_on_session_loop"],
+         cpu["tool_on_session_loop"] - cpu["toolkit"], "mostly LangChain `BaseTool`"),
+        ("the same, measured again (the session lives on the caller's loop: no hop)",
+         cpu["tool"], cpu["tool"] - cpu["tool_on_session_loop"], "noise"),
+        ("reference: a thread hop (`_session_loop.run` of a no-op), no longer paid by async "
+         "calls", cpu["hop"], None, "ours (sync calls)"),
         ("reference: adapters session-mode tool `ainvoke` (same fake)", cpu["adapters_tool"],
          cpu["adapters_tool"] - cpu["fake"], "LangChain / adapters"),
     ]

@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from benchmarks._format import fmt, table
+from benchmarks._results import IDLE_TIMEOUT
 
 if TYPE_CHECKING:
     from benchmarks._results import Measurements
@@ -90,6 +91,15 @@ def https_targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
             ">= 2x",
             speedup >= 2.0,
         ))
+    idle = r.https.get("idle") or {}
+    if idle:
+        out.append((
+            f"a call after {fmt(idle['idle_s'], 0)} s idle, the server keeping connections "
+            f"{fmt(IDLE_TIMEOUT, 0)} s (HTTPS): new TCP connections / TLS handshakes",
+            f"{idle['connections']} / {idle['handshakes']}",
+            "0",
+            idle["connections"] == 0 and idle["handshakes"] == 0,
+        ))
     return out
 
 
@@ -142,9 +152,9 @@ def https_section(r: Measurements) -> list[str]:
             "Warm means the client's previous call was a moment ago. After "
             f"{fmt(idle['idle_s'], 0)} s idle our client's next call opened "
             f"{idle['connections']} TCP connection(s) and did {idle['handshakes']} TLS "
-            "handshake(s): the pool keeps an idle connection for "
-            "5 s (httpx's default keep-alive expiry), shorter than a model's turn in many "
-            "agents.",
+            f"handshake(s): the emulator keeps idle connections {fmt(IDLE_TIMEOUT, 0)} s and "
+            "our pool 50 s (`keepalive_expiry`; httpx's default, 5 s, is shorter than a "
+            "model's turn in many agents).",
             "",
         ]
     return lines
@@ -154,9 +164,9 @@ def overhead_section(r: Measurements) -> list[str]:
     """The wrapper overhead tables (SSE and JSON answers) and what they mean."""
     lines = ["", "## Wrapper overhead (latency 0, same MCP session)", ""]
     labels = {
-        "bare": "bare `ClientSession.call_tool`, on the session loop",
-        "session": "ours: `McpSession.call_tool_on_loop`, on the session loop",
-        "tool_on_session_loop": "ours: tool `ainvoke`, on the session loop",
+        "bare": "bare `ClientSession.call_tool`, on the session's (the caller's) loop",
+        "session": "ours: `McpSession.call_tool_on_loop`, same loop",
+        "tool_on_session_loop": "ours: tool `ainvoke`, same loop (again)",
         "tool": "ours: tool `ainvoke` from the caller's loop (what async users get)",
         "sync_bare": "bare `ClientSession.call_tool` from a thread, blocking (sync floor)",
         "sync_tool": "ours: tool `invoke` from a thread (what sync users get)",

@@ -9,7 +9,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["Measurements", "Params"]
+#: Seconds the benchmark's emulator keeps an idle connection open (the design target's server:
+#: "a call after 30 s idle opens no new connection against a server that keeps connections
+#: 60 s"); ``_emulator_child.py`` starts it with this value.
+IDLE_TIMEOUT = 60.0
+
+__all__ = ["IDLE_TIMEOUT", "Measurements", "Params"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +48,11 @@ class Params:
         throughput_calls: Calls per user count and round (split among the users).
         throughput_rounds: Alternating rounds of the throughput comparison.
         mcp2: Also run the mcp 2 clients (``langchain.mcp``) from the ``.venv`` worker.
+        eras: The emulator's MCP eras the era benchmark runs in (``_eras.py``, mcp 2 worker).
+        era_answers: Answer modes of the era benchmark.
+        era_reps: New users (cold starts) per client, era and answer mode.
+        era_calls: Warm calls per client, era and answer mode.
+        era_rounds: Interleaved rounds the era benchmark's warm calls are split into.
         quick: A smoke run (small numbers; figures are not meaningful).
     """
 
@@ -68,11 +78,16 @@ class Params:
     # Two calls per client and round: a client waits for the others' rounds, and an idle
     # connection expires after 5 s (httpx's keep-alive default), which is not a warm call.
     https_rounds: int = 50
-    https_idle: float = 6.0
+    https_idle: float = 30.0
     throughput_users: tuple[int, ...] = (1, 10, 100)
     throughput_calls: int = 300
     throughput_rounds: int = 3
     mcp2: bool = True
+    eras: tuple[str, ...] = ("new", "both")
+    era_answers: tuple[str, ...] = ("json", "sse")
+    era_reps: int = 4
+    era_calls: int = 60
+    era_rounds: int = 6
     quick: bool = False
 
     @classmethod
@@ -84,7 +99,8 @@ class Params:
             cpu_calls=20, cpu_reps=1, memory_sizes=(3,), reference_sessions=3, rss_sessions=3,
             transports=2, https_rtts=(0.0, 0.005), https_answers=("sse", "json"),
             https_calls=6, https_rounds=2, https_idle=0.0, throughput_users=(1, 3),
-            throughput_calls=6, throughput_rounds=1, mcp2=False, quick=True,
+            throughput_calls=6, throughput_rounds=1, mcp2=False, era_reps=1, era_calls=4,
+            era_rounds=2, quick=True,
         )
 
 
@@ -109,6 +125,8 @@ class Measurements:
     throughput: list[dict[str, Any]]
     duration_s: float = 0.0
     h2: dict[str, Any] = dataclasses.field(default_factory=dict)  # _h2.parallel_turns
+    #: Cold start and warm calls per MCP era on the mcp 2 stack (``_eras.py``).
+    eras: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def concurrent(self) -> dict[str, Any]:

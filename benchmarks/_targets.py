@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from benchmarks._format import fmt, kb, kinds
+from benchmarks._report_eras import eras_targets
 from benchmarks._report_wire import https_targets
+from benchmarks._targets_speed import speed_targets
 
 if TYPE_CHECKING:
     from benchmarks._results import Measurements
@@ -23,10 +25,7 @@ def targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
     ours_only_calls = set(ours["counts"]) == {"mcp.tools/call"}
     speedup = default["median_ms"] / ours["median_ms"]
     cold, back = r.startup["cold"], r.startup["returning"]
-    head, small = r.scaling[-1], r.scaling[0]
-    efficiency = (head["calls_per_second"] / small["calls_per_second"]) / (
-        head["users"] / small["users"]
-    )
+    head = r.scaling[-1]
     mem = r.memory[-1]
     lat = fmt(p.latency * 1000, 0)
     oj = r.overhead_json
@@ -69,13 +68,6 @@ def targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
             head["errors"] == 0,
         ),
         (
-            f"throughput {small['users']} -> {head['users']} users (calls/s ratio / user ratio)",
-            f"{fmt(efficiency * 100, 0)}% of linear ({fmt(small['calls_per_second'], 0)} -> "
-            f"{fmt(head['calls_per_second'], 0)} calls/s)",
-            "linear (read as >= 80%)",
-            efficiency >= 0.8,
-        ),
-        (
             "wrapper overhead vs bare ClientSession.call_tool, same session, latency 0, JSON "
             "answers (both reuse the connection): async tool `ainvoke` / sync tool `invoke`",
             f"{fmt(oj['overhead'] * 100, 1)}% ({fmt(oj['tool']['median_ms'], 2)} vs "
@@ -87,6 +79,8 @@ def targets(r: Measurements) -> list[tuple[str, str, str, bool]]:
             max(oj["overhead"], oj["sync_overhead"]) <= 0.10,
         ),
         *https_targets(r),
+        *speed_targets(r),  # issue 18 (the scaling target among them)
+        *eras_targets(r),  # issue 17
         (
             f"memory per open user session (tracemalloc, {mem['users']} sessions)",
             f"{kb(mem['bytes_per_session'])} KB",

@@ -22,11 +22,13 @@ How a tool call flows through the internal modules, from the REST API up:
   prove), ``_failure_policy`` (how a failed request ends),
   ``_mcp_features`` (logs, progress, sampling, elicitation), ``_mcp_tasks`` (polling a task
   handle), ``_mcp_session`` (one persistent session), ``_session_opener`` (making one),
-  ``_session_loop`` (the loop sessions live on), ``_session_pool`` (per-user leases);
+  ``_session_loop`` (the background loop of sync callers), ``_session_pool`` (per-user
+  leases), ``_loop_pools`` (one pool per event loop: no thread hop for async callers);
 * authorization and calls: ``_connection_auth`` (connection states, never decided by wording),
   ``_turns`` (what one model turn needs), ``_call_arguments`` (arguments checked before
   sending), ``_call_ledger`` (never twice), ``_calls`` (one call, check → send → record),
-  ``_discovery`` (tools from ``tools/list``);
+  ``_discovery`` (tools from ``tools/list``), ``_tool_listings`` (each user's listing while its
+  2026-07-28 ``ttlMs`` lasts);
 * the faces: ``toolkit``, ``tools``, ``langgraph``, ``middleware``, ``web``, ``webhooks``;
   ``_demo`` is the main job behind ``scalekit-langchain demo``.
 

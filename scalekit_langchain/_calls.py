@@ -5,12 +5,15 @@ thread, where LangGraph's ``interrupt()`` and the checkpointer live):
 
 1. a call the ledger already holds (a resumed or retried node) returns its recorded answer,
    or raises :class:`ToolCallOutcomeUnknown` again — it is never sent twice;
-2. otherwise the call goes to the session loop (:meth:`CallRunner._send`);
+2. otherwise the call is sent (:meth:`CallRunner._send`): an async caller's on a session of
+   its own loop's pool (no thread hop; :mod:`._loop_pools`), a sync caller's on the
+   background session loop's;
 3. :class:`AuthorizationRequired` pauses the run (interrupt) and, once resumed, the same call
    starts over from step 2; outside a graph it is raised;
 4. the answer (or an unknown outcome) is recorded before it is returned.
 
-The session loop's side (:meth:`CallRunner._send`):
+The sending side (:meth:`CallRunner._send`, on the pool's loop; what asks Scalekit runs on the
+session loop, whose REST clients and per-user caches every pool shares):
 
 * before the call: when the tool's connection was last seen not ACTIVE (or never seen), ask
   Scalekit; still not ACTIVE → :class:`AuthorizationRequired`, nothing sent. It lists every
@@ -45,10 +48,12 @@ from scalekit_langchain._connection_auth import (
     looks_like_refusal,
     pending_among,
 )
+from scalekit_langchain._loop_pools import LoopPools
 from scalekit_langchain._mcp_content import to_langchain
 from scalekit_langchain._mcp_features import ProgressRelay
 from scalekit_langchain._mcp_tasks import TaskStarted, poll_task, task_id_of
 from scalekit_langchain._session_pool import SessionPool
+from scalekit_langchain._tool_listings import ToolListings
 from scalekit_langchain._turns import turn_tool_names
 from scalekit_langchain.errors import (
     AuthorizationRequired,
@@ -149,9 +154,12 @@ class CallRunner:
     Args:
         access: How users reach the MCP server.
         tracker: Last-seen connection states and auth checks.
-        pool: The users' sessions, lent one call at a time.
+        pool: The users' sessions on the background session loop, lent one call at a time
+            (async callers' loops get siblings: :attr:`pools`).
         ledger: Answers of calls that reached the server.
         interrupt: Pause LangGraph runs for authorization (else always raise).
+        on_new_tools: Called when a user's listing offers tools the toolkit lacks (see
+            :mod:`._tool_listings`: per-user listings in the 2026-07-28 era).
     """
 
     def __init__(
@@ -162,10 +170,13 @@ class CallRunner:
         *,
         ledger: CallLedger,
         interrupt: bool = True,
+        on_new_tools: Callable[[], None] | None = None,
     ) -> None:
         self.access = access
         self.tracker = tracker
         self.pool = pool
+        #: Every event loop's pool (:meth:`LoopPools.here`: the running loop's).
+        self.pools = LoopPools(pool)
         self.ledger = ledger
         self._interrupt = interrupt
         # Derived from the config (re-derived without a request once the access knows it), so
@@ -175,12 +186,14 @@ class CallRunner:
         #: LangChain tool name -> MCP tool name, for the toolkit's tools (set by the toolkit):
         #: which of a turn's calls are this toolkit's.
         self.tool_names: dict[str, str] = {}
+        #: The users' tools/list answers while their ttlMs lasts (2026-07-28 era).
+        self.listings = ToolListings(on_new_tools=on_new_tools)
 
     async def connection_map(self, user: str) -> ConnectionMap:
         """Which connection each tool needs, as the user's config says (kept per user)."""
         found = self._maps.get(user)
         if found is None:
-            found = await self.access.connection_map(user)
+            found = await _session_loop.run(self.access.connection_map(user))
             self._maps.set(user, found)
         return found
 
@@ -195,8 +208,8 @@ class CallRunner:
         return await self.tracker.pending(user)
 
     async def aclose(self) -> None:
-        """Close every session."""
-        await _session_loop.run(self.pool.aclose())
+        """Close every session, each on its loop."""
+        await self.pools.aclose()
 
     # ------------------------------------------------------------------ caller's side
 
@@ -280,7 +293,7 @@ class CallRunner:
             elif op == "settle":
                 await self._asettle(key)
             elif op == "poll":
-                reply = await _session_loop.run(self._poll(user, value))
+                reply = await self._poll(user, value, self.pools.here())
             elif op == "send":
                 try:
                     reply = (
@@ -318,22 +331,12 @@ class CallRunner:
         answers: dict[str, Any] | None = None,
     ) -> Answer:
         relay = ProgressRelay(tool, config)
-        if key is None and not _session_loop.on_session_loop():
-            # Nothing to record and no sibling to wait for (outside a graph): the work on the
-            # session loop is simply not cancelled with the caller — the guarantee of the
-            # shielded task below, without a task and a shield on the caller's loop.
-            return await _session_loop.run(
-                self._send(
-                    user, tool, arguments, relay.callback, turn=turn, answers=answers
-                ), shielded=True
-            )
+        pool = self.pools.here()
 
         async def send_and_record() -> Answer:
             try:
-                answer = await _session_loop.run(
-                    self._send(
-                        user, tool, arguments, relay.callback, turn=turn, answers=answers
-                    )
+                answer = await self._send(
+                    user, tool, arguments, pool, relay.callback, turn=turn, answers=answers
                 )
             except ToolCallOutcomeUnknown as exc:
                 if key is not None:
@@ -345,10 +348,10 @@ class CallRunner:
                 await self.ledger.arecord(config, key, _record_of(answer))
             return answer
 
-        # A ToolNode runs the calls of one AI message together, and LangGraph cancels the
-        # others when one pauses for authorization. A call that left for the server must not
-        # be cancelled half-way (it may have run, and its answer would be lost): it runs in its
-        # own task, shielded, and the pausing sibling waits for it (see _asettle).
+        # A call that left for the server must not be cancelled half-way with its caller (it
+        # may have run, and its answer would be lost): it runs in its own task, shielded. A
+        # ToolNode runs the calls of one AI message together, and LangGraph cancels the others
+        # when one pauses for authorization: the pausing sibling waits for it (see _asettle).
         task = asyncio.ensure_future(send_and_record())
         scope = key[:2] if key is not None else None
         if scope is not None:
@@ -402,7 +405,7 @@ class CallRunner:
             elif op == "record" and key is not None:
                 self.ledger.record(config, key, value)
             elif op == "poll":
-                reply = _session_loop.run_sync(self._poll(user, value))
+                reply = _session_loop.run_sync(self._poll(user, value, self.pool))
             elif op == "send":
                 try:
                     reply = (
@@ -432,7 +435,7 @@ class CallRunner:
         try:
             answer = _session_loop.run_sync(
                 self._send(
-                    user, tool, arguments, relay.callback, turn=turn, answers=answers
+                    user, tool, arguments, self.pool, relay.callback, turn=turn, answers=answers
                 )
             )
         except ToolCallOutcomeUnknown as exc:
@@ -462,11 +465,11 @@ class CallRunner:
         declined = f"The user declined what {error.tool_name} needed; it did not run."
         return (declined, None, True), None
 
-    # ------------------------------------------------------------------ session loop
+    # ------------------------------------------------------------------ the pool's loop
 
-    async def _poll(self, user: str, task_id: str) -> Answer:
+    async def _poll(self, user: str, task_id: str, pool: SessionPool) -> Answer:
         """Poll a started task to its end (see :mod:`scalekit_langchain._mcp_tasks`)."""
-        async with self.pool.lease(user) as session:
+        async with pool.lease(user) as session:
             result = await poll_task(session, task_id)
         if result.raw is None:  # failed or cancelled
             return result.text, None, True
@@ -478,6 +481,7 @@ class CallRunner:
         user: str,
         tool: str,
         arguments: dict[str, Any],
+        pool: SessionPool,
         progress: Callable[..., Any] | None = None,
         turn: Turn | None = None,
         answers: dict[str, Any] | None = None,
@@ -485,9 +489,13 @@ class CallRunner:
         connections = (await self.connection_map(user)).connections_for(tool)
         if not self.tracker.known_active(user, connections):
             await self._require(user, connections, turn)
+        refused = await self.listings.admit(user, tool, arguments, pool)  # offered to the user?
+        if refused is not None:
+            await self._require(user, connections, turn)  # hidden until authorized: pause
+            return refused, None, True
         for attempt in (0, 1):
             try:
-                async with self.pool.lease(user) as session:
+                async with pool.lease(user) as session:
                     result = await session.call_tool_on_loop(
                         tool, arguments, progress=progress, **(answers or {})
                     )
@@ -512,9 +520,8 @@ class CallRunner:
                     raise
                 # The instance is gone (deleted, maybe recreated): nothing ran. Ensure it again.
                 logger.info("The MCP server of %r answered 404; ensuring it again", user)
-                self.access.forget(user)
-                self.tracker.forget(user)
-                await self.pool.discard(user)
+                await _session_loop.run(self._forget(user))
+                await pool.discard(user)
                 await self._require(user, connections, turn)
                 continue
             if result.task is not None:  # 2026-07-28 tasks: the tool runs on; poll it
@@ -540,7 +547,8 @@ class CallRunner:
         needs that is not ACTIVE (fresh links, in the config's order), so that one pause covers
         the turn: the user authorizes them all and one resume finishes it. A turn the graph
         state does not show lists every connection of the config (see :mod:`._turns`)."""
-        states = await self.tracker.fetch(user, include_links=True)
+        # Scalekit is asked on the session loop, where the REST clients live.
+        states = await _session_loop.run(self.tracker.fetch(user, include_links=True))
         if not pending_among(states, connections):
             return
         listed = list(connections)
@@ -554,3 +562,7 @@ class CallRunner:
             order = {name: i for i, name in enumerate(cmap.connections)}
             listed = sorted(dict.fromkeys(listed), key=lambda c: order.get(c, len(order)))
         raise AuthorizationRequired(pending_among(states, listed), user_identifier=user)
+
+    async def _forget(self, user: str) -> None:
+        self.access.forget(user)
+        self.tracker.forget(user)

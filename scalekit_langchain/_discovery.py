@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool
 from scalekit_langchain._connection_auth import AuthTracker, ConnectionMap, is_active
 from scalekit_langchain._mcp_content import ToolSpec
 from scalekit_langchain._session_pool import SessionPool
+from scalekit_langchain._tool_listings import ToolListings
 from scalekit_langchain.models import ConnectionAuthState
 from scalekit_langchain.tools import ScalekitMCPTool, ToolBackend
 
@@ -47,26 +48,28 @@ async def discover_tools(
     name_prefix: str | None,
     backend: ToolBackend,
     config_name: str,
+    listings: ToolListings | None = None,
 ) -> Discovered:
     """List the tools through ``user``'s session and build them (see the module docstring).
 
     A returning user (states last seen) costs no REST request; a new one has their auth state
-    read while the MCP session initializes.
+    read while the MCP session initializes. With ``listings``, the listing is kept as the user's
+    (2026-07-28 era) and tools other users' listings offered are added (see
+    :mod:`._tool_listings`).
 
     Raises:
         ValueError: ``only`` names tools the config does not offer, or ``name_prefix`` makes a
             name longer than :data:`MAX_TOOL_NAME`.
     """
 
-    async def listed() -> list[ToolSpec]:
-        async with pool.lease(user) as session:
-            return await session.list_tools_on_loop()
-
     seen = tracker.last_seen(user)
     if seen is not None:
-        states, specs = seen, await listed()
+        states, listing = seen, await pool.listing(user)
     else:
-        states, specs = await asyncio.gather(tracker.fetch(user, include_links=False), listed())
+        states, listing = await asyncio.gather(
+            tracker.fetch(user, include_links=False), pool.listing(user)
+        )
+    specs = list(listing.specs)
     pending = [s for s in states if not s.is_active]
     for state in pending:
         logger.info(
@@ -79,6 +82,10 @@ async def discover_tools(
     statuses = {s.connection_name: s.status for s in states}
     providers = {s.connection_name: s.provider for s in states}
     listed_names = {s.name for s in specs}
+    if listings is not None:  # tools other users' listings offered stay (merged, not lost)
+        extra = dict(listings.extra)  # a copy: other loops' calls may add to it
+        specs += [s for n, s in extra.items() if n not in listed_names]
+        listed_names |= set(extra)
     hidden = [
         name
         for name, conn in connection_map.explicit_tools().items()
@@ -106,6 +113,9 @@ async def discover_tools(
                 spec, backend, mcp_name=name, name_prefix=name_prefix, metadata=metadata, tags=tags
             )
         )
+    if listings is not None:
+        held = {n: s for n, s in entries if only is None or n in only}
+        listings.discovered(user, listing, held, only)
     return Discovered(built, pending)
 
 

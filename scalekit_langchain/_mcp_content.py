@@ -226,12 +226,16 @@ def to_langchain(
     same way; deciding what an error means is the caller's job.
     """
     content = getattr(result.raw, "content", None) or []
-    blocks = [_convert_block(b) for b in content]
     artifact = (
         {"structured_content": result.structured_content}
         if result.structured_content is not None
         else None
     )
+    if all(getattr(b, "type", None) == "text" for b in content):
+        # The common answer, and what converting each block then joining gives, without the
+        # per-block work (a wire dump, LangChain's block factory and its random id).
+        return "\n".join(str(getattr(b, "text", "")) for b in content), artifact
+    blocks = [_convert_block(b) for b in content]
     if all(b.get("type") == "text" for b in blocks):
         return "\n".join(str(b.get("text", "")) for b in blocks), artifact
     return blocks, artifact

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 from collections.abc import Callable
@@ -171,10 +172,10 @@ class SessionHooks:
 
 
 class ProgressRelay:
-    """Forwards one call's progress notifications from the session loop to the caller.
+    """Forwards one call's progress notifications from the session's loop to the caller.
 
     Created in the caller's context (where the run's callbacks and LangGraph's stream writer
-    live); its :meth:`callback` runs on the session loop and hands each update back.
+    live); its :meth:`callback` runs on the session's loop and hands each update back.
 
     Args:
         tool: The tool's name.
@@ -183,32 +184,43 @@ class ProgressRelay:
 
     def __init__(self, tool: str, config: RunnableConfig | None) -> None:
         self.tool = tool
-        # Inside the tool's run, LangChain keeps the run's child config (whose callbacks know
-        # the tool run as their parent) in a context variable; events must hang off that run.
-        from langchain_core.runnables.config import var_child_runnable_config
-
-        self.config = var_child_runnable_config.get() or config
         self.updates = 0
+        self._given = config
+        # Where updates go (the run's callbacks, LangGraph's stream writer) is read from the
+        # caller's context: captured here, which is cheap, and looked up on the first update
+        # (most calls have none; the look-up cost every call ~10 us).
+        self._context = contextvars.copy_context()
+        self._targets: tuple[RunnableConfig | None, Callable[[Any], None] | None] | None = None
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             self._loop = None
-        self._writer: Callable[[Any], None] | None = None
+
+    def _find_targets(self) -> tuple[RunnableConfig | None, Callable[[Any], None] | None]:
+        # Inside the tool's run, LangChain keeps the run's child config (whose callbacks know
+        # the tool run as their parent) in a context variable; events must hang off that run.
+        from langchain_core.runnables.config import var_child_runnable_config
+
+        writer: Callable[[Any], None] | None = None
         with contextlib.suppress(Exception):  # outside a graph there is no stream writer
             from langgraph.config import get_stream_writer
 
-            self._writer = get_stream_writer()
+            writer = get_stream_writer()
+        return var_child_runnable_config.get() or self._given, writer
 
     def _deliver(self, payload: dict[str, Any]) -> None:
         self.updates += 1
-        if self._writer is not None:
+        if self._targets is None:
+            self._targets = self._context.run(self._find_targets)
+        config, writer = self._targets
+        if writer is not None:
             with contextlib.suppress(Exception):
-                self._writer(payload)
-        if self.config is not None:
+                writer(payload)
+        if config is not None:
             from langchain_core.callbacks import dispatch_custom_event
 
             with contextlib.suppress(Exception):
-                dispatch_custom_event("mcp_progress", payload, config=self.config)
+                dispatch_custom_event("mcp_progress", payload, config=config)
 
     async def callback(self, progress: float, total: float | None, message: str | None) -> None:
         """The SDK's progress callback (on the session loop)."""
@@ -224,3 +236,4 @@ class ProgressRelay:
             loop.call_soon_threadsafe(self._deliver, payload)
         else:
             self._deliver(payload)
+

@@ -5,8 +5,9 @@ The protocol is the official ``mcp`` SDK's (either major, through
 up, and reads what the wire did (:mod:`scalekit_langchain._mcp_transport`) so a tool call is
 never sent twice when it may have run.
 
-All coroutines here run on the session loop (:mod:`scalekit_langchain._session_loop`); the public
-entry points marshal to it, so a session can be used from any loop or thread.
+All coroutines here run on the loop the session lives on (the loop that opened it: the caller's,
+or the session loop of :mod:`scalekit_langchain._session_loop`); the public entry points marshal
+to it, so a session can be used from any loop or thread.
 
 How a ``tools/call`` ends:
 
@@ -32,18 +33,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from scalekit_langchain import _mcp_stack, _redact, _session_loop
 from scalekit_langchain._failure_policy import (
     REFUSED,
-    CallBroken,
     SessionDied,
     Verdict,
     describe,
@@ -61,11 +62,20 @@ from scalekit_langchain._mcp_transport import (
     Exchange,
     shared_ssl_context,
 )
+from scalekit_langchain._request_race import race_request
+from scalekit_langchain._tool_listings import ToolListing
 from scalekit_langchain.errors import ScalekitError, ScalekitTimeoutError
 
 __all__ = ["CALL_ID_META", "KEEPALIVE_EXPIRY", "ConnectParams", "McpSession"]
 
 logger = logging.getLogger("scalekit_langchain")
+
+T = TypeVar("T")
+
+#: Our ids of tool calls (they find a call's exchange on the wire): unique in this process
+#: without a ``uuid4`` per call.
+_CALL_ID_PREFIX = f"{uuid.uuid4().hex[:12]}-"
+_call_serial = itertools.count(1)
 
 #: At most this long (seconds) is waited, after the handshake, for the SDK's GET stream request.
 _STREAM_WAIT = 0.5
@@ -178,13 +188,16 @@ class McpSession:
         self._connect_timeout = connect_timeout
         self._refresh_margin = refresh_margin
         self._live: _Live | None = None
+        #: The loop the session lives on, once opened (``None``: the session loop).
+        self._home: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
         #: How many times an MCP session was initialized (1 + reconnects).
         self.initializations = 0
         #: HTTP requests sent by sessions of this object (all generations).
         self.http_requests = 0
-        self._tools: list[ToolSpec] | None = None
+        #: The last complete ``tools/list`` answer, with its ``ttlMs`` / ``cacheScope``.
+        self.listing: ToolListing | None = None
         # The server's era, remembered across reconnects (see _mcp_stack.open_protocol).
         self._first: Any = _mcp_stack.HANDSHAKE if handshake_only else None
         self._prior: Any = self._first
@@ -210,37 +223,46 @@ class McpSession:
     # ------------------------------------------------------------------ public (any loop)
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None) -> ToolResult:
-        """Call an MCP tool on the persistent session (marshalled to the session loop).
+        """Call an MCP tool on the persistent session (marshalled to its loop).
 
         Raises:
             ToolCallRejected: The server refused the call (401/403, JSON-RPC error); it did not run.
             ToolCallOutcomeUnknown: The call may have run; it was not re-sent.
             ScalekitError: Any other failure (connection, credentials, rate limit...).
         """
-        return await _session_loop.run(self.call_tool_on_loop(name, arguments))
+        return await self._at_home(self.call_tool_on_loop(name, arguments))
 
     async def list_tools(self) -> list[ToolSpec]:
         """List the server's tools (all pages), opening the session if needed."""
-        return await _session_loop.run(self.list_tools_on_loop())
+        return await self._at_home(self.list_tools_on_loop())
 
     async def connect(self) -> None:
         """Open the session now instead of on first use."""
-        await _session_loop.run(self._ensure_open())
+        await self._at_home(self._ensure_open())
 
     async def aclose(self) -> None:
         """Close the session for good."""
-        await _session_loop.run(self._close(final=True))
+        if self._home is not None and self._home.is_closed():
+            self._closed, self._live = True, None  # its loop ended, and its task with it
+            return
+        await self._at_home(self._close(final=True))
 
     def close(self) -> None:
         """Sync :meth:`aclose`."""
-        if self._live is None:
-            self._closed = True
+        if self._live is None or self._home is None or self._home.is_closed():
+            self._closed, self._live = True, None
             return
-        _session_loop.run_sync(self._close(final=True))
+        _session_loop.run_sync_on(self._home, self._close(final=True))
 
     async def reset(self) -> None:
         """Drop the current MCP session; the next call opens a new one."""
-        await _session_loop.run(self._close(final=False))
+        await self._at_home(self._close(final=False))
+
+    async def _at_home(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the loop the session lives on (the session loop until opened)."""
+        if self._home is None:
+            return await _session_loop.run(coro)
+        return await _session_loop.run_on(self._home, coro)
 
     # ------------------------------------------------------------------ opening (session loop)
 
@@ -283,6 +305,7 @@ class McpSession:
         live = _Live(params)
         _redact.register_endpoint_secrets(params.url, params.headers, owner=live)
         self._live = live
+        self._home = asyncio.get_running_loop()
         live.task = asyncio.get_running_loop().create_task(
             self._hold(live), name=f"scalekit-mcp-{params.label}"
         )
@@ -321,17 +344,19 @@ class McpSession:
     async def _hold(self, live: _Live) -> None:
         """Open the session and keep its context alive until asked to close or it fails."""
         params = live.params
+        http2 = use_http2(self._http2, params.url)
         tracker = CallTracker(
             http.AsyncHTTPTransport(
                 verify=params.verify or shared_ssl_context(),
-                http2=use_http2(self._http2, params.url),  # ALPN: h2 where the server offers it
+                http2=http2,  # ALPN: h2 where the server offers it
                 # httpx's default limits, with our keep-alive.
                 limits=http.Limits(
                     max_connections=100,
                     max_keepalive_connections=20,
                     keepalive_expiry=self._keepalive_expiry,
                 ),
-            )
+            ),
+            http2=http2,
         )
         live.tracker = tracker
         client = http.AsyncClient(
@@ -413,14 +438,16 @@ class McpSession:
             try:
                 tools: list[ToolSpec] = []
                 cursor: str | None = None
-                for _ in range(1000):
-                    page, cursor = await self._race(
+                first: tuple[int, str] | None = None  # the first page's ttlMs / cacheScope
+                for page_no in range(1000):
+                    page, cursor, terms = await self._race(
                         live, _mcp_stack.list_tools_page(session, cursor), None, self._call_timeout
                     )
                     tools.extend(to_tool_spec(t) for t in page)
+                    first = terms if page_no == 0 else first
                     if not cursor:
                         break
-                self._tools = tools
+                self.listing = ToolListing.of(tools, first)
                 return tools
             except Exception as exc:
                 # Listing is a read: safe to repeat once on a fresh session.
@@ -431,6 +458,8 @@ class McpSession:
                     renewable=live.params.expires_at is not None,
                     ended=self._open_error(live),
                 )
+            if attempt == 0 and self._era_refused(error):
+                retry, self._prior = True, self._first
             if retry or live.is_dead():
                 await self._drop(live)
             if not (retry and attempt == 0):
@@ -450,10 +479,10 @@ class McpSession:
         receives the server's progress notifications; ``answers`` (``input_responses``,
         ``request_state``) answer an ``input_required`` result. Raises what :meth:`call_tool`
         raises."""
-        resent = renewed = False
+        resent = renewed = reprobed = False
         while True:
             live, session = await self._ensure_open()
-            call_id = uuid.uuid4().hex
+            call_id = f"{_CALL_ID_PREFIX}{next(_call_serial)}"
             tracker = live.tracker
             assert tracker is not None
             exchange = tracker.watch(call_id)
@@ -488,8 +517,12 @@ class McpSession:
             # Decided outside the ``except`` block: the error raised below has no context.
             if verdict.result is not None:
                 return verdict.result
-            if verdict.drop or live.is_dead():
+            era_refused = not reprobed and self._era_refused(verdict.error)
+            if verdict.drop or live.is_dead() or era_refused:
                 await self._drop(live)
+            if era_refused:
+                reprobed, self._prior = True, self._first
+                continue
             if verdict.renew and not renewed and live.params.expires_at is not None:
                 renewed = True
                 await self._drop(live)
@@ -510,6 +543,18 @@ class McpSession:
             assert verdict.error is not None
             raise verdict.error
 
+    def _era_refused(self, error: BaseException | None) -> bool:
+        """Whether, in the sessionless era, the server refused a request for its protocol
+        (it stopped speaking 2026-07-28): it did not run; forget the remembered era, negotiate
+        again and send once more."""
+        if self._prior in (None, _mcp_stack.HANDSHAKE):
+            return False
+        code, status = getattr(error, "code", None), getattr(error, "status_code", None)
+        if code in _mcp_stack.ERA_REFUSAL_CODES or status == 400:
+            logger.info("MCP server %s refused the 2026-07-28 era; negotiating again", self.label)
+            return True
+        return False
+
     async def _race(
         self,
         live: _Live,
@@ -517,32 +562,13 @@ class McpSession:
         exchange: Exchange | None,
         timeout: float | None,
     ) -> Any:
-        """Await ``coro`` unless the session dies first (then raise :class:`SessionDied`)
-        or the answer's connection breaks (then raise :class:`CallBroken`)."""
-        call = asyncio.ensure_future(coro)
+        """Await ``coro`` unless the session dies first (then raise :class:`SessionDied`), the
+        answer's connection breaks (:class:`CallBroken`) or ``timeout`` passes."""
         if live.is_dead():
-            call.cancel()
+            if asyncio.iscoroutine(coro):
+                coro.close()
             raise SessionDied
-        waiting: set[asyncio.Future[Any]] = {call, live.dead}
         broken = exchange.broken if exchange is not None else None
-        if broken is not None:
-            waiting.add(broken)
-        try:
-            done, _ = await asyncio.wait(
-                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        except BaseException:
-            call.cancel()
-            raise
-        if call in done:
-            return call.result()
-        call.cancel()
-        try:
-            await call
-        except BaseException:
-            pass
-        if not done:
-            raise ScalekitTimeoutError(f"MCP server {live.params.label!r} did not answer in time")
-        if broken is not None and broken in done:
-            raise CallBroken
-        raise SessionDied
+        return await race_request(
+            coro, dead=live.dead, broken=broken, timeout=timeout, label=live.params.label
+        )

@@ -153,6 +153,11 @@ def new_session(read_stream: Any, write_stream: Any, **callbacks: Any) -> Client
 #: The era name of a session opened with ``initialize`` (any revision up to 2025-11-25).
 HANDSHAKE = "handshake"
 
+#: JSON-RPC codes with which a 2026-07-28 request is refused for its protocol, not its content:
+#: ``-32022`` (version not spoken) and ``-32600`` (invalid request: e.g. "missing session ID"
+#: from a server that went back to the handshake era). Such a request did not run.
+ERA_REFUSAL_CODES = frozenset({-32022, -32600})
+
 
 async def open_protocol(session: ClientSession, prior: Any = None) -> tuple[str, Any]:
     """Settle the protocol on a fresh ``session``: the newest era the server offers.
@@ -187,13 +192,21 @@ async def open_protocol(session: ClientSession, prior: Any = None) -> tuple[str,
 
 async def list_tools_page(
     session: ClientSession, cursor: str | None
-) -> tuple[list[Any], str | None]:
-    """One ``tools/list`` page: the SDK's tool objects and the next cursor (``None`` at the end)."""
+) -> tuple[list[Any], str | None, tuple[int, str] | None]:
+    """One ``tools/list`` page: the SDK's tool objects, the next cursor (``None`` at the end)
+    and the page's ``(ttlMs, cacheScope)``: only in the 2026-07-28 era and only when the server
+    sent ``ttlMs`` (``None`` otherwise: the handshake era and mcp 1 have no expiry)."""
     params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
     page = await session.list_tools(params=params)
     wire = page.model_dump(by_alias=True, mode="json", include={"next_cursor", "nextCursor"})
     cursor = wire.get("nextCursor")
-    return list(page.tools), cursor if isinstance(cursor, str) and cursor else None
+    terms: tuple[int, str] | None = None
+    new_era = getattr(session, "discover_result", None) is not None
+    if new_era and "ttl_ms" in page.model_fields_set:
+        ttl, scope = getattr(page, "ttl_ms", None), getattr(page, "cache_scope", None)
+        if isinstance(ttl, int) and ttl >= 0:
+            terms = ttl, str(scope or "private")
+    return list(page.tools), cursor if isinstance(cursor, str) and cursor else None, terms
 
 
 async def call_tool(

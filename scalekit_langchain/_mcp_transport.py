@@ -274,8 +274,10 @@ class AnswerStream(http.AsyncByteStream):
 class CallTracker(http.AsyncBaseTransport):
     """Wraps one MCP session's HTTP transport; see the module docstring."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, http2: bool = False) -> None:
         self._inner = inner
+        #: HTTP/2 may be spoken: tool calls record their stream id (see ``_http2``).
+        self.http2 = http2
         self.requests = 0
         self.calls: dict[str, Exchange] = {}
         #: The last answer to each other JSON-RPC method (``initialize``, ``tools/list``...).
@@ -307,7 +309,7 @@ class CallTracker(http.AsyncBaseTransport):
             # closed) while the request is still in flight; only a connection that provably
             # never opened un-sends it.
             exchange.sent = True
-        streams = StreamIds(request.extensions) if exchange is not None else None
+        streams = StreamIds(request.extensions) if exchange is not None and self.http2 else None
         try:
             response = await self._inner.handle_async_request(request)
         except (http.ConnectError, http.ConnectTimeout):

@@ -1,10 +1,10 @@
-"""One background event loop that owns every MCP session of the process.
+"""One background event loop for sync callers and foreign threads, and hops between loops.
 
 An MCP session (anyio task groups, an httpx client, an SSE stream) belongs to the loop that
-opened it. Callers come from everywhere: ``asyncio.run`` scripts, Jupyter's running loop, sync
-``invoke`` from worker threads, LangGraph's sync and async paths, a second event loop. Rather than
-tie a session to whichever loop happened to open it (and lose it when that loop closes), every
-session lives on this loop, in a daemon thread, and callers are marshalled to it:
+opened it. An async caller's sessions live on its own loop (no hop per call, see
+:mod:`scalekit_langchain._calls`); sync ``invoke`` from any thread, and the REST work every
+toolkit shares (access, auth state), run on this loop, in a daemon thread; callers are
+marshalled to it (and, with :func:`run_on`, to any other running loop):
 
 * async callers on another loop await a future of their own loop that the session loop settles
   (cancelling the caller cancels the work on the session loop); one wake-up each way and no
@@ -92,7 +92,24 @@ async def run(coro: Coroutine[Any, Any, T], *, shielded: bool = False) -> T:
     """
     if on_session_loop():
         return await coro
-    hop: _Hop[T] = _Hop(coro, asyncio.get_running_loop(), session_loop())
+    return await run_on(session_loop(), coro, shielded=shielded)
+
+
+async def run_on(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], *, shielded: bool = False
+) -> T:
+    """Await ``coro`` on ``loop`` (a running loop), from any event loop; as :func:`run`.
+
+    Raises:
+        RuntimeError: ``loop`` is closed (``coro`` is closed, never run).
+    """
+    caller = asyncio.get_running_loop()
+    if caller is loop:
+        return await coro
+    if loop.is_closed():
+        coro.close()
+        raise RuntimeError("the event loop of these sessions is closed")
+    hop: _Hop[T] = _Hop(coro, caller, loop)
     try:
         return await hop.waiter
     except asyncio.CancelledError:
@@ -184,6 +201,29 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     future = submit(coro)
     try:
         return future.result(timeout)
+    except BaseException:
+        future.cancel()
+        raise
+
+
+def run_sync_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on ``loop`` (running in another thread) and block until it finishes.
+
+    Raises:
+        RuntimeError: ``loop`` runs in this thread (it would deadlock), or is closed.
+    """
+    if loop is session_loop():
+        return run_sync(coro)
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop or loop.is_closed():
+        coro.close()
+        raise RuntimeError("cannot block on the event loop of this thread, or a closed one")
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result()
     except BaseException:
         future.cancel()
         raise

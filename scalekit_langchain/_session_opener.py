@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from scalekit_langchain import _session_loop
 from scalekit_langchain._mcp_features import ElicitationHandler, SessionHooks
 from scalekit_langchain._mcp_session import KEEPALIVE_EXPIRY, ConnectParams, McpSession
 
@@ -48,7 +49,7 @@ class SessionOpener:
 
     def __init__(
         self,
-        params_for: Callable[[str], Awaitable[ConnectParams]],
+        params_for: Callable[[str], Coroutine[Any, Any, ConnectParams]],
         *,
         scope: str,
         call_timeout: float,
@@ -77,7 +78,9 @@ class SessionOpener:
         """A new session for ``user``; it connects on first use."""
 
         async def params() -> ConnectParams:
-            return await self.params_for(user)
+            # A session opens on its caller's loop; the REST clients and per-user caches that
+            # give its params live on the session loop.
+            return await _session_loop.run(self.params_for(user))
 
         label = f"{self.scope}/{user}"
         hooks = SessionHooks(

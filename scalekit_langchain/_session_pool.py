@@ -6,7 +6,8 @@
   is given back (like an HTTP connection pool waiting for a free slot).
 * Sessions idle longer than ``idle_ttl`` are closed by a timer, not only on the next call.
 
-Everything here runs on the session loop (:mod:`scalekit_langchain._session_loop`).
+A pool and its sessions belong to one event loop (:attr:`SessionPool.loop`; ``None``: the
+background session loop of :mod:`scalekit_langchain._session_loop`); everything here runs on it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from scalekit_langchain import _session_loop
+from scalekit_langchain._mcp_content import ToolSpec
 from scalekit_langchain._mcp_session import McpSession
+from scalekit_langchain._tool_listings import ToolListing
 from scalekit_langchain.errors import ScalekitError
 
 __all__ = ["SessionPool"]
@@ -43,10 +47,19 @@ class SessionPool:
         factory: Builds a (not yet connected) session for a user (kept as :attr:`factory`).
         max_sessions: Sessions kept open at most.
         idle_ttl: Seconds after which a session nobody uses is closed.
+        loop: The event loop the pool and its sessions live on (``None``: the session loop).
     """
 
-    def __init__(self, factory: SessionFactory, *, max_sessions: int, idle_ttl: float) -> None:
+    def __init__(
+        self,
+        factory: SessionFactory,
+        *,
+        max_sessions: int,
+        idle_ttl: float,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.factory = factory
+        self.loop = loop
         self._max = max_sessions
         self._idle_ttl = idle_ttl
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -81,6 +94,31 @@ class SessionPool:
             if entry.leases == 0:
                 async with self._condition():
                     self._condition().notify_all()
+
+    def sibling(self, loop: asyncio.AbstractEventLoop) -> SessionPool:
+        """An empty pool like this one (factory, limits) for the sessions of ``loop``."""
+        return SessionPool(self.factory, max_sessions=self._max, idle_ttl=self._idle_ttl, loop=loop)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    async def list_tools(self, user: str) -> list[ToolSpec]:
+        """List the tools through ``user``'s session, on the pool's loop (from any loop)."""
+        return list((await self.listing(user)).specs)
+
+    async def listing(self, user: str) -> ToolListing:
+        """:meth:`list_tools` with the answer's ``ttlMs`` / ``cacheScope`` (2026-07-28 era)."""
+
+        async def listed() -> ToolListing:
+            async with self.lease(user) as session:
+                specs = await session.list_tools_on_loop()
+                return session.listing or ToolListing.of(specs, None)
+
+        if self.loop is None:
+            return await _session_loop.run(listed())
+        return await _session_loop.run_on(self.loop, listed())
 
     def peek(self, user: str) -> McpSession | None:
         """The user's open session, if any (no lease, no side effect)."""

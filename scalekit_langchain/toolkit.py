@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal
@@ -267,7 +266,7 @@ class ScalekitMCPToolkit(BaseToolkit):
             NotFoundError: The config does not exist and no mappings were given to create it.
             ScalekitError: Any other failure, typed (see :mod:`scalekit_langchain.errors`).
         """
-        await _session_loop.run(self._connect())
+        await _session_loop.run(self._connect(pool=self._calls().pools.here()))
 
     def connect(self) -> None:
         """Sync :meth:`aconnect`."""
@@ -279,6 +278,8 @@ class ScalekitMCPToolkit(BaseToolkit):
 
     def close(self) -> None:
         """Sync :meth:`aclose`."""
+        if self._call_runner is not None:
+            self._call_runner.pools.close_here_later()
         _session_loop.run_sync(self._aclose())
 
     async def aget_tools(self, *, user_identifier: str | None = None) -> list[BaseTool]:
@@ -288,7 +289,8 @@ class ScalekitMCPToolkit(BaseToolkit):
             user_identifier: Multi-user mode only: whose session discovers the tools when no
                 ``discovery_user`` was configured. Tools route each call to the run's user.
         """
-        await _session_loop.run(self._connect(user_identifier))
+        pool = self._calls().pools.here()  # the tools are listed on the caller's loop
+        await _session_loop.run(self._connect(user_identifier, pool=pool))
         assert self._lc_tools is not None
         return list(self._lc_tools)
 
@@ -429,9 +431,10 @@ class ScalekitMCPToolkit(BaseToolkit):
 
     @property
     def session_pool(self) -> SessionPool:
-        """The pool of per-user MCP sessions, for diagnostics, tests and benchmarks:
-        ``len(pool)`` sessions are open, ``pool.peek(user)`` is one user's session."""
-        return self._calls().pool
+        """The pool of per-user MCP sessions the calls of the running event loop use (sync
+        calls: the background loop's), for diagnostics, tests and benchmarks: ``len(pool)``
+        sessions are open, ``pool.peek(user)`` is one user's session."""
+        return self._calls().pools.here()
 
     # ------------------------------------------------------------------ wiring
 
@@ -482,6 +485,7 @@ class ScalekitMCPToolkit(BaseToolkit):
                 pool,
                 ledger=self._ledger,
                 interrupt=self.interrupt_on_authorization is not False,
+                on_new_tools=self._mark_tools_stale,
             )
         return self._call_runner
 
@@ -495,7 +499,9 @@ class ScalekitMCPToolkit(BaseToolkit):
         # A server said its tool list changed: the next get_tools() lists them again.
         self._tools_stale = True
 
-    async def _connect(self, discovery_user: str | None = None) -> None:
+    async def _connect(
+        self, discovery_user: str | None = None, *, pool: SessionPool | None = None
+    ) -> None:
         calls = self._calls()
         if self._lc_tools is not None and not self._tools_stale:
             return
@@ -514,13 +520,14 @@ class ScalekitMCPToolkit(BaseToolkit):
             user = require_identifier(user, "user_identifier")
             found = await discover_tools(  # on the session loop (see aconnect)
                 user,
-                pool=calls.pool,
+                pool=pool if pool is not None else calls.pool,
                 tracker=calls.tracker,
                 connection_map=await calls.connection_map(user),
                 only=self.tools,
                 name_prefix=self.tool_name_prefix,
                 backend=self,
                 config_name=self._scope,
+                listings=calls.listings,
             )
             self._pending_at_connect = found.pending
             self._lc_tools = merge_tools(self._lc_tools, found.tools)
@@ -530,17 +537,8 @@ class ScalekitMCPToolkit(BaseToolkit):
         # An abandoned toolkit must not keep sessions and sockets open for the process's life.
         runner = getattr(self, "__pydantic_private__", None) or {}
         calls = runner.get("_call_runner") if isinstance(runner, dict) else None
-        if calls is None or not len(calls.pool):
-            return
-        warnings.warn(
-            f"{self!r} was not closed; closing its MCP sessions now (use `async with` or aclose())",
-            ResourceWarning,
-            stacklevel=2,
-        )
-        try:
-            _session_loop.submit(calls.pool.aclose())
-        except RuntimeError:  # interpreter shutting down
-            pass
+        if calls is not None:
+            calls.pools.close_abandoned(self)
 
     async def _aclose(self) -> None:
         self._closed = True

@@ -10,6 +10,7 @@ and remembers the answer (see :mod:`scalekit_langchain._call_ledger`).
 from __future__ import annotations
 
 import contextvars
+import inspect
 import types
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, get_type_hints
@@ -237,11 +238,19 @@ class ScalekitMCPTool(BaseTool):
         return self._finish(answer)
 
 
-# LangChain finds the parameter that receives the run's config with ``typing.get_type_hints``
-# on every call; the string annotations of this module (PEP 563) would then be compiled anew
-# each time (~100 us per call on a slow machine). Resolved once here, they are plain objects.
+# On every call LangChain's BaseTool reads ``inspect.signature`` of ``_run``/``_arun`` (is there
+# a ``run_manager``?) and ``typing.get_type_hints`` (which parameter takes the RunnableConfig?).
+# Both are work redone per call (~60-100 us together): the signature is computed once and kept
+# as ``__signature__`` (which ``inspect.signature`` returns as is), and the annotations are
+# resolved once (the string annotations of this module, PEP 563, would be compiled anew each
+# time) and kept to the one LangChain looks for. Type checkers read the source, not these.
 for _method in ("_run", "_arun"):
     _function: types.FunctionType = vars(ScalekitMCPTool)[_method]
-    _function.__annotations__ = get_type_hints(_function)
+    _function.__signature__ = inspect.signature(_function)  # type: ignore[attr-defined]
+    _function.__annotations__ = {
+        name: hint
+        for name, hint in get_type_hints(_function).items()
+        if hint is RunnableConfig
+    }
 del _method, _function
 

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from scalekit_langchain._connection_auth import ConnectionMap
 from scalekit_langchain._version import __version__
 from scalekit_langchain.client import AsyncScalekitClient
+from scalekit_langchain.doctor._idle_timeout import watch_idle_connection
 from scalekit_langchain.doctor._raw_jsonrpc import ACCEPT_BOTH, exchange
 from scalekit_langchain.doctor._redaction import Redactor
 from scalekit_langchain.doctor._report import REPORT_FORMAT, DoctorReport, build_report
@@ -249,6 +250,7 @@ class _Run:
     client_secret: str
     timeout: float
     say: Out
+    idle_probe: float = 0.0
 
     async def observe(self, obs: dict[str, Any]) -> None:
         """Create the config and instance, then observe both ways in."""
@@ -303,14 +305,26 @@ class _Run:
         )
         instance_obs: dict[str, Any] = {"url": url or None, "auth_state": auth}
         obs["instance_mode"] = instance_obs
-        if url:
-            say("Probing the instance's MCP server (raw HTTP and the mcp SDK)...")
-            instance_obs["server"] = await self.server(url, ctx, None)
-            instance_obs["sdk"] = await _sdk(url, ctx, None)
-        say("Probing session-token mode...")
-        obs["session_token_mode"] = await self.session_mode(
-            config_id, config.mcp_server_url or "", ctx
-        )
+        idle: asyncio.Task[dict[str, Any]] | None = None
+        if url and self.idle_probe > 0:
+            say(f"Watching an idle connection to the instance (up to {self.idle_probe:g}s)...")
+            idle = asyncio.ensure_future(
+                watch_idle_connection(url, limit=self.idle_probe, timeout=self.timeout)
+            )
+        try:
+            if url:
+                say("Probing the instance's MCP server (raw HTTP and the mcp SDK)...")
+                instance_obs["server"] = await self.server(url, ctx, None)
+                instance_obs["sdk"] = await _sdk(url, ctx, None)
+            say("Probing session-token mode...")
+            obs["session_token_mode"] = await self.session_mode(
+                config_id, config.mcp_server_url or "", ctx
+            )
+            if idle is not None:
+                instance_obs["idle_connection"] = await idle
+        finally:
+            if idle is not None and not idle.done():
+                idle.cancel()
 
     async def server(
         self, url: str, ctx: ServerContext, headers: dict[str, str] | None
@@ -445,6 +459,7 @@ async def arun_probe(
     client_secret: str | SecretStr | None = None,
     out: Out | None = None,
     timeout: float = 30.0,
+    idle_probe: float = 75.0,
 ) -> DoctorReport:
     """Probe a live Scalekit environment and return a redacted report.
 
@@ -455,6 +470,8 @@ async def arun_probe(
         client_secret: Default ``$SCALEKIT_CLIENT_SECRET``.
         out: Receives progress lines (they hold no secret); default: silent.
         timeout: Seconds per request or MCP step.
+        idle_probe: Watch an idle connection to the instance this long (seconds, alongside
+            the rest) to learn the server's idle timeout; 0 skips it.
 
     Returns:
         The report (secrets masked, user ids hashed).
@@ -487,6 +504,7 @@ async def arun_probe(
         client_secret=secret,
         timeout=timeout,
         say=out or (lambda line: None),
+        idle_probe=idle_probe,
     )
     redactor.user(run.user)
     observations: dict[str, Any] = {}
@@ -532,6 +550,7 @@ def run_probe(
     client_secret: str | SecretStr | None = None,
     out: Out | None = None,
     timeout: float = 30.0,
+    idle_probe: float = 75.0,
 ) -> DoctorReport:
     """Blocking twin of :func:`arun_probe` (same arguments); not from a running event loop.
 
@@ -545,7 +564,7 @@ def run_probe(
         return asyncio.run(
             arun_probe(
                 connections, env_url=env_url, client_id=client_id, client_secret=client_secret,
-                out=out, timeout=timeout,
+                out=out, timeout=timeout, idle_probe=idle_probe,
             )
         )
     raise RuntimeError("run_probe() cannot run inside an event loop; await arun_probe()")

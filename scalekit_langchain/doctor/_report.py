@@ -20,6 +20,7 @@ from scalekit_langchain.doctor._classify import (
     status_case,
     toolkit_handles,
 )
+from scalekit_langchain.doctor._idle_timeout import idle_timeout_setting
 from scalekit_langchain.doctor._redaction import Redactor
 
 __all__ = ["REPORT_FORMAT", "SETTING_KEYS", "DoctorReport", "build_report"]
@@ -33,6 +34,7 @@ SETTING_KEYS = (
     "lists_unauthorized_tools",
     "protocol_version",
     "mcp_era",
+    "idle_timeout",
 )
 
 
@@ -214,10 +216,19 @@ def _summary(data: dict[str, Any], obs: dict[str, Any]) -> list[str]:
             f"garbled bearer token: HTTP {garbled.get('http_status')},"
             f" WWW-Authenticate: {challenge}"
         )
+    idle = _dict(_dict(obs.get("instance_mode")).get("idle_connection"))
+    if idle:
+        closed = idle.get("closed_after_seconds")
+        lines.append(
+            f"idle connection: {idle['error']}" if "error" in idle
+            else f"idle connection: kept at least {idle.get('watched_seconds')}s" if closed is None
+            else f"idle connection: closed by the server after {closed}s"
+            " (keep the toolkit's keepalive_expiry below it)"
+        )
     settings = ", ".join(
         f"{k}={data.get(k)}" for k in (
             "refusal_mode", "answer_mode", "status_case", "lists_unauthorized_tools",
-            "protocol_version", "mcp_era",
+            "protocol_version", "mcp_era", "idle_timeout",
         )
     )
     lines.append(f"emulator profile: {settings}")
@@ -293,6 +304,8 @@ def build_report(meta: dict[str, Any], obs: dict[str, Any], redactor: Redactor) 
         "status_case": status_case(_statuses(obs)),
         "lists_unauthorized_tools": listed,
         "protocol_version": protocol,
+        "idle_timeout": idle_timeout_setting(_dict(_dict(obs.get("instance_mode")).get(
+            "idle_connection"))),
         "toolkit_handles_refusal": toolkit_handles(listed, call),
     })
     data["summary"] = _summary(data, obs)

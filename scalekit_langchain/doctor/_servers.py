@@ -6,8 +6,8 @@ offers: the 2026-07-28 one answers it), then opens a session by hand
 repeats the listing to see whether the TCP connection survives, tests the session-id rules, calls
 one tool of a connection that is not ACTIVE and one tool that is not in the config, and ends the
 session.
-:func:`probe_sdk` does what an app does with the ``mcp`` SDK (initialize, list, list again) and
-counts the TCP connections its warm calls open.
+:func:`probe_sdk` does what an app does with the ``mcp`` SDK (connect in the newest era both
+speak, list, list again) and counts the TCP connections its warm calls open.
 """
 
 from __future__ import annotations
@@ -244,7 +244,8 @@ async def probe_server(
 async def probe_sdk(
     url: str, ctx: ServerContext, headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Initialize and list tools with the real ``mcp`` SDK client; count warm-call connections.
+    """Connect (the newest era the SDK and server share, as the toolkit does) and list tools
+    with the real ``mcp`` SDK client; count warm-call connections.
 
     Returns:
         ``protocol_version``, ``server_info``, ``session_id_issued``, ``tools``,
@@ -265,10 +266,15 @@ async def probe_sdk(
         _mcp_stack.open_streams(url, http) as (read, write),
         _mcp_stack.new_session(read, write) as session,
     ):
-        init = await asyncio.wait_for(session.initialize(), ctx.timeout)
-        wire = init.model_dump(by_alias=True, mode="json")
-        server = wire.get("serverInfo") or {}
-        obs["protocol_version"] = str(wire.get("protocolVersion"))
+        if _mcp_stack.MCP_MAJOR < 2:  # the handshake era only
+            init = _mcp_stack.wire_form(await asyncio.wait_for(session.initialize(), ctx.timeout))
+            version, server = str(init.get("protocolVersion")), init.get("serverInfo") or {}
+        else:  # as the toolkit connects: the newest era the server offers, else initialize
+            opened = _mcp_stack.open_protocol(session)
+            version, _ = await asyncio.wait_for(opened, ctx.timeout)
+            info = getattr(session, "server_info", None)
+            server = _mcp_stack.wire_form(info) if info is not None else {}
+        obs["protocol_version"] = version
         obs["server_info"] = {"name": server.get("name"), "version": server.get("version")}
         obs["session_id_issued"] = counter.session_id_issued
         listed = await asyncio.wait_for(session.list_tools(), ctx.timeout)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
@@ -99,6 +99,8 @@ class McpSettings:
         task_tools: Tools that, in the 2026-07-28 era and for clients advertising the tasks
             extension, answer with a task handle (see
             :class:`~scalekit_langchain.testing._mcp_eras.TaskBoard`).
+        user_hidden_tools: user -> tools the servers neither list nor run for that user (a
+            per-user tool list, as a server's own permissions would make it).
     """
 
     refusal_mode: RefusalMode = DEFAULT_REFUSAL_MODE
@@ -110,6 +112,7 @@ class McpSettings:
     tools_cache_scope: Literal["public", "private"] = "private"
     url_elicitation_tools: frozenset[str] = frozenset()
     task_tools: frozenset[str] = frozenset()
+    user_hidden_tools: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,8 @@ class ToolServer:
             if tool is None or (target.read_only and not tool.read_only):
                 continue
             if hide and state.status(target.user, conn.name) != ACTIVE:
+                continue
+            if name in self.settings.user_hidden_tools.get(target.user, ()):
                 continue
             out.setdefault(name, (tool, conn))
         return out

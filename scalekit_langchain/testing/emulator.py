@@ -270,6 +270,8 @@ class ScalekitEmulator:
     def webhooks(self) -> WebhookSender:
         """The webhook sender: ``url`` (settable), ``secret``, ``deliveries``, ``flush()``."""
         return self._webhooks
+
+    @property
     def idle_timeout(self) -> float:
         """Seconds the server keeps an idle client connection open."""
         return self._idle_timeout

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import types
 from typing import Any
 
 import pytest
@@ -10,6 +13,11 @@ import pytest
 pytest.importorskip("langchain_mcp_adapters")
 
 import benchmarks  # the repository root is on sys.path (tests run from it)
+from benchmarks._common import new_client, setup
+from benchmarks._emulator import EmulatorProcess
+from benchmarks._eras import era_calls
+from benchmarks._https import MCP2_PYTHON
+from benchmarks._report_eras import eras_section, eras_targets
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +129,78 @@ def test_five_parallel_calls_share_one_h2_connection(results: Any) -> None:
     assert (ours_h11["open_connections"], ours_h11["first_connections"]) == ([2], [4])
     assert ours_h2["next_connections"] == ours_h11["next_connections"] == [0]
     assert h2["edge_versions"] == ["1.1", "2"]
+
+
+def test_report_has_a_row_for_every_issue_18_target(results: Any) -> None:
+    report, p = results.markdown(), results.params
+    for what in (
+        "warm call, ours / a bare `ClientSession`",
+        "warm call, ours / LangChain's own session held open",
+        "client CPU per warm call, ours / bare",
+        f"warm calls/s at {max(p.throughput_users)} users, ours / bare SDK sessions (JSON "
+        "answers, latency 0)",
+        f"throughput {p.scaling[0]} -> {p.scaling[-1]} users, 0 ms per request",
+    ):
+        assert f"| {what}" in report
+    assert "calls/s vs linear until the client core is full" in report
+    assert "the core fills at about" in report
+    # The quick run has no mcp 2 worker: the era rows say so and count as missed.
+    assert "## MCP protocol eras on mcp 2" in report
+    assert "| 2026-07-28 era on mcp 2" in report and "not measured: not asked for" in report
+
+
+NEW_ERA_COLD = {"mcp.server/discover": 1, "mcp.tools/list": 1, "mcp.tools/call": 1}
+
+
+@pytest.fixture(scope="module")
+def eras() -> Any:
+    """The MCP-era rows, small: one cold start per client, two warm calls (mcp 2 worker)."""
+    if not os.path.exists(MCP2_PYTHON):
+        pytest.skip("no mcp 2 venv at .venv (make test builds it)")
+
+    async def main() -> Any:
+        with EmulatorProcess() as emu:
+            client = new_client(emu)
+            try:
+                await setup(emu, client)
+                return await era_calls(
+                    emu, client, eras=("new", "both"), answers=("json", "sse"), reps=1,
+                    calls=2, rounds=1, latency=0.0,
+                )
+            finally:
+                await client.aclose()
+
+    return asyncio.run(main())
+
+
+def test_new_era_cold_start_is_discover_list_call_for_every_client(eras: Any) -> None:
+    assert eras["ran"], eras["why_not"]
+    assert [(run["era"], run["answer"]) for run in eras["runs"]] == [
+        ("new", "json"), ("new", "sse"), ("both", "json"), ("both", "sse"),
+    ]
+    for run in eras["runs"]:
+        cold = run["cold"]
+        assert cold["ours"]["rest"] == {"instances.ensure": 1, "instances.auth_state": 1}
+        for mode in ("ours_known", "langchain_mcp", "bare_sdk"):
+            assert cold[mode]["rest"] == {}, (mode, run["era"], run["answer"])
+        for mode, c in cold.items():
+            assert c["mcp"] == NEW_ERA_COLD, (mode, run["era"], run["answer"])
+            assert c["versions"] == ["2026-07-28"], (mode, run["era"], run["answer"])
+
+
+def test_new_era_warm_call_is_one_request_for_every_client(eras: Any) -> None:
+    for run in eras["runs"]:
+        assert set(run["warm"]) == {"ours", "langchain_mcp", "bare_sdk"}
+        for mode, w in run["warm"].items():
+            assert w["calls"] == 2
+            assert w["counts"] == {"mcp.tools/call": 2}, (mode, run["era"], run["answer"])
+
+
+def test_new_era_rows_render_and_are_met(eras: Any) -> None:
+    measured = types.SimpleNamespace(eras=eras)
+    section = "\n".join(eras_section(measured))  # type: ignore[arg-type]
+    assert "### Cold start: until the first tool answer" in section
+    assert "### Warm call" in section
+    rows = eras_targets(measured)  # type: ignore[arg-type]
+    assert len(rows) == 2
+    assert all(met for _, _, _, met in rows), rows

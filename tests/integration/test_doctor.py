@@ -104,6 +104,7 @@ async def test_round_trip_detects_each_mode_exactly(
         refusal_mode=refusal,  # type: ignore[arg-type]
         answer_mode=answer,  # type: ignore[arg-type]
         status_case=case,  # type: ignore[arg-type]
+        idle_timeout=2.0,
     ) as emu:
         secrets = Secrets(emu)
         report = await probe(emu, secrets)
@@ -117,6 +118,7 @@ async def test_round_trip_detects_each_mode_exactly(
         "lists_unauthorized_tools": refusal != "hidden",
         "protocol_version": LATEST_PROTOCOL_VERSION,
         "mcp_era": "handshake",
+        "idle_timeout": 2.0,
     }
     assert report.settings == expected
     assert {k: report.data[k] for k in SETTING_KEYS} == expected

@@ -154,3 +154,12 @@ async def test_the_doctor_records_the_eras_offered(era: str, handshake: bool, ne
     assert f"handshake (initialize) {'yes' if handshake else 'no'}" in line
     assert f"2026-07-28 (server/discover) {'yes' if new else 'no'}" in line
     assert ScalekitEmulator(profile=report.data).mcp_era == era
+    # The SDK probe connects as the toolkit does: the newest era both sides speak.
+    sdk = report.data["observations"]["instance_mode"]["sdk"]
+    if _mcp_stack.MCP_MAJOR >= 2 and new:
+        assert sdk["protocol_version"] == "2026-07-28"
+    elif handshake:
+        assert sdk["protocol_version"] != "2026-07-28"
+        assert sdk["server_info"]["name"]
+    else:  # mcp 1.x cannot speak a 2026-07-28-only server
+        assert "error" in sdk

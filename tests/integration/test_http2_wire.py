@@ -105,7 +105,9 @@ def server(request: pytest.FixtureRequest) -> Iterator[FailingH2Server]:
 
 
 async def _one_call(server: FailingH2Server) -> tuple[Exception, object]:
-    tracker = CallTracker(http.AsyncHTTPTransport(verify=server.client_tls, http2=True))
+    tracker = CallTracker(
+        http.AsyncHTTPTransport(verify=server.client_tls, http2=True), http2=True
+    )
     exchange = tracker.watch("call-1")
     body = {
         "jsonrpc": "2.0",

@@ -119,3 +119,35 @@ async def test_a_connection_the_server_closed_while_idle_costs_a_connection_not_
     with _proxied_instance(0.5, "sse") as (url, proxy):
         async with _session(url, keepalive=5.0) as session:
             assert await _new_connections_after_idle(session, proxy) == 1
+
+
+def test_a_profile_carries_the_servers_idle_timeout() -> None:
+    assert ScalekitEmulator().idle_timeout == 5.0  # uvicorn's default, as before
+    assert ScalekitEmulator(profile={"idle_timeout": 60}).idle_timeout == 60.0
+    assert ScalekitEmulator(profile={"idle_timeout": 60}, idle_timeout=3).idle_timeout == 3
+    for bad in (0, "60", True):
+        with pytest.raises(ValueError, match="idle_timeout"):
+            ScalekitEmulator(profile={"idle_timeout": bad})
+
+
+def test_the_doctors_observation_becomes_the_profiles_idle_timeout() -> None:
+    from scalekit_langchain.doctor._idle_timeout import idle_timeout_setting
+
+    assert idle_timeout_setting({"closed_after_seconds": 60.08, "watched_seconds": 75}) == 60
+    # Never closed while watched: it keeps connections at least that long.
+    assert idle_timeout_setting({"closed_after_seconds": None, "watched_seconds": 75}) == 75
+    assert idle_timeout_setting({"closed_after_seconds": 0.0, "watched_seconds": 75}) is None
+    assert idle_timeout_setting({"error": "ConnectError"}) is None
+    assert idle_timeout_setting(None) is None
+
+
+async def test_the_doctor_watch_sees_the_server_close_an_idle_connection() -> None:
+    from scalekit_langchain.doctor._idle_timeout import watch_idle_connection
+
+    with ScalekitEmulator(idle_timeout=1.0) as emu:
+        url = f"{emu.env_url}/mcp/v2/servers/unknown"
+        closed = await watch_idle_connection(url, limit=5.0, timeout=5.0)
+        kept = await watch_idle_connection(url, limit=0.5, timeout=5.0)
+    assert closed["closed_after_seconds"] is not None
+    assert 1.0 <= closed["closed_after_seconds"] < 5.0
+    assert kept["closed_after_seconds"] is None

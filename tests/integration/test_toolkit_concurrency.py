@@ -43,6 +43,8 @@ async def test_warm_tool_call_is_exactly_one_http_request(
     async with seed_toolkit(aclient) as toolkit:
         fetch = by_name(await toolkit.aget_tools())["gmail_fetch_mails"]
         await fetch.ainvoke({"max_results": 1})  # warm
+        # Sync calls run on the background loop, which has its own session: warm it too.
+        await asyncio.to_thread(fetch.invoke, {"max_results": 1})
 
         emulator.reset_counts()
         await fetch.ainvoke({"max_results": 1})
@@ -158,6 +160,25 @@ async def test_many_concurrent_async_calls_share_one_session(
     assert len(emulator.user_data(USER).sent) == 30
 
 
+async def test_an_async_callers_session_lives_on_its_own_loop(
+    emulator: ScalekitEmulator, aclient: AsyncScalekitClient
+) -> None:
+    """No thread hop per async call: the session is this loop's; sync calls use another."""
+    authorize_all(emulator)
+    async with mail_toolkit(aclient) as toolkit:
+        fetch = by_name(await toolkit.aget_tools())["gmail_fetch_mails"]
+        await fetch.ainvoke({"max_results": 1})
+        pool = toolkit.session_pool
+        assert pool.loop is asyncio.get_running_loop()
+        assert len(pool) == 1
+        background = await asyncio.to_thread(lambda: toolkit.session_pool)
+        assert background is not pool and background.loop is None
+        assert len(background) == 0  # no sync call yet
+        await asyncio.to_thread(fetch.invoke, {"max_results": 1})
+        assert (len(pool), len(background)) == (1, 1)
+    assert emulator.count("mcp.initialize") == 2
+
+
 async def test_calls_from_a_second_event_loop_while_the_first_is_alive(
     emulator: ScalekitEmulator, aclient: AsyncScalekitClient
 ) -> None:
@@ -192,7 +213,10 @@ async def test_calls_from_a_second_event_loop_while_the_first_is_alive(
             send.ainvoke(mail("main")),
         )
         assert "msg_0005" in a[1] and "msg_0005" in b[1]
-        assert emulator.counts() == {"mcp.tools/call": 7}
+        # Sessions live on the loop that uses them: each other loop opened its own (and its
+        # calls hopped nowhere); this loop's session, opened by aget_tools, served "main".
+        assert emulator.count("mcp.tools/call") == 7
+        assert emulator.count("mcp.initialize") == 2
         # The other loops are closed now; this one still works on the same session.
         emulator.reset_counts()
         assert "msg_0005" in await fetch.ainvoke({"max_results": 1})
@@ -210,6 +234,12 @@ async def test_toolkit_connected_on_one_loop_works_on_another(
     try:
         tools = await asyncio.to_thread(lambda: asyncio.run(toolkit.aget_tools()))
         fetch = by_name(tools)["gmail_fetch_mails"]
+        emulator.reset_counts()
+        assert "msg_0005" in await fetch.ainvoke({"max_results": 1})
+        # The session of the closed loop went with it; this loop opens its own, once.
+        assert emulator.count("mcp.tools/call") == 1
+        assert emulator.count("mcp.initialize") == 1
+        assert len(toolkit.session_pool) == 1
         emulator.reset_counts()
         assert "msg_0005" in await fetch.ainvoke({"max_results": 1})
         assert emulator.counts() == {"mcp.tools/call": 1}
@@ -241,7 +271,9 @@ async def test_close_leaves_no_tasks_on_the_session_loop_and_no_resource_warning
     assert not leaked, sorted(t.get_name() for t in leaked)
     resource = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert not resource, [str(w.message) for w in resource]
-    assert emulator.count("mcp.DELETE") == 1  # the session was ended server-side too
+    # Both sessions were ended server-side too: this loop's (async calls) and the background
+    # loop's (the sync call from a worker thread).
+    assert emulator.count("mcp.DELETE") == 2
     with pytest.raises(ScalekitError):
         await toolkit.aget_tools()
 

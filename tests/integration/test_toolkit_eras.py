@@ -185,3 +185,54 @@ def test_mcp1_stays_on_the_handshake_era() -> None:
         assert counts["mcp.initialize"] == 1
     else:
         assert version == NEW and "mcp.initialize" not in counts
+
+
+@mcp2_only
+@pytest.mark.parametrize("first", ["both", "new"])
+async def test_a_server_that_drops_the_new_era_is_negotiated_again(
+    emulator: ScalekitEmulator, aclient: AsyncScalekitClient, first: str
+) -> None:
+    """A server that stops speaking 2026-07-28 refuses the next sessionless request before
+    running it; the toolkit forgets the remembered era, negotiates again (the handshake) and
+    sends the call once more: it runs exactly once, and later calls cost one request."""
+    emulator.set_mcp_era(first)
+    authorize_all(emulator)
+    async with mail_toolkit(aclient) as toolkit:
+        send = by_name(await toolkit.aget_tools())["gmail_send_message"]
+        await send.ainvoke(mail("before"))
+        assert _session_of(toolkit).protocol_version == NEW
+        emulator.set_mcp_era("handshake")
+        emulator.reset_counts()
+        await send.ainvoke(mail("after"))
+        assert _session_of(toolkit).protocol_version != NEW
+        renegotiated = _mcp(emulator)
+        emulator.reset_counts()
+        await send.ainvoke(mail("later"))
+        assert _mcp(emulator) == {"mcp.tools/call": 1}
+    assert [m["subject"] for m in emulator.user_data(USER).sent] == ["before", "after", "later"]
+    # The refused call (it did not run), the new negotiation, the SDK's listing, the call.
+    assert renegotiated == {
+        "mcp.tools/call": 2,
+        "mcp.server/discover": 1,
+        "mcp.initialize": 1,
+        "mcp.notifications/initialized": 1,
+        "mcp.GET": 1,
+        "mcp.tools/list": 1,
+    }
+
+
+@mcp2_only
+async def test_a_listing_refused_for_its_era_is_negotiated_again(
+    emulator: ScalekitEmulator, aclient: AsyncScalekitClient
+) -> None:
+    emulator.set_mcp_era("new")
+    authorize_all(emulator)
+    async with mail_toolkit(aclient) as toolkit:
+        await toolkit.aget_tools()
+        emulator.set_mcp_era("handshake")
+        emulator.reset_counts()
+        names = [spec.name for spec in await _session_of(toolkit).list_tools()]
+        assert _session_of(toolkit).protocol_version != NEW
+    assert "gmail_send_message" in names
+    assert _mcp(emulator)["mcp.tools/list"] == 2  # the refused one, then the listing
+    assert _mcp(emulator)["mcp.initialize"] == 1
