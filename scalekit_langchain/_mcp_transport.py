@@ -119,14 +119,20 @@ def _rpc_error_with_data(body: bytes) -> tuple[int, str, Any] | None:
         message = json.loads(body)
     except ValueError:
         return None
+    return _rpc_error_of(message)
+
+
+def _rpc_error_of(message: Any) -> tuple[int, str, Any] | None:
+    """``(code, message, data)`` of a parsed JSON-RPC error response, else ``None``."""
     error = message.get("error") if isinstance(message, dict) else None
     if isinstance(error, dict) and isinstance(error.get("code"), int):
         return error["code"], str(error.get("message") or ""), error.get("data")
     return None
 
 
-def _record_rpc_error(exchange: Exchange, body: bytes) -> None:
-    found = _rpc_error_with_data(body)
+def _record_rpc_error(exchange: Exchange, body: bytes | dict[str, Any]) -> None:
+    """Record the JSON-RPC error ``body`` (raw, or already parsed) carries, if any."""
+    found = _rpc_error_of(body) if isinstance(body, dict) else _rpc_error_with_data(body)
     if found is not None:
         exchange.rpc_error = (found[0], found[1])
         exchange.rpc_data = found[2]
@@ -234,12 +240,13 @@ class AnswerStream(http.AsyncByteStream):
             return
         if self._kind == "json":
             try:
-                json.loads(self._body)
+                message = json.loads(self._body)
             except ValueError:
                 # The SDK drops (1.x) or reports late an unparsable answer.
                 self._exchange.mark_broken("the answer is not valid JSON")
             else:
-                _record_rpc_error(self._exchange, bytes(self._body))
+                if isinstance(message, dict):  # parsed once: the error is read from it
+                    _record_rpc_error(self._exchange, message)
         elif self._sse is not None and not self._sse.flush():
             # The stream closed without a response (1.x would wait for the call's timeout).
             self._exchange.mark_broken("the answer stream ended without a result")
