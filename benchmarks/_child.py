@@ -2,7 +2,8 @@
 
 The child prints one JSON line (its hello) when ready, then answers each line
 ``[method, args, kwargs]`` read from stdin with ``{"ok": result}`` or ``{"error": "..."}``.
-End of stdin stops it. Used for the emulator (``_emulator.py``), the network (``_network.py``)
+End of stdin stops it (:func:`answer_calls` is that loop, for the children, which import this
+file by its name). Used for the emulator (``_emulator.py``), the network (``_network.py``)
 and the mcp 2 worker (``_mcp2_worker.py``).
 """
 
@@ -12,9 +13,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Mapping
+from importlib import metadata
 from typing import Any
 
-__all__ = ["PipeChild"]
+__all__ = ["PipeChild", "answer_calls", "package_versions"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -91,3 +94,33 @@ class PipeChild:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def answer_calls(methods: Mapping[str, Callable[..., Any]]) -> None:
+    """The child's side: answer each ``[method, args, kwargs]`` line of stdin with one JSON
+    line on stdout (``{"ok": ...}`` or ``{"error": ...}``) until stdin ends. Only ``methods``
+    can be called."""
+    out = sys.stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        method, args, kwargs = json.loads(line)
+        try:
+            if method not in methods:
+                raise ValueError(f"method {method!r} is not allowed")
+            reply: dict[str, Any] = {"ok": methods[method](*args, **kwargs)}
+        except Exception as exc:  # reported to the parent
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+def package_versions(names: Iterable[str]) -> dict[str, str]:
+    """Installed versions of ``names`` (``"not installed"`` for the missing)."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+
+from _child import answer_calls  # run as a script: this file's directory is on sys.path
 
 # Only these emulator methods may be called through the pipe.
 _ALLOWED = frozenset(
@@ -45,19 +46,7 @@ def _serve() -> int:  # pragma: no cover - runs in the child process
             + "\n"
         )
         out.flush()
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            method, args, kwargs = json.loads(line)
-            try:
-                if method not in _ALLOWED:
-                    raise ValueError(f"method {method!r} is not allowed")
-                result = getattr(emu, method)(*args, **kwargs)
-                reply: dict[str, Any] = {"ok": result}
-            except Exception as exc:  # reported to the parent
-                reply = {"error": f"{type(exc).__name__}: {exc}"}
-            out.write(json.dumps(reply) + "\n")
-            out.flush()
+        answer_calls({name: getattr(emu, name) for name in _ALLOWED})
     return 0
 
 

@@ -17,12 +17,12 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _https_modes as hm  # this file's directory, not the benchmarks package
+from _child import package_versions
 
 
 class EraMode(hm.Mode):
@@ -134,12 +134,7 @@ async def _main(settings: dict[str, Any]) -> None:
     )
     await client.mcp.get_config_by_name(hm.CONFIG)  # a warm client: its token is cached
     open_modes: dict[str, EraMode] = {}
-    versions = {}
-    for name in ("mcp", "fastmcp", "langchain", "httpx2"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+    versions = package_versions(("mcp", "fastmcp", "langchain", "httpx2"))
     out = sys.stdout
     out.write(json.dumps({"modes": list(MODES), "versions": versions}) + "\n")
     out.flush()

@@ -17,10 +17,11 @@ import json
 import os
 import sys
 import threading
-from typing import Any, NoReturn
+from typing import NoReturn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _child import answer_calls
 from _network import Network
 
 from tests.integration._h2_edge import H2Edge
@@ -45,21 +46,11 @@ def _serve(upstream_port: int) -> NoReturn:  # pragma: no cover - runs in the ch
         out = sys.stdout
         out.write(json.dumps({"port": net.port, "ca_pem": edge.ca_pem}) + "\n")
         out.flush()
-        methods = {
+        answer_calls({
             "set_rtt": net.set_rtt,
             "counts": net.counts,
             "versions": lambda: sorted(set(edge.app.versions)),
-        }
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            method, args, kwargs = json.loads(line)
-            try:
-                reply: dict[str, Any] = {"ok": methods[method](*args, **kwargs)}
-            except Exception as exc:  # reported to the parent
-                reply = {"error": f"{type(exc).__name__}: {exc}"}
-            out.write(json.dumps(reply) + "\n")
-            out.flush()
+        })
         # The parent is done with us: connections still being copied need no goodbye (tearing
         # the loops down under them only prints asyncio's pending-task noise).
         sys.stderr.flush()

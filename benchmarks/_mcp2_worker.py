@@ -15,12 +15,12 @@ import os
 import ssl
 import sys
 import warnings
-from importlib import metadata
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _https_modes as hm  # this file's directory, not the benchmarks package
+from _child import package_versions
 
 
 class LangchainMcp(hm.Mode):
@@ -68,12 +68,7 @@ async def _main(settings: dict[str, Any]) -> None:
         for mode in modes.values():
             await mode.open()
             await mode.call(0)
-        versions = {}
-        for name in ("mcp", "fastmcp", "langchain", "httpx2"):
-            try:
-                versions[name] = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                versions[name] = "not installed"
+        versions = package_versions(("mcp", "fastmcp", "langchain", "httpx2"))
         out = sys.stdout
         out.write(json.dumps({"modes": list(modes), "versions": versions}) + "\n")
         out.flush()

@@ -30,7 +30,6 @@ import ssl
 import sys
 import tempfile
 import threading
-from typing import Any
 
 _CHUNK = 65536
 
@@ -193,6 +192,8 @@ async def _delayed(
 
 
 def _serve(upstream_port: int) -> int:  # pragma: no cover - runs in the child process
+    from _child import answer_calls  # run as a script: this file's directory is on sys.path
+
     net = Network(upstream_port)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -201,18 +202,8 @@ def _serve(upstream_port: int) -> int:  # pragma: no cover - runs in the child p
     out = sys.stdout
     out.write(json.dumps({"port": net.port, "ca_pem": net.ca_pem}) + "\n")
     out.flush()
-    methods = {"set_rtt": net.set_rtt, "counts": net.counts, "reset_counts": net.reset_counts}
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        method, args, kwargs = json.loads(line)
-        try:
-            # Counters and the RTT are plain attributes; the loop reads them per connection.
-            reply: dict[str, Any] = {"ok": methods[method](*args, **kwargs)}
-        except Exception as exc:  # reported to the parent
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+    # Counters and the RTT are plain attributes; the loop reads them per connection.
+    answer_calls({"set_rtt": net.set_rtt, "counts": net.counts, "reset_counts": net.reset_counts})
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     return 0

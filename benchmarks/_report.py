@@ -6,10 +6,10 @@ import datetime
 import math
 import os
 import platform
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from benchmarks._analysis import analysis
+from benchmarks._child import package_versions
 from benchmarks._format import fmt, kb, kinds, table
 from benchmarks._h2 import h2_section
 from benchmarks._report_eras import eras_section
@@ -42,12 +42,7 @@ def _cpu_model() -> str:
 
 def environment(command: str) -> dict[str, Any]:
     """Machine, date, versions and command of this run."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+    versions = package_versions(PACKAGES)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{_cpu_model()}, {os.cpu_count()} cores, "

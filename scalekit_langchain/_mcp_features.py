@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import inspect
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ from mcp import types as mcp_types
 
 from scalekit_langchain import _redact
 
-__all__ = ["ElicitationHandler", "ProgressRelay", "SessionHooks"]
+__all__ = ["ElicitationHandler", "ProgressRelay", "SessionHooks", "weak_callback"]
 
 server_logger = logging.getLogger("scalekit_langchain.server")
 
@@ -237,3 +238,17 @@ class ProgressRelay:
         else:
             self._deliver(payload)
 
+
+def weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:
+    """``callback`` (a bound method) held weakly: calling it after its object died is a no-op
+    (live sessions and caches must not keep a toolkit alive)."""
+    if callback is None or not hasattr(callback, "__self__"):
+        return callback
+    ref = weakref.WeakMethod(callback)
+
+    def call() -> None:
+        method = ref()
+        if method is not None:
+            method()
+
+    return call

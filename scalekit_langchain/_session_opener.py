@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from scalekit_langchain import _session_loop
-from scalekit_langchain._mcp_features import ElicitationHandler, SessionHooks
+from scalekit_langchain._mcp_features import ElicitationHandler, SessionHooks, weak_callback
 from scalekit_langchain._mcp_session import KEEPALIVE_EXPIRY, ConnectParams, McpSession
 
 __all__ = ["SessionOpener"]
-
-
-def _weak_callback(callback: Callable[[], None] | None) -> Callable[[], None] | None:
-    """``callback`` (a bound method) held weakly: calling it after its object died is a no-op."""
-    if callback is None or not hasattr(callback, "__self__"):
-        return callback
-    ref = weakref.WeakMethod(callback)
-
-    def call() -> None:
-        method = ref()
-        if method is not None:
-            method()
-
-    return call
 
 
 class SessionOpener:
@@ -72,7 +57,7 @@ class SessionOpener:
         self._refresh_margin = refresh_margin
         self._sampling_model = sampling_model
         self._elicitation_handler = elicitation_handler
-        self._on_tools_changed = _weak_callback(on_tools_changed)
+        self._on_tools_changed = weak_callback(on_tools_changed)
 
     async def __call__(self, user: str) -> McpSession:
         """A new session for ``user``; it connects on first use."""

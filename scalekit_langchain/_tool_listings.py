@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,6 +38,7 @@ from typing import Any, Protocol
 from scalekit_langchain._call_arguments import SchemaCheck
 from scalekit_langchain._client_state import BoundedCache
 from scalekit_langchain._mcp_content import ToolSpec
+from scalekit_langchain._mcp_features import weak_callback
 
 __all__ = ["MAX_LISTINGS", "ToolListing", "ToolListings"]
 
@@ -87,18 +87,7 @@ class Lister(Protocol):
 
 def _weak(callback: Callable[[], None] | None) -> Callable[[], None]:
     """``callback`` held weakly when a bound method (a toolkit must not be kept alive by it)."""
-    if callback is None:
-        return lambda: None
-    if not hasattr(callback, "__self__"):
-        return callback
-    ref = weakref.WeakMethod(callback)
-
-    def call() -> None:
-        method = ref()
-        if method is not None:
-            method()
-
-    return call
+    return weak_callback(callback) or (lambda: None)
 
 
 class ToolListings:

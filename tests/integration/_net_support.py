@@ -52,7 +52,45 @@ class Served:
         self._thread.join(10)
 
 
-class CountingProxy:
+class LoopThreadServer:
+    """A TCP server on 127.0.0.1 (TLS with ``tls``) run by its own event loop in a daemon
+    thread; subclasses answer connections in :meth:`_handle`. ``with`` starts and stops it
+    (cancelling what it still runs)."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def __enter__(self) -> Any:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            assert self._server is not None
+            self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+class CountingProxy(LoopThreadServer):
     """A TCP proxy on 127.0.0.1 that counts the connections it accepts.
 
     With ``tls``, it terminates TLS (each accepted connection is one full handshake) and
@@ -60,15 +98,10 @@ class CountingProxy:
     """
 
     def __init__(self, upstream_port: int, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls)
         self.upstream_port = upstream_port
-        self.tls = tls
         self.accepted = 0
         self.first_bytes: list[bytes] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -88,27 +121,8 @@ class CountingProxy:
         up_writer.write(first)
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
-
     def __enter__(self) -> CountingProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            assert self._server is not None
-            self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        return super().__enter__()  # type: ignore[no-any-return]
 
 
 def self_signed() -> tuple[ssl.SSLContext, ssl.SSLContext]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 
 import h2.config
@@ -26,21 +25,18 @@ from scalekit_langchain._failure_policy import judge_call
 from scalekit_langchain._mcp_stack import http
 from scalekit_langchain._mcp_transport import CALL_ID_META, CallTracker
 from scalekit_langchain.errors import ScalekitConnectionError, ToolCallOutcomeUnknown
-from tests.integration._net_support import self_signed
+from tests.integration._net_support import LoopThreadServer, self_signed
 
 
-class FailingH2Server:
+class FailingH2Server(LoopThreadServer):
     """Accepts h2 over TLS and fails every request stream the way ``mode`` says."""
 
     def __init__(self, mode: str) -> None:
+        tls, self.client_tls = self_signed()
+        tls.set_alpn_protocols(["h2"])
+        super().__init__(tls)
         self.mode = mode
         self.streams = 0  # request streams whose headers arrived
-        self.tls, self.client_tls = self_signed()
-        self.tls.set_alpn_protocols(["h2"])
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.base_events.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
@@ -75,27 +71,8 @@ class FailingH2Server:
             conn.reset_stream(event.stream_id, error_code=ErrorCodes.INTERNAL_ERROR)
         return False
 
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
-
     def __enter__(self) -> FailingH2Server:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            assert self._server is not None
-            self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        return super().__enter__()  # type: ignore[no-any-return]
 
 
 @pytest.fixture
