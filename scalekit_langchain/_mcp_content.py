@@ -21,6 +21,7 @@ from langchain_core.messages.content import (
     create_image_block,
     create_text_block,
 )
+from mcp import types as mcp_types
 
 from scalekit_langchain._mcp_stack import MCP_MAJOR, wire_form
 
@@ -110,6 +111,9 @@ def to_tool_spec(tool: Any) -> ToolSpec:
 def to_tool_result(result: Any) -> ToolResult:
     """Convert an SDK ``CallToolResult`` (either major), or mcp 2's ``InputRequiredResult``,
     to a :class:`ToolResult`."""
+    complete = _complete(result)
+    if complete is not None:
+        return complete
     wire = wire_form(result)
     if wire.get("resultType") == "input_required":
         asked = {"inputRequests": _dict(wire.get("inputRequests")), "requestState": None}
@@ -126,6 +130,37 @@ def to_tool_result(result: Any) -> ToolResult:
         is_error=bool(wire.get("isError", False)),
         meta=_dict(wire.get("_meta")),
         structured_content=wire.get("structuredContent"),
+        text=text,
+        raw=result,
+    )
+
+
+# CallToolResult's field names on the installed major (snake_case on mcp 2, camelCase on mcp 1;
+# mcp 2 warns on the old names).
+_STRUCTURED = "structured_content" if MCP_MAJOR >= 2 else "structuredContent"
+_IS_ERROR = "is_error" if MCP_MAJOR >= 2 else "isError"
+
+
+def _complete(result: Any) -> ToolResult | None:
+    """A plain ``CallToolResult`` (the answer of nearly every call) read from its attributes,
+    as :func:`to_tool_result` reads its wire form but without dumping the whole result (and
+    its structured content) on every call; ``None`` for anything else (extra fields, another
+    result type), which takes the wire form."""
+    if type(result) is not mcp_types.CallToolResult or result.model_extra:
+        return None
+    if getattr(result, "result_type", "complete") != "complete":  # mcp 2 names it
+        return None
+    structured = getattr(result, _STRUCTURED, None)
+    is_error = getattr(result, _IS_ERROR, False)
+    blocks = result.content or []
+    text = "\n".join(
+        str(getattr(b, "text", "") or "") for b in blocks if getattr(b, "type", None) == "text"
+    )
+    meta = result.meta
+    return ToolResult(
+        is_error=bool(is_error),
+        meta=dict(meta) if isinstance(meta, dict) else {},
+        structured_content=structured,
         text=text,
         raw=result,
     )

@@ -359,10 +359,16 @@ class CallTracker(http.AsyncBaseTransport):
             if ctype.startswith("text/event-stream")
             else "other"
         )
+        stream = AnswerStream(response.stream, watched, kind=kind, drain=True)
+        if not isinstance(response.stream, http.ByteStream):
+            # A network answer: its own Response, the stream wrapped (no second one per call).
+            response.stream = stream
+            return response
+        # An in-memory answer (already read into the Response): served again through ours.
         return http.Response(
             response.status_code,
             headers=response.headers,
-            stream=AnswerStream(response.stream, watched, kind=kind, drain=True),
+            stream=stream,
             extensions=response.extensions,
             request=request,
         )

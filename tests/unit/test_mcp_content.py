@@ -193,3 +193,33 @@ def test_mcp_error_reads_code_and_message_on_mcp2() -> None:
     exc = MCPError(-32602, "bad params")
     assert _mcp_stack.mcp_error(exc) == (-32602, "bad params")
     assert _mcp_stack.mcp_error(ValueError("x")) is None
+
+
+_ANSWERS: list[dict[str, Any]] = [
+    {"content": []},
+    {"content": [{"type": "text", "text": ""}, {"type": "text", "text": "é ✓"}]},
+    {"content": [{"type": "text", "text": "a"}], "isError": True},
+    {
+        "content": [
+            {"type": "image", "data": PNG, "mimeType": "image/png"},
+            {"type": "text", "text": "b"},
+            {"type": "resource", "resource": {"uri": "file:///x", "text": "r"}},
+        ],
+        "structuredContent": {"messages": [{"id": "m1", "labels": ["A", "B"], "n": 1.5}]},
+        "_meta": {"scalekit/connection": "MY_GMAIL", "nested": {"k": [1, None]}},
+    },
+]
+
+
+@pytest.mark.parametrize("wire", _ANSWERS)
+def test_a_plain_result_read_from_attributes_equals_its_wire_form(
+    wire: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every call's answer is read from the SDK object's attributes (no dump); it must say
+    exactly what the wire form says, on both SDK majors."""
+    raw = mcp_types.CallToolResult.model_validate(wire)
+    fast = to_tool_result(raw)
+    monkeypatch.setattr(_mcp_content, "_complete", lambda result: None)
+    slow = to_tool_result(raw)
+    assert fast == slow
+    assert fast.raw is raw
