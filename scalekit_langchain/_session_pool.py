@@ -18,7 +18,7 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from scalekit_langchain import _session_loop
 from scalekit_langchain._mcp_content import ToolSpec
@@ -65,6 +65,8 @@ class SessionPool:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._opening: dict[str, asyncio.Future[_Entry]] = {}
         self._freed: asyncio.Condition | None = None
+        #: Callers waiting for a session to be given back (the pool was full).
+        self._waiting = 0
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
         #: Sessions closed because they idled or made room (for tests and benchmarks).
@@ -81,19 +83,22 @@ class SessionPool:
             self._freed = asyncio.Condition()
         return self._freed
 
-    @contextlib.asynccontextmanager
-    async def lease(self, user: str) -> AsyncIterator[McpSession]:
-        """Lend ``user``'s session (opened lazily) for the duration of one call."""
+    def lease(self, user: str) -> _Lease:
+        """Lend ``user``'s session (opened lazily) for the duration of one call
+        (``async with pool.lease(user) as session``)."""
+        return _Lease(self, user)
+
+    async def _lent(self, user: str) -> _Entry:
         entry = await self._acquire(user)
         entry.leases += 1
-        try:
-            yield entry.session
-        finally:
-            entry.leases -= 1
-            entry.last_used = time.monotonic()
-            if entry.leases == 0:
-                async with self._condition():
-                    self._condition().notify_all()
+        return entry
+
+    async def _given_back(self, entry: _Entry) -> None:
+        entry.leases -= 1
+        entry.last_used = time.monotonic()
+        if entry.leases == 0 and self._waiting:
+            async with self._condition():
+                self._condition().notify_all()
 
     def sibling(self, loop: asyncio.AbstractEventLoop) -> SessionPool:
         """An empty pool like this one (factory, limits) for the sessions of ``loop``."""
@@ -143,8 +148,12 @@ class SessionPool:
             if victim is not None:
                 await self._evict(victim, why="to make room")
                 continue
-            async with self._condition():
-                await self._condition().wait()
+            self._waiting += 1
+            try:
+                async with self._condition():
+                    await self._condition().wait()
+            finally:
+                self._waiting -= 1
 
     async def _open(self, user: str) -> _Entry:
         future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
@@ -225,3 +234,24 @@ async def _reap_forever(pool_ref: weakref.ref[SessionPool], interval: float) -> 
             pool._reaper = None
             return
         del pool
+
+
+class _Lease:
+    """``async with pool.lease(user) as session``: one call's hold on a user's session (a
+    class, not a generator-based context manager: this is on every call's path)."""
+
+    __slots__ = ("_entry", "_pool", "_user")
+
+    def __init__(self, pool: SessionPool, user: str) -> None:
+        self._pool = pool
+        self._user = user
+        self._entry: _Entry | None = None
+
+    async def __aenter__(self) -> McpSession:
+        self._entry = await self._pool._lent(self._user)
+        return self._entry.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            await self._pool._given_back(entry)

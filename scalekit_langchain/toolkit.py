@@ -449,44 +449,46 @@ class ScalekitMCPToolkit(BaseToolkit):
         return self._owned_client
 
     def _calls(self) -> CallRunner:
+        runner = self._call_runner  # one look-up on every call's path (closing clears it)
+        if runner is not None:
+            return runner
         if self._closed:
             raise ScalekitError("This toolkit is closed; create a new one")
-        if self._call_runner is None:
-            access = access_for(self, self._client)
-            # Last-seen states live in the client's state (shared by its toolkits and twins); a
-            # bare URL toolkit has no client and keeps its own.
-            states = (
-                None
-                if self.url is not None and self.config_name is None
-                else state_of(self._client()).connection_states
-            )
-            tracker = AuthTracker(
-                access.auth_state, scope=f"{self.mode}:{self._scope}", states=states
-            )
-            opener = SessionOpener(
-                access.connect_params,
-                scope=access.scope,
-                call_timeout=self.call_timeout,
-                connect_timeout=self.connect_timeout,
-                refresh_margin=self.token_refresh_margin,
-                sampling_model=self.sampling_model,
-                elicitation_handler=self.elicitation_handler,
-                on_tools_changed=self._mark_tools_stale,
-                handshake_only=self.mcp_era == "handshake",
-                keepalive_expiry=self.keepalive_expiry,
-                http2=self.http2,
-            )
-            pool = SessionPool(
-                opener, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl
-            )
-            self._call_runner = CallRunner(
-                access,
-                tracker,
-                pool,
-                ledger=self._ledger,
-                interrupt=self.interrupt_on_authorization is not False,
-                on_new_tools=self._mark_tools_stale,
-            )
+        access = access_for(self, self._client)
+        # Last-seen states live in the client's state (shared by its toolkits and twins); a
+        # bare URL toolkit has no client and keeps its own.
+        states = (
+            None
+            if self.url is not None and self.config_name is None
+            else state_of(self._client()).connection_states
+        )
+        tracker = AuthTracker(
+            access.auth_state, scope=f"{self.mode}:{self._scope}", states=states
+        )
+        opener = SessionOpener(
+            access.connect_params,
+            scope=access.scope,
+            call_timeout=self.call_timeout,
+            connect_timeout=self.connect_timeout,
+            refresh_margin=self.token_refresh_margin,
+            sampling_model=self.sampling_model,
+            elicitation_handler=self.elicitation_handler,
+            on_tools_changed=self._mark_tools_stale,
+            handshake_only=self.mcp_era == "handshake",
+            keepalive_expiry=self.keepalive_expiry,
+            http2=self.http2,
+        )
+        pool = SessionPool(
+            opener, max_sessions=self.max_sessions, idle_ttl=self.session_idle_ttl
+        )
+        self._call_runner = CallRunner(
+            access,
+            tracker,
+            pool,
+            ledger=self._ledger,
+            interrupt=self.interrupt_on_authorization is not False,
+            on_new_tools=self._mark_tools_stale,
+        )
         return self._call_runner
 
     def _require_user(self, user: str | None) -> str:
