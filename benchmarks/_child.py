@@ -9,15 +9,16 @@ and the mcp 2 worker (``_mcp2_worker.py``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
-__all__ = ["PipeChild", "answer_calls", "package_versions"]
+__all__ = ["PipeChild", "answer_calls", "answer_calls_async", "package_versions"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -111,6 +112,28 @@ def answer_calls(methods: Mapping[str, Callable[..., Any]]) -> None:
             reply: dict[str, Any] = {"ok": methods[method](*args, **kwargs)}
         except Exception as exc:  # reported to the parent
             reply = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+async def answer_calls_async(methods: Mapping[str, Callable[..., Awaitable[Any]]]) -> None:
+    """:func:`answer_calls` for a child whose calls are coroutines (stdin is read off the
+    event loop, one line at a time, so the loop keeps running between calls)."""
+    loop = asyncio.get_running_loop()
+    out = sys.stdout
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        if not line.strip():
+            continue
+        method, args, kwargs = json.loads(line)
+        try:
+            if method not in methods:
+                raise ValueError(f"unknown method {method!r}")
+            reply: dict[str, Any] = {"ok": await methods[method](*args, **kwargs)}
+        except Exception as exc:  # reported to the parent
+            reply = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         out.write(json.dumps(reply) + "\n")
         out.flush()
 

@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _https_modes as hm  # this file's directory, not the benchmarks package
-from _child import package_versions
+from _child import answer_calls_async, package_versions
 
 
 class EraMode(hm.Mode):
@@ -167,32 +167,13 @@ async def _main(settings: dict[str, Any]) -> None:
         finally:
             await mode.close()
 
+    async def calls(name: str, n: int) -> Any:
+        return await open_modes[name].timed(int(n))
+
     try:
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                break
-            if not line.strip():
-                continue
-            method, args, _kwargs = json.loads(line)
-            try:
-                if method == "cold":
-                    reply: dict[str, Any] = {"ok": await cold(*args)}
-                elif method == "prepare":
-                    reply = {"ok": await prepare(*args)}
-                elif method == "calls":
-                    name, n = args
-                    reply = {"ok": await open_modes[name].timed(int(n))}
-                elif method == "close":
-                    await close(args[0])
-                    reply = {"ok": None}
-                else:
-                    raise ValueError(f"unknown method {method!r}")
-            except Exception as exc:  # reported to the parent
-                reply = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-            out.write(json.dumps(reply) + "\n")
-            out.flush()
+        await answer_calls_async(
+            {"cold": cold, "prepare": prepare, "calls": calls, "close": close}
+        )
     finally:
         for name in list(open_modes):
             try:

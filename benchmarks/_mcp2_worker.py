@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _https_modes as hm  # this file's directory, not the benchmarks package
-from _child import package_versions
+from _child import answer_calls_async, package_versions
 
 
 class LangchainMcp(hm.Mode):
@@ -72,23 +72,11 @@ async def _main(settings: dict[str, Any]) -> None:
         out = sys.stdout
         out.write(json.dumps({"modes": list(modes), "versions": versions}) + "\n")
         out.flush()
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                break
-            if not line.strip():
-                continue
-            method, args, _kwargs = json.loads(line)
-            try:
-                if method != "calls":
-                    raise ValueError(f"unknown method {method!r}")
-                name, n = args
-                reply: dict[str, Any] = {"ok": await modes[name].timed(int(n))}
-            except Exception as exc:  # reported to the parent
-                reply = {"error": f"{type(exc).__name__}: {exc}"}
-            out.write(json.dumps(reply) + "\n")
-            out.flush()
+
+        async def calls(name: str, n: int) -> Any:
+            return await modes[name].timed(int(n))
+
+        await answer_calls_async({"calls": calls})
     finally:
         for mode in reversed(list(modes.values())):
             try:
