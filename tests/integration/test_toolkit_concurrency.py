@@ -144,7 +144,10 @@ def test_many_concurrent_sync_calls_from_a_thread_pool(env_emulator: ScalekitEmu
     assert all("msg_0005" in r for r in results[1::2])
     subjects = sorted(m["subject"] for m in env_emulator.user_data(USER).sent)
     assert subjects == sorted(f"pool-{i}" for i in range(0, 40, 2))
-    # One session for all threads: no extra handshakes, one request per call.
+    # One session for all threads: no extra handshakes, one request per call. The session's
+    # standing GET stream (handshake era) is opened by the SDK after the handshake and may land
+    # after reset_counts() on a loaded machine: at most that one.
+    assert counts.pop("mcp.GET", 0) <= 1
     assert counts == {"mcp.tools/call": 40}
 
 
