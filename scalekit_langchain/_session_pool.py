@@ -21,7 +21,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from scalekit_langchain import _session_loop
-from scalekit_langchain._mcp_content import ToolSpec
 from scalekit_langchain._mcp_session import McpSession
 from scalekit_langchain._tool_listings import ToolListing
 from scalekit_langchain.errors import ScalekitError
@@ -109,12 +108,9 @@ class SessionPool:
         """Whether :meth:`aclose` was called."""
         return self._closed
 
-    async def list_tools(self, user: str) -> list[ToolSpec]:
-        """List the tools through ``user``'s session, on the pool's loop (from any loop)."""
-        return list((await self.listing(user)).specs)
-
     async def listing(self, user: str) -> ToolListing:
-        """:meth:`list_tools` with the answer's ``ttlMs`` / ``cacheScope`` (2026-07-28 era)."""
+        """List the tools through ``user``'s session, on the pool's loop (from any loop), with
+        the answer's ``ttlMs`` / ``cacheScope`` (2026-07-28 era)."""
 
         async def listed() -> ToolListing:
             async with self.lease(user) as session:
